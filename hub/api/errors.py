@@ -1,0 +1,81 @@
+"""JSON errors for every HTTP failure: ``{"code", "message"[, "field"]}``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+from aiohttp import web
+
+from shared.wire import error_dict
+
+log = logging.getLogger("chit.hub.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_payload",
+    429: "rate_limited",
+}
+
+
+class ApiError(Exception):
+    """An HTTP error with a stable code."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def raise_error(status: int, code: str, message: str, field: str | None = None) -> NoReturn:
+    """Raise an ApiError (shorthand for route code)."""
+    raise ApiError(status, code, message, field)
+
+
+def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    """A JSON error response."""
+    return web.json_response(error_dict(code, message, field), status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn ApiError, aiohttp's HTTP errors and crashes into JSON bodies."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return json_error(exc.status, code, exc.reason or code)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path})
+        return json_error(500, "internal_error", "the hub failed to handle this request")
+
+
+async def read_json(request: web.Request, max_bytes: int) -> Any:
+    """Read a JSON body of at most ``max_bytes``, refusing larger ones before buffering."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise_error(413, "body_too_large", f"request body exceeds {max_bytes} bytes")
+    if request.content_type != "application/json":
+        raise_error(415, "unsupported_media_type", "send Content-Type: application/json")
+    # aiohttp stops reading and raises 413 once the app's client_max_size is passed.
+    body = await request.read()
+    if len(body) > max_bytes:
+        raise_error(413, "body_too_large", f"request body exceeds {max_bytes} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise_error(400, "invalid_json", f"body is not valid JSON: {exc}")

@@ -1,0 +1,36 @@
+"""``GET /healthz`` and ``GET /metrics``."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from hub import __version__
+from hub.context import HubContext
+from hub.metrics import CONTENT_TYPE_LATEST
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the instance answers, with its id, version and connection count."""
+    ctx: HubContext = request.app["ctx"]
+    return web.json_response(
+        {
+            "status": "ok",
+            "instance": ctx.instance_id,
+            "version": __version__,
+            "uptimeSeconds": round(time.time() - ctx.started_at, 1),
+            "connections": len(ctx.connections),
+        }
+    )
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    ctx: HubContext = request.app["ctx"]
+    body = ctx.observer.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,104 @@
+"""Agents and printers of the caller's tenant, and printer tests, over REST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from hub.api.auth import require_tenant
+from hub.api.errors import raise_error
+from hub.context import HubContext
+from hub.services.printing import PrintingError, Requester, new_correlation_id
+from hub.services.registry import AgentRecord
+from shared.events import PrinterTestRequest
+from shared.tokens import WEB_ROLES, Role
+
+routes = web.RouteTableDef()
+READERS = frozenset({*WEB_ROLES, Role.SERVICE})
+
+
+def _requester(request: web.Request) -> Requester:
+    claims, company = require_tenant(request, READERS)
+    return Requester(company, claims.branch_id, claims.sub)
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+
+
+def agent_view(agent: AgentRecord) -> dict[str, Any]:
+    """An agent as the API shows it."""
+    info = agent.info
+    return {
+        "agentId": agent.agent_id,
+        "branchId": agent.branch_id,
+        "online": agent.online,
+        "hostname": info.hostname if info else None,
+        "os": info.os if info else None,
+        "version": info.version if info else None,
+        "lastSeen": _iso(agent.last_seen),
+        "offlineSince": _iso(agent.offline_since),
+        "printers": [p.to_wire() for p in agent.printers.values()],
+    }
+
+
+@routes.get("/api/v1/agents")
+async def list_agents(request: web.Request) -> web.Response:
+    """Agents of the caller's company (or branch), with their printers and live status."""
+    ctx: HubContext = request.app["ctx"]
+    who = _requester(request)
+    branch = who.branch_id or request.query.get("branchId")
+    agents = ctx.printing.registry.agents(who.company_id, branch)
+    return web.json_response({"agents": [agent_view(a) for a in agents]})
+
+
+@routes.get("/api/v1/printers")
+async def list_printers(request: web.Request) -> web.Response:
+    """Printers of the caller's tenant, each with its agent."""
+    ctx: HubContext = request.app["ctx"]
+    who = _requester(request)
+    rows = [
+        {
+            **agent.printers[pid].to_wire(),
+            "agentId": agent.agent_id,
+            "branchId": agent.branch_id,
+            "agentOnline": agent.online,
+        }
+        for agent, pid in ctx.printing.printers_for(who)
+    ]
+    return web.json_response({"printers": rows})
+
+
+@routes.post("/api/v1/printers/{printer_id}/test")
+async def test_printer(request: web.Request) -> web.Response:
+    """Run a printer test and return its result (200) or a clear error."""
+    ctx: HubContext = request.app["ctx"]
+    who = _requester(request)
+    correlation = request.query.get("correlationId") or new_correlation_id()
+    try:
+        test = PrinterTestRequest(
+            correlation_id=correlation,
+            printer_id=request.match_info["printer_id"],
+            requested_by=who.name,
+        )
+    except ValidationError as exc:
+        raise_error(422, "invalid_payload", str(exc.errors()[0]["msg"]))
+    try:
+        result = await ctx.printing.request_test(who, test)
+    except PrintingError as exc:
+        raise_error(404 if exc.code == "unknown_printer" else 409, exc.code, exc.message)
+    return web.json_response({"correlationId": correlation, "result": result.to_wire()})
+
+
+@routes.get("/api/v1/tests/{correlation_id}")
+async def get_test(request: web.Request) -> web.Response:
+    """A finished test's result by correlation id (404 for unknown or another tenant's)."""
+    ctx: HubContext = request.app["ctx"]
+    who = _requester(request)
+    result = ctx.printing.result_of(who.company_id, request.match_info["correlation_id"])
+    if result is None:
+        raise_error(404, "not_found", "no finished test with this correlation id")
+    return web.json_response(result.to_wire())

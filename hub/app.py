@@ -1,0 +1,87 @@
+"""Composition root: Settings -> an aiohttp application with Socket.IO attached."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from hub.api import events as events_api
+from hub.api import health as health_api
+from hub.api import printers as printers_api
+from hub.api.errors import error_middleware
+from hub.auth import load_keys
+from hub.context import HubContext
+from hub.gateways.availability import AvailabilityGateway
+from hub.gateways.orders import OrdersGateway
+from hub.gateways.printing import PrintingGateway
+from hub.metrics import HubMetrics
+from hub.services.connections import ConnectionRegistry
+from hub.services.printing import PrintingService
+from hub.services.publisher import Publisher
+from hub.services.tenancy import BranchDirectory
+from hub.settings import Settings, ensure_secret
+
+log = logging.getLogger("chit.hub")
+
+CTX_KEY = "ctx"
+
+
+class CountingServer(socketio.AsyncServer):  # type: ignore[misc]
+    """AsyncServer that counts every event it emits, for /metrics."""
+
+    def __init__(self, metrics: HubMetrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+
+    async def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        """Emit and count."""
+        self._metrics.event_out(kwargs.get("namespace") or "/", event)
+        await super().emit(event, *args, **kwargs)
+
+
+def build_server(settings: Settings, metrics: HubMetrics) -> socketio.AsyncServer:
+    """The Socket.IO server, with limits from settings."""
+    cors: Any = list(settings.cors_origins) if settings.cors_origins else None
+    return CountingServer(
+        metrics,
+        async_mode="aiohttp",
+        cors_allowed_origins=cors,
+        max_http_buffer_size=settings.max_socket_message_bytes,
+        ping_interval=20,
+        ping_timeout=20,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def build_context(settings: Settings) -> HubContext:
+    """Wire the services of one hub instance."""
+    settings = ensure_secret(settings)
+    assert settings.jwt_secret is not None
+    keys = load_keys(
+        settings.jwt_secret, settings.public_key_files, settings.jwt_issuer, settings.jwt_audience
+    )
+    metrics = HubMetrics(settings.instance_id)
+    sio = build_server(settings, metrics)
+    directory = BranchDirectory()
+    publisher = Publisher(sio, directory)
+    printing = PrintingService(publisher, metrics, settings.printer_test_timeout)
+    return HubContext(
+        settings, keys, sio, directory, ConnectionRegistry(), publisher, metrics, printing
+    )
+
+
+def build_app(settings: Settings) -> web.Application:
+    """The hub's aiohttp application."""
+    ctx = build_context(settings)
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app[CTX_KEY] = ctx
+    for gateway in (PrintingGateway(ctx), OrdersGateway(ctx), AvailabilityGateway(ctx)):
+        ctx.sio.register_namespace(gateway)
+    ctx.sio.attach(app)
+    for module in (health_api, events_api, printers_api):
+        app.add_routes(module.routes)
+    return app

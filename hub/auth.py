@@ -1,0 +1,94 @@
+"""Connect and request authentication: find the bearer token, verify it, check the role."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from shared.namespaces import Namespace, may_connect
+from shared.tokens import Claims, Role, TokenError, TokenKeys, verify
+from shared.wire import error_dict
+
+
+class AuthRefused(Exception):
+    """Authentication failed; carries a stable code and a human message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``{"code", "message"}`` body sent to the client."""
+        return error_dict(self.code, self.message)
+
+
+def load_keys(
+    secret: str,
+    public_key_files: tuple[Path, ...],
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> TokenKeys:
+    """Build verification keys from the secret and the PEM files of accepted public keys."""
+    pems = tuple(path.read_text() for path in public_key_files)
+    return TokenKeys(secret=secret, public_keys=pems, issuer=issuer, audience=audience)
+
+
+def bearer_from_header(value: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if any."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthRefused("token_malformed", "Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def token_from_connect(environ: Mapping[str, Any], auth: Any) -> str:
+    """The token from the Socket.IO ``auth`` payload, else from the Authorization header."""
+    if isinstance(auth, Mapping) and auth.get("token") is not None:
+        token = auth["token"]
+        if not isinstance(token, str) or not token.strip():
+            raise AuthRefused("token_malformed", "auth.token must be a non-empty string")
+        return token.strip()
+    if auth is not None and not isinstance(auth, Mapping):
+        raise AuthRefused("token_malformed", 'auth payload must be an object like {"token": ...}')
+    header = bearer_from_header(environ.get("HTTP_AUTHORIZATION"))
+    if header is None:
+        raise AuthRefused("token_missing", "no token: send auth {token} or an Authorization header")
+    return header
+
+
+def check_token(token: str, keys: TokenKeys) -> Claims:
+    """Verify a token, translating contract errors into AuthRefused."""
+    try:
+        return verify(token, keys)
+    except TokenError as exc:
+        raise AuthRefused(exc.code, exc.message) from None
+
+
+def authenticate_connect(
+    environ: Mapping[str, Any], auth: Any, namespace: Namespace, keys: TokenKeys
+) -> Claims:
+    """Authenticate a Socket.IO connect to ``namespace``, or raise AuthRefused."""
+    claims = check_token(token_from_connect(environ, auth), keys)
+    if not may_connect(namespace, claims.role):
+        raise AuthRefused(
+            "role_not_allowed", f"role {claims.role} may not connect to namespace {namespace}"
+        )
+    if claims.company_id is None:
+        raise AuthRefused("token_claims", "socket clients need a companyId claim")
+    return claims
+
+
+def authenticate_request(header: str | None, keys: TokenKeys, roles: frozenset[Role]) -> Claims:
+    """Authenticate an HTTP request's bearer token for one of ``roles``."""
+    token = bearer_from_header(header)
+    if token is None:
+        raise AuthRefused("token_missing", "send an Authorization: Bearer <token> header")
+    claims = check_token(token, keys)
+    if claims.role not in roles:
+        allowed = ", ".join(sorted(roles))
+        raise AuthRefused("role_not_allowed", f"role {claims.role} may not do this ({allowed})")
+    return claims

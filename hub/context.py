@@ -1,0 +1,36 @@
+"""The hub's composition root object: what gateways, routes and services share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import socketio
+
+from hub.metrics import HubMetrics
+from hub.services.connections import ConnectionRegistry
+from hub.services.printing import PrintingService
+from hub.services.publisher import Publisher
+from hub.services.tenancy import BranchDirectory
+from hub.settings import Settings
+from shared.tokens import TokenKeys
+
+
+@dataclass
+class HubContext:
+    """Everything one hub instance holds, built once by :func:`hub.app.build_context`."""
+
+    settings: Settings
+    keys: TokenKeys
+    sio: socketio.AsyncServer
+    directory: BranchDirectory
+    connections: ConnectionRegistry
+    publisher: Publisher
+    observer: HubMetrics
+    printing: PrintingService
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def instance_id(self) -> str:
+        """This instance's id (in every log line and health answer)."""
+        return self.settings.instance_id

@@ -1,0 +1,1 @@
+"""One Socket.IO namespace class each: authenticate, join rooms, validate, hand over."""

@@ -1,0 +1,146 @@
+"""/printing-ws: desktop agents report printers and run tests; web clients request tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from hub.gateways.base import Ack, Gateway, Handler, ok, refused
+from hub.services.connections import ClientSession
+from hub.services.printing import PrintingError, Requester
+from hub.services.registry import AgentMismatch, AgentRecord
+from shared.events import (
+    AgentHeartbeat,
+    AgentHello,
+    AgentInventory,
+    PrinterDiscovered,
+    PrinterRemoved,
+    PrinterStatusUpdate,
+    PrinterTestRequest,
+    PrinterTestResult,
+    PrintJobUpdate,
+)
+from shared.namespaces import Namespace
+from shared.tokens import Role
+from shared.wire import WireModel
+
+log = logging.getLogger("chit.hub.printing")
+
+AgentHandler = Callable[[AgentRecord, WireModel], Awaitable[Ack]]
+
+
+def agent_id_of(session: ClientSession) -> str:
+    """The agent id a desktop token speaks for (its agentId claim, else its subject)."""
+    return session.claims.agent_id or session.claims.sub
+
+
+class PrintingGateway(Gateway):
+    """Printer monitoring, print jobs and desktop agent communication."""
+
+    namespace_id = Namespace.PRINTING
+
+    def handlers(self) -> Mapping[str, Handler]:
+        """Inbound events of this namespace."""
+        return {
+            "agent:hello": self._agent(self._hello),
+            "agent:inventory": self._agent(self._inventory),
+            "agent:heartbeat": self._agent(self._heartbeat),
+            "printer:discovered": self._agent(self._discovered),
+            "printer:removed": self._agent(self._removed),
+            "printerStatusUpdate": self._agent(self._status),
+            "printer:test:result": self._agent(self._test_result),
+            "printJobUpdate": self._agent(self._job_update),
+            "printer:test": self._test,
+        }
+
+    async def client_connected(self, session: ClientSession) -> None:
+        """Agents are registered as online as soon as their socket is authenticated."""
+        if session.role is Role.DESKTOP_APP:
+            try:
+                await self.ctx.printing.agent_connected(
+                    agent_id_of(session), session.company_id, session.branch_id, session.sid
+                )
+            except AgentMismatch:
+                log.warning("agent id claimed by two companies", extra=session.log_fields())
+                await self.disconnect(session.sid)
+
+    async def client_disconnected(self, session: ClientSession) -> None:
+        """An agent's socket closed."""
+        if session.role is Role.DESKTOP_APP:
+            await self.ctx.printing.agent_disconnected(agent_id_of(session), session.sid)
+
+    def _agent(self, handle: AgentHandler) -> Handler:
+        """Wrap an agent handler: check the payload speaks for this agent, find its record."""
+
+        async def run(session: ClientSession, model: WireModel) -> Ack:
+            agent_id = agent_id_of(session)
+            claimed = getattr(model, "agent_id", None)
+            if claimed is not None and claimed != agent_id:
+                return refused(
+                    "agent_mismatch", f"this token speaks for agent {agent_id}", "agentId"
+                )
+            record = self.ctx.printing.registry.agent(session.company_id, agent_id)
+            if record is None or record.sid != session.sid:
+                return refused("not_registered", "agent socket is not registered")
+            try:
+                return await handle(record, model)
+            except PrintingError as exc:
+                return refused(exc.code, exc.message)
+
+        return run
+
+    async def _hello(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, AgentHello)
+        await self.ctx.printing.hello(record, model)
+        return ok(
+            agentId=record.agent_id,
+            hubInstance=self.ctx.instance_id,
+            serverTime=datetime.now(UTC).isoformat(),
+        )
+
+    async def _inventory(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, AgentInventory)
+        await self.ctx.printing.inventory(record, model)
+        return ok(printers=len(model.printers))
+
+    async def _heartbeat(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, AgentHeartbeat)
+        await self.ctx.printing.heartbeat(record, model)
+        return ok()
+
+    async def _discovered(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, PrinterDiscovered)
+        await self.ctx.printing.discovered(record, model)
+        return ok()
+
+    async def _removed(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, PrinterRemoved)
+        await self.ctx.printing.removed(record, model)
+        return ok()
+
+    async def _status(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, PrinterStatusUpdate)
+        await self.ctx.printing.status(record, model)
+        return ok()
+
+    async def _test_result(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, PrinterTestResult)
+        await self.ctx.printing.complete_test(record, model)
+        return ok()
+
+    async def _job_update(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, PrintJobUpdate)
+        await self.ctx.printing.job_update(record, model)
+        return ok()
+
+    async def _test(self, session: ClientSession, model: WireModel) -> Ack:
+        """A web client asks for a test; the ack carries the result."""
+        assert isinstance(model, PrinterTestRequest)
+        requester = Requester(session.company_id, session.branch_id, session.claims.sub)
+        request = model.model_copy(update={"requested_by": session.claims.sub})
+        try:
+            result = await self.ctx.printing.request_test(requester, request)
+        except PrintingError as exc:
+            return refused(exc.code, exc.message, "printerId")
+        return ok(result=result.to_wire())

@@ -1,0 +1,1 @@
+"""Hub services: the logic behind gateways and REST routes."""

@@ -1,0 +1,316 @@
+"""Agents, printers and printer tests: what /printing-ws and the REST routes hand over to.
+
+A test travels: requester -> :meth:`PrintingService.request_test` -> ``printer:test`` to the
+owning agent's socket -> the agent prints and answers ``printer:test:result`` ->
+:meth:`PrintingService.complete_test` resolves the pending future, the result is broadcast to
+the agent's branch and company rooms and returned to the requester. A correlation id is
+idempotent: asking again while it runs waits for the same outcome, asking after returns it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from hub.metrics import HubMetrics
+from hub.services.publisher import Publisher
+from hub.services.registry import AgentRecord, Registry
+from shared.events import (
+    AgentHeartbeat,
+    AgentHello,
+    AgentInventory,
+    AgentPresence,
+    PrinterDiscovered,
+    PrinterRemoved,
+    PrinterStatusUpdate,
+    PrinterTestRequest,
+    PrinterTestResult,
+    PrintJobUpdate,
+    lookup,
+)
+from shared.namespaces import Namespace
+from shared.wire import ErrorInfo, WireModel
+
+log = logging.getLogger("chit.hub.printing")
+
+RESULT_CACHE_SIZE = 2000
+
+
+class PrintingError(Exception):
+    """A request the printing service refuses (unknown printer, foreign agent, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks: their tenant scope bounds what they can reach."""
+
+    company_id: str
+    branch_id: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class PendingTest:
+    """A test sent to an agent and not answered yet."""
+
+    company_id: str
+    agent_id: str
+    printer_id: str
+    started: float = field(default_factory=time.monotonic)
+    future: asyncio.Future[PrinterTestResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def failed_result(
+    request: PrinterTestRequest,
+    code: str,
+    message: str,
+    started: float,
+    agent_id: str | None = None,
+) -> PrinterTestResult:
+    """A result the hub itself produces when the agent cannot answer."""
+    return PrinterTestResult(
+        correlation_id=request.correlation_id,
+        printer_id=request.printer_id,
+        agent_id=agent_id,
+        success=False,
+        error=ErrorInfo(code=code, message=message),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        completed_at=_now(),
+    )
+
+
+class PrintingService:
+    """The hub side of the agent protocol."""
+
+    def __init__(self, publisher: Publisher, metrics: HubMetrics, test_timeout: float) -> None:
+        self.registry = Registry()
+        self._publisher = publisher
+        self._metrics = metrics
+        self._timeout = test_timeout
+        self._pending: dict[str, PendingTest] = {}
+        self._results: OrderedDict[tuple[str, str], PrinterTestResult] = OrderedDict()
+
+    # --- agent side -------------------------------------------------------------------------
+
+    async def agent_connected(
+        self, agent_id: str, company: str, branch: str | None, sid: str
+    ) -> AgentRecord:
+        """Register the agent's socket."""
+        return self.registry.attach(agent_id, company, branch, sid)
+
+    async def agent_disconnected(self, agent_id: str, sid: str) -> None:
+        """Mark the agent offline and fail its tests in flight."""
+        record = self.registry.detach(agent_id, sid)
+        if record is None:
+            return
+        for correlation_id, pending in list(self._pending.items()):
+            if pending.agent_id == agent_id and not pending.future.done():
+                self._fail_pending(
+                    correlation_id,
+                    "agent_disconnected",
+                    f"agent {agent_id} disconnected before answering",
+                )
+        await self._broadcast_presence(record)
+
+    async def hello(self, record: AgentRecord, hello: AgentHello) -> None:
+        """The agent announced itself."""
+        record.info = hello
+        record.last_seen = time.time()
+        await self._broadcast_presence(record)
+
+    async def inventory(self, record: AgentRecord, inventory: AgentInventory) -> None:
+        """The agent's full printer list replaces the known one; each is broadcast."""
+        self.registry.replace_printers(record, list(inventory.printers))
+        record.last_seen = time.time()
+        for printer in inventory.printers:
+            await self._to_agent_rooms(
+                record,
+                "printer:discovered",
+                PrinterDiscovered(agent_id=record.agent_id, printer=printer),
+            )
+
+    async def heartbeat(self, record: AgentRecord, beat: AgentHeartbeat) -> None:
+        """The agent is alive."""
+        record.last_seen = time.time()
+
+    async def discovered(self, record: AgentRecord, event: PrinterDiscovered) -> None:
+        """One printer found or found again."""
+        self.registry.set_printer(record, event.printer)
+        await self._to_agent_rooms(record, "printer:discovered", event)
+
+    async def removed(self, record: AgentRecord, event: PrinterRemoved) -> None:
+        """A printer is gone."""
+        record.printers.pop(event.printer_id, None)
+        await self._to_agent_rooms(record, "printer:removed", event)
+
+    async def status(self, record: AgentRecord, event: PrinterStatusUpdate) -> None:
+        """A printer's status changed."""
+        if not self.registry.set_status(record, event.printer_id, event.status):
+            raise PrintingError("unknown_printer", f"agent has no printer {event.printer_id}")
+        await self._to_agent_rooms(record, "printerStatusUpdate", event)
+
+    async def job_update(self, record: AgentRecord, event: PrintJobUpdate) -> None:
+        """A print job changed state on the agent."""
+        await self._to_agent_rooms(record, "printJobUpdate", event)
+
+    # --- tests ------------------------------------------------------------------------------
+
+    def printers_for(self, requester: Requester) -> list[tuple[AgentRecord, str]]:
+        """(agent, printer id) pairs the requester may see."""
+        return [
+            (agent, printer_id)
+            for agent in self.registry.agents(requester.company_id, requester.branch_id)
+            for printer_id in agent.printers
+        ]
+
+    def owner_for(self, requester: Requester, printer_id: str) -> AgentRecord:
+        """The agent that should print for this requester, or PrintingError(unknown_printer)."""
+        owners = [
+            a
+            for a in self.registry.owners(requester.company_id, printer_id)
+            if requester.branch_id is None or a.branch_id == requester.branch_id
+        ]
+        if not owners:
+            raise PrintingError("unknown_printer", f"no printer {printer_id!r} in your scope")
+        return owners[0]
+
+    async def request_test(
+        self, requester: Requester, request: PrinterTestRequest
+    ) -> PrinterTestResult:
+        """Run a printer test end to end and return its result (never raises for timeouts)."""
+        key = (requester.company_id, request.correlation_id)
+        if key in self._results:
+            return self._results[key]
+        pending = self._pending.get(request.correlation_id)
+        if pending is not None:
+            if pending.company_id != requester.company_id:
+                raise PrintingError("correlation_conflict", "correlation id already in use")
+            return await asyncio.shield(pending.future)
+        agent = self.owner_for(requester, request.printer_id)
+        return await self._run_test(requester, agent, request)
+
+    async def _run_test(
+        self, requester: Requester, agent: AgentRecord, request: PrinterTestRequest
+    ) -> PrinterTestResult:
+        started = time.monotonic()
+        if not agent.online or agent.sid is None:
+            since = _since(agent.offline_since)
+            result = failed_result(
+                request,
+                "agent_offline",
+                f"agent {agent.agent_id} is offline{since}",
+                started,
+                agent.agent_id,
+            )
+            return await self._finish(requester.company_id, agent, result, started)
+        pending = PendingTest(requester.company_id, agent.agent_id, request.printer_id)
+        self._pending[request.correlation_id] = pending
+        log.info(
+            "printer test sent",
+            extra={
+                "correlation_id": request.correlation_id,
+                "printer_id": request.printer_id,
+                "agent_id": agent.agent_id,
+            },
+        )
+        try:
+            await self._publisher.to_sid(
+                lookup(Namespace.PRINTING, "printer:test"), request, agent.sid
+            )
+            result = await asyncio.wait_for(asyncio.shield(pending.future), self._timeout)
+        except TimeoutError:
+            result = failed_result(
+                request,
+                "timeout",
+                f"agent {agent.agent_id} did not answer within {self._timeout:g} s",
+                started,
+                agent.agent_id,
+            )
+        finally:
+            self._pending.pop(request.correlation_id, None)
+        return await self._finish(requester.company_id, agent, result, started)
+
+    async def _finish(
+        self, company_id: str, agent: AgentRecord, result: PrinterTestResult, started: float
+    ) -> PrinterTestResult:
+        self._remember(company_id, result)
+        outcome = "success" if result.success else (result.error.code if result.error else "fail")
+        self._metrics.printer_test(outcome, time.monotonic() - started)
+        log.info(
+            "printer test finished",
+            extra={
+                "correlation_id": result.correlation_id,
+                "printer_id": result.printer_id,
+                "success": result.success,
+                "outcome": outcome,
+            },
+        )
+        await self._to_agent_rooms(agent, "printer:test:result", result)
+        return result
+
+    async def complete_test(self, record: AgentRecord, result: PrinterTestResult) -> None:
+        """The agent answered a test; resolve it (only the agent it was sent to may)."""
+        pending = self._pending.get(result.correlation_id)
+        if pending is None or pending.agent_id != record.agent_id:
+            raise PrintingError("unknown_test", "no test with this correlation id is waiting")
+        if not pending.future.done():
+            pending.future.set_result(result.model_copy(update={"agent_id": record.agent_id}))
+
+    def result_of(self, company_id: str, correlation_id: str) -> PrinterTestResult | None:
+        """A finished test's result, by correlation id, within a company."""
+        return self._results.get((company_id, correlation_id))
+
+    def _fail_pending(self, correlation_id: str, code: str, message: str) -> None:
+        pending = self._pending[correlation_id]
+        request = PrinterTestRequest(correlation_id=correlation_id, printer_id=pending.printer_id)
+        pending.future.set_result(
+            failed_result(request, code, message, pending.started, pending.agent_id)
+        )
+
+    def _remember(self, company_id: str, result: PrinterTestResult) -> None:
+        self._results[(company_id, result.correlation_id)] = result
+        while len(self._results) > RESULT_CACHE_SIZE:
+            self._results.popitem(last=False)
+
+    # --- broadcasting -----------------------------------------------------------------------
+
+    async def _to_agent_rooms(self, record: AgentRecord, event: str, payload: WireModel) -> None:
+        spec = lookup(Namespace.PRINTING, event)
+        await self._publisher.to_tenant(spec, payload, record.company_id, record.branch_id)
+
+    async def _broadcast_presence(self, record: AgentRecord) -> None:
+        presence = AgentPresence(
+            agent_id=record.agent_id,
+            hostname=record.info.hostname if record.info else None,
+            branch_id=record.branch_id,
+            online=record.online,
+            last_seen=datetime.fromtimestamp(record.last_seen, UTC),
+        )
+        await self._to_agent_rooms(record, "agent:status", presence)
+
+
+def new_correlation_id() -> str:
+    """A fresh correlation id."""
+    return str(uuid.uuid4())
+
+
+def _since(offline_since: float | None) -> str:
+    if offline_since is None:
+        return ""
+    return " since " + datetime.fromtimestamp(offline_since, UTC).strftime("%H:%M UTC")

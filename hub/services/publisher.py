@@ -1,0 +1,66 @@
+"""Emit catalog events to tenant rooms: the one place the hub broadcasts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from hub.services.tenancy import BranchDirectory
+from shared.events import EventSpec
+from shared.rooms import target_rooms
+from shared.wire import WireModel
+
+log = logging.getLogger("chit.hub.publish")
+
+
+class Emitter(Protocol):
+    """The part of socketio.AsyncServer the publisher uses."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Any = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        namespace: str | None = None,
+    ) -> None: ...
+
+
+class Publisher:
+    """Validated events out to ``company:{id}`` and ``branch:{id}`` rooms of one namespace."""
+
+    def __init__(self, emitter: Emitter, directory: BranchDirectory) -> None:
+        self._emitter = emitter
+        self._directory = directory
+
+    async def to_tenant(
+        self,
+        spec: EventSpec,
+        payload: WireModel,
+        company_id: str,
+        branch_id: str | None = None,
+    ) -> list[str]:
+        """Emit to the company room and, when given, the branch room; returns the rooms."""
+        if branch_id is not None:
+            self._directory.bind(branch_id, company_id)
+        rooms = target_rooms(company_id, branch_id)
+        await self._emitter.emit(
+            spec.name, payload.to_wire(), room=rooms, namespace=str(spec.namespace)
+        )
+        log.info(
+            "event emitted",
+            extra={
+                "event": spec.name,
+                "namespace": str(spec.namespace),
+                "rooms": ",".join(rooms),
+                "correlation_id": getattr(payload, "correlation_id", None),
+            },
+        )
+        return rooms
+
+    async def to_sid(self, spec: EventSpec, payload: WireModel, sid: str) -> None:
+        """Emit to one client (for example the agent that owns a printer)."""
+        await self._emitter.emit(
+            spec.name, payload.to_wire(), to=sid, namespace=str(spec.namespace)
+        )

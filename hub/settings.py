@@ -1,0 +1,135 @@
+"""Hub settings: flags, then environment (CHIT_HUB_*), then a TOML file, then defaults.
+
+Precedence is applied field by field, so a flag overrides only what it names.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+import uuid
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+ENV_PREFIX = "CHIT_HUB_"
+DEFAULT_PORT = 3001
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (the hub keeps its secret and database there)."""
+    return Path(platformdirs.user_data_dir("chit-hub", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the hub needs to start."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=default_data_dir)
+    #: HS256 secret; generated and kept in data_dir when not configured.
+    jwt_secret: str | None = None
+    #: PEM files of public keys accepted for RS256/ES256 platform tokens.
+    public_key_files: tuple[Path, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    instance_id: str = field(default_factory=lambda: f"hub-{uuid.uuid4().hex[:8]}")
+    log_json: bool = False
+    log_level: str = "INFO"
+    #: Largest HTTP request body accepted (bytes); larger bodies are refused, not buffered.
+    max_body_bytes: int = 1024 * 1024
+    #: Largest event payload accepted from the publish API (bytes of JSON).
+    max_payload_bytes: int = 256 * 1024
+    #: Largest Socket.IO message accepted from a client (bytes).
+    max_socket_message_bytes: int = 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
+    database_url: str | None = None
+    redis_url: str | None = None
+    #: How long the hub waits for an agent's printer:test:result.
+    printer_test_timeout: float = 20.0
+
+    def with_secret(self, secret: str) -> Settings:
+        """A copy with the given signing secret."""
+        return replace(self, jwt_secret=secret)
+
+
+_CONVERTERS: dict[str, Any] = {
+    "port": int,
+    "data_dir": Path,
+    "public_key_files": lambda v: tuple(Path(p) for p in _as_list(v)),
+    "log_json": lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes"),
+    "max_body_bytes": int,
+    "max_payload_bytes": int,
+    "max_socket_message_bytes": int,
+    "cors_origins": lambda v: tuple(_as_list(v)),
+    "printer_test_timeout": float,
+}
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _convert(name: str, value: Any) -> Any:
+    converter = _CONVERTERS.get(name)
+    return converter(value) if converter else value
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    names = {f.name for f in fields(Settings)}
+    found = {
+        k[len(ENV_PREFIX) :].lower(): v for k, v in environ.items() if k.startswith(ENV_PREFIX)
+    }
+    return {k: v for k, v in found.items() if k in names}
+
+
+def _from_toml(path: Path | None) -> dict[str, Any]:
+    if path is None or not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    section = data.get("hub", data)
+    names = {f.name for f in fields(Settings)}
+    unknown = set(section) - names
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+    return dict(section)
+
+
+def load_settings(
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge flags > environment > TOML file > defaults into Settings."""
+    env = dict(os.environ if environ is None else environ)
+    config_path = config_file
+    if config_path is None and env.get("CHIT_HUB_CONFIG"):
+        config_path = Path(env["CHIT_HUB_CONFIG"])
+    merged: dict[str, Any] = {}
+    for layer in (_from_toml(config_path), _from_env(env), dict(flags or {})):
+        merged.update({k: v for k, v in layer.items() if v is not None and k != "config"})
+    return Settings(**{k: _convert(k, v) for k, v in merged.items()})
+
+
+SECRET_FILE = "jwt-secret"
+
+
+def ensure_secret(settings: Settings) -> Settings:
+    """Return settings with a signing secret: configured, or generated once and kept owner-only."""
+    if settings.jwt_secret:
+        return settings
+    path = settings.data_dir / SECRET_FILE
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    os.chmod(path, 0o600)
+    return settings.with_secret(path.read_text().strip())

@@ -1,0 +1,7 @@
+"""Chit's wire contract: namespaces, events and payloads, rooms, tokens, ESC/POS bytes.
+
+Pure data and pure functions. Nothing in this package performs I/O or imports asyncio,
+socket, socketio, Qt or usb; ``tests/shared/test_sans_io.py`` keeps it so.
+"""
+
+PROTOCOL_VERSION = 1

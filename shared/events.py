@@ -1,0 +1,420 @@
+"""The event catalog: every event of every namespace, its direction and its payload model.
+
+One :class:`EventSpec` per (namespace, event name). ``senders`` lists the roles that may send
+the event *to* the hub over a socket (empty: clients may not send it); ``to_clients`` says the
+hub emits it to clients; ``publishable`` says the platform's backend may publish it through
+``POST /api/v1/events``. Critical events carry a ``correlationId`` so one id follows them
+through every hop and log line. docs/events.md and docs/asyncapi.yaml are rendered from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Base64Bytes, Field, ValidationError, model_validator
+
+from shared.documents import ReceiptDocument
+from shared.namespaces import Namespace
+from shared.printers import AgentInfo, PrinterInfo, PrinterStatus
+from shared.tokens import WEB_ROLES, Role
+from shared.wire import (
+    CorrelationId,
+    ErrorInfo,
+    Identifier,
+    LongText,
+    NonNegativeInt,
+    OpenWireModel,
+    PrinterId,
+    ShortText,
+    WireModel,
+)
+
+AGENT_ONLY = frozenset({Role.DESKTOP_APP})
+NOBODY: frozenset[Role] = frozenset()
+
+# --- /printing-ws -----------------------------------------------------------------------------
+
+
+class AgentHello(AgentInfo):
+    """An agent announces itself right after every connect."""
+
+
+class AgentInventory(WireModel):
+    """The agent's complete printer list; the hub replaces what it knew for this agent."""
+
+    agent_id: Identifier
+    printers: Annotated[list[PrinterInfo], Field(max_length=256)]
+
+
+class AgentHeartbeat(WireModel):
+    """Sent on a schedule so the hub can tell a silent agent from a quiet printer."""
+
+    agent_id: Identifier
+    sent_at: datetime
+    printer_count: NonNegativeInt = 0
+
+
+class AgentPresence(WireModel):
+    """Hub to web clients: an agent came online, went offline or was seen."""
+
+    agent_id: Identifier
+    hostname: ShortText | None = None
+    branch_id: Identifier | None = None
+    online: bool
+    last_seen: datetime | None = None
+
+
+class PrinterDiscovered(WireModel):
+    """A printer the agent found (or found again); ``printer.printer_id`` is stable."""
+
+    agent_id: Identifier
+    printer: PrinterInfo
+
+
+class PrinterRemoved(WireModel):
+    """A printer missed three scans in a row and is gone."""
+
+    agent_id: Identifier
+    printer_id: PrinterId
+    reason: ShortText = "missed three scans"
+
+
+class PrinterStatusUpdate(WireModel):
+    """A printer's status changed (read from the hardware)."""
+
+    agent_id: Identifier
+    printer_id: PrinterId
+    status: PrinterStatus
+
+
+class PrinterTestRequest(WireModel):
+    """Print a test page on one printer. The same correlation id never prints twice."""
+
+    correlation_id: CorrelationId
+    printer_id: PrinterId
+    requested_by: ShortText | None = None
+
+
+class PrinterTestResult(WireModel):
+    """The outcome of a printer test, with the request's correlation id."""
+
+    correlation_id: CorrelationId
+    printer_id: PrinterId
+    agent_id: Identifier | None = None
+    success: bool
+    status: PrinterStatus | None = None
+    error: ErrorInfo | None = None
+    duration_ms: NonNegativeInt
+    completed_at: datetime | None = None
+
+
+class PrintJobDispatch(WireModel):
+    """Hub to agent: print this job. ``job_id`` is the agent's dedupe key."""
+
+    job_id: Identifier
+    correlation_id: CorrelationId
+    printer_id: PrinterId
+    raw: Base64Bytes | None = None
+    document: ReceiptDocument | None = None
+    copies: Annotated[int, Field(ge=1, le=10)] = 1
+    expires_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> PrintJobDispatch:
+        if (self.raw is None) == (self.document is None):
+            raise ValueError("exactly one of raw and document is required")
+        return self
+
+
+JobState = Literal["queued", "sent", "printing", "printed", "failed", "expired"]
+
+
+class PrintJobUpdate(WireModel):
+    """A print job changed state (agent to hub, and hub to the tenant's rooms)."""
+
+    job_id: Identifier
+    correlation_id: CorrelationId
+    printer_id: PrinterId
+    state: JobState
+    error: ErrorInfo | None = None
+    at: datetime | None = None
+
+
+# --- /orders ----------------------------------------------------------------------------------
+
+
+class NewOrder(OpenWireModel):
+    """A new order was created."""
+
+    correlation_id: CorrelationId
+    order_id: Identifier
+    status: ShortText
+    order_number: ShortText | None = None
+    created_at: datetime | None = None
+
+
+class OrderStatusUpdate(OpenWireModel):
+    """An order moved to another status."""
+
+    correlation_id: CorrelationId
+    order_id: Identifier
+    status: ShortText
+    previous_status: ShortText | None = None
+    updated_at: datetime | None = None
+
+
+class OrderCancelled(OpenWireModel):
+    """An order was cancelled."""
+
+    correlation_id: CorrelationId
+    order_id: Identifier
+    reason: LongText | None = None
+    cancelled_at: datetime | None = None
+
+
+class GeoPoint(WireModel):
+    """A position in WGS84 degrees."""
+
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lng: Annotated[float, Field(ge=-180, le=180)]
+
+
+class DriverUpdate(OpenWireModel):
+    """A delivery driver was assigned to an order or moved."""
+
+    order_id: Identifier
+    driver_id: Identifier
+    status: ShortText | None = None
+    location: GeoPoint | None = None
+    eta_minutes: NonNegativeInt | None = None
+
+
+# --- /availability ----------------------------------------------------------------------------
+
+
+class AvailabilityUpdate(OpenWireModel):
+    """A product or modifier became available or unavailable."""
+
+    item_id: Identifier
+    item_type: Literal["product", "modifier"]
+    available: bool
+    quantity: NonNegativeInt | None = None
+
+
+class BulkAvailabilityUpdate(WireModel):
+    """Many availability changes at once."""
+
+    correlation_id: CorrelationId
+    items: Annotated[list[AvailabilityUpdate], Field(min_length=1, max_length=1000)]
+
+
+class StockAlert(OpenWireModel):
+    """An item runs low or out."""
+
+    correlation_id: CorrelationId
+    item_id: Identifier
+    level: Literal["low", "out"]
+    item_name: ShortText | None = None
+    quantity: NonNegativeInt | None = None
+
+
+class NewAlert(OpenWireModel):
+    """A critical alert for the tenant's staff."""
+
+    correlation_id: CorrelationId
+    alert_id: Identifier
+    severity: Literal["info", "warning", "critical"]
+    title: ShortText
+    message: LongText | None = None
+
+
+# --- the catalog ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event of one namespace."""
+
+    namespace: Namespace
+    name: str
+    model: type[WireModel]
+    summary: str
+    senders: frozenset[Role] = NOBODY
+    to_clients: bool = True
+    publishable: bool = False
+    critical: bool = False
+
+    @property
+    def from_clients(self) -> bool:
+        """Whether any client may send this event to the hub."""
+        return bool(self.senders)
+
+
+def _spec(ns: Namespace, name: str, model: type[WireModel], summary: str, **kw: Any) -> EventSpec:
+    return EventSpec(namespace=ns, name=name, model=model, summary=summary, **kw)
+
+
+P, ORD, A = Namespace.PRINTING, Namespace.ORDERS, Namespace.AVAILABILITY
+
+CATALOG: tuple[EventSpec, ...] = (
+    _spec(
+        P,
+        "agent:hello",
+        AgentHello,
+        "Agent announces id, hostname, OS and version.",
+        senders=AGENT_ONLY,
+        to_clients=False,
+    ),
+    _spec(
+        P,
+        "agent:inventory",
+        AgentInventory,
+        "Agent's full printer list (after every connect).",
+        senders=AGENT_ONLY,
+        to_clients=False,
+    ),
+    _spec(
+        P,
+        "agent:heartbeat",
+        AgentHeartbeat,
+        "Agent is alive, even when printers are quiet.",
+        senders=AGENT_ONLY,
+        to_clients=False,
+    ),
+    _spec(P, "agent:status", AgentPresence, "An agent came online or went offline."),
+    _spec(
+        P,
+        "printer:discovered",
+        PrinterDiscovered,
+        "A printer was found by an agent.",
+        senders=AGENT_ONLY,
+    ),
+    _spec(
+        P,
+        "printer:removed",
+        PrinterRemoved,
+        "A printer missed three scans and is gone.",
+        senders=AGENT_ONLY,
+    ),
+    _spec(
+        P,
+        "printerStatusUpdate",
+        PrinterStatusUpdate,
+        "A printer's hardware status changed.",
+        senders=AGENT_ONLY,
+    ),
+    _spec(
+        P,
+        "printer:test",
+        PrinterTestRequest,
+        "Request a test page (web client to hub; hub to the owning agent).",
+        senders=WEB_ROLES,
+        critical=True,
+    ),
+    _spec(
+        P,
+        "printer:test:result",
+        PrinterTestResult,
+        "Outcome of a printer test (agent to hub; hub to branch and company rooms).",
+        senders=AGENT_ONLY,
+        critical=True,
+    ),
+    _spec(
+        P,
+        "print:job",
+        PrintJobDispatch,
+        "Hub hands a print job to the owning agent.",
+        critical=True,
+    ),
+    _spec(
+        P,
+        "printJobUpdate",
+        PrintJobUpdate,
+        "A print job changed state.",
+        senders=AGENT_ONLY,
+        critical=True,
+    ),
+    _spec(ORD, "newOrder", NewOrder, "A new order was created.", publishable=True, critical=True),
+    _spec(
+        ORD,
+        "orderStatusUpdate",
+        OrderStatusUpdate,
+        "An order changed status.",
+        publishable=True,
+        critical=True,
+    ),
+    _spec(
+        ORD,
+        "orderCancelled",
+        OrderCancelled,
+        "An order was cancelled.",
+        publishable=True,
+        critical=True,
+    ),
+    _spec(ORD, "driverUpdate", DriverUpdate, "Driver assignment or position.", publishable=True),
+    _spec(
+        A,
+        "availabilityUpdate",
+        AvailabilityUpdate,
+        "An item's availability changed.",
+        publishable=True,
+    ),
+    _spec(
+        A,
+        "bulkAvailabilityUpdate",
+        BulkAvailabilityUpdate,
+        "Many availability changes.",
+        publishable=True,
+        critical=True,
+    ),
+    _spec(
+        A,
+        "stockAlert",
+        StockAlert,
+        "An item runs low or out of stock.",
+        publishable=True,
+        critical=True,
+    ),
+    _spec(A, "newAlert", NewAlert, "A critical inventory alert.", publishable=True, critical=True),
+)
+
+_BY_KEY: dict[tuple[Namespace, str], EventSpec] = {(s.namespace, s.name): s for s in CATALOG}
+
+
+class PayloadError(Exception):
+    """A payload or event name that the catalog refuses; ``field`` names the first bad field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def lookup(namespace: Namespace | str, name: str) -> EventSpec:
+    """The spec of an event, or PayloadError(unknown_event)."""
+    try:
+        return _BY_KEY[(Namespace(namespace), name)]
+    except (KeyError, ValueError):
+        raise PayloadError("unknown_event", f"no event {name!r} on {namespace}") from None
+
+
+def events_of(namespace: Namespace) -> list[EventSpec]:
+    """All events of one namespace, in catalog order."""
+    return [s for s in CATALOG if s.namespace is namespace]
+
+
+def parse(spec: EventSpec, payload: Any) -> WireModel:
+    """Validate a payload against its event's model, or raise PayloadError naming the field."""
+    if not isinstance(payload, dict):
+        raise PayloadError("invalid_payload", f"{spec.name} payload must be a JSON object")
+    try:
+        return spec.model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or None
+        prefix = f"{spec.name}: {where}" if where else spec.name
+        message = f"{prefix}: {first['msg']}"
+        raise PayloadError("invalid_payload", message, where) from None

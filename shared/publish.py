@@ -1,0 +1,23 @@
+"""The envelope the platform's backend posts to ``POST /api/v1/events``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.namespaces import Namespace
+from shared.wire import Identifier, ShortText, WireModel
+
+
+class PublishRequest(WireModel):
+    """Publish one catalog event to a company (and optionally one of its branches)."""
+
+    namespace: Namespace
+    event: ShortText
+    company_id: Identifier
+    branch_id: Identifier | None = None
+    payload: dict[str, Any]
+
+
+#: Payload fields that name a tenant. When present they must agree with the envelope, so a
+#: payload can never claim another tenant than the one it is routed to.
+TENANT_FIELDS = {"companyId": "company_id", "branchId": "branch_id"}
