@@ -13,7 +13,7 @@ from hub.api import health as health_api
 from hub.api import printers as printers_api
 from hub.api.errors import error_middleware
 from hub.auth import load_keys
-from hub.context import HubContext
+from hub.context import CTX_KEY, HubContext
 from hub.gateways.availability import AvailabilityGateway
 from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
@@ -25,8 +25,6 @@ from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings, ensure_secret
 
 log = logging.getLogger("chit.hub")
-
-CTX_KEY = "ctx"
 
 
 class CountingServer(socketio.AsyncServer):  # type: ignore[misc]

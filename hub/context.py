@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 import socketio
+from aiohttp import web
 
 from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
@@ -34,3 +35,11 @@ class HubContext:
     def instance_id(self) -> str:
         """This instance's id (in every log line and health answer)."""
         return self.settings.instance_id
+
+
+CTX_KEY = web.AppKey("ctx", HubContext)
+
+
+def ctx_of(request: web.Request) -> HubContext:
+    """The hub context of the app serving a request."""
+    return request.app[CTX_KEY]

@@ -18,6 +18,7 @@ from shared.publish import PublishRequest
 from shared.wire import WireModel
 
 SCHEMA_REF = "#/components/schemas/{model}"
+ROOMS_NOTE = "Rooms: company:{id}, branch:{id}."
 
 
 def _schemas() -> tuple[dict[type[WireModel], str], dict[str, Any]]:
@@ -55,13 +56,19 @@ def _operations(spec: EventSpec) -> dict[str, Any]:
     message = {"$ref": f"#/channels/{_channel(spec.namespace)}/messages/{_key(spec)}"}
     ops: dict[str, Any] = {}
     if spec.to_clients:
-        ops[f"{_key(spec)}.send"] = {"action": "send", "channel": ref, "messages": [message],
-                                     "summary": f"Hub emits {spec.name}."}
+        ops[f"{_key(spec)}.send"] = {
+            "action": "send",
+            "channel": ref,
+            "messages": [message],
+            "summary": f"Hub emits {spec.name}.",
+        }
     if spec.from_clients:
-        ops[f"{_key(spec)}.receive"] = {"action": "receive", "channel": ref,
-                                        "messages": [message],
-                                        "summary": f"Hub accepts {spec.name} from "
-                                                   f"{', '.join(sorted(spec.senders))}."}
+        ops[f"{_key(spec)}.receive"] = {
+            "action": "receive",
+            "channel": ref,
+            "messages": [message],
+            "summary": f"Hub accepts {spec.name} from {', '.join(sorted(spec.senders))}.",
+        }
     return ops
 
 
@@ -81,8 +88,7 @@ def asyncapi_document(version: str) -> dict[str, Any]:
         channels[_channel(namespace)] = {
             "address": str(namespace),
             "title": f"Socket.IO namespace {namespace}",
-            "description": f"Roles allowed to connect: {roles}. Rooms: company:{{id}}, "
-                           f"branch:{{id}}.",
+            "description": f"Roles allowed to connect: {roles}. " + ROOMS_NOTE,
             "messages": refs,
         }
     return {
@@ -91,11 +97,16 @@ def asyncapi_document(version: str) -> dict[str, Any]:
             "title": "Chit hub",
             "version": version,
             "description": "Socket.IO namespaces of the Chit hub. Generated from shared/events.py"
-                           f" (protocol {PROTOCOL_VERSION}); do not edit by hand.",
+            f" (protocol {PROTOCOL_VERSION}); do not edit by hand.",
         },
         "defaultContentType": "application/json",
-        "servers": {"hub": {"host": "localhost:3001", "protocol": "ws",
-                            "description": "Socket.IO over WebSocket; JWT in auth.token"}},
+        "servers": {
+            "hub": {
+                "host": "localhost:3001",
+                "protocol": "ws",
+                "description": "Socket.IO over WebSocket; JWT in auth.token",
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
@@ -104,7 +115,7 @@ def asyncapi_document(version: str) -> dict[str, Any]:
 
 def _type_of(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[1]
+        return str(prop["$ref"]).rsplit("/", 1)[1]
     if "anyOf" in prop:
         return " or ".join(_type_of(p) for p in prop["anyOf"])
     if "enum" in prop:
@@ -138,11 +149,18 @@ def _direction(spec: EventSpec) -> str:
 
 
 def _event_section(spec: EventSpec, schema_name: str, schemas: dict[str, Any]) -> list[str]:
-    lines = [f"### `{spec.name}`", "", spec.summary, "",
-             f"- Direction: {_direction(spec)}",
-             f"- Critical (carries `correlationId`): {'yes' if spec.critical else 'no'}",
-             f"- Payload: `{schema_name}`", "",
-             "| field | type | required |", "|---|---|---|"]
+    lines = [
+        f"### `{spec.name}`",
+        "",
+        spec.summary,
+        "",
+        f"- Direction: {_direction(spec)}",
+        f"- Critical (carries `correlationId`): {'yes' if spec.critical else 'no'}",
+        f"- Payload: `{schema_name}`",
+        "",
+        "| field | type | required |",
+        "|---|---|---|",
+    ]
     lines += _field_rows(schemas[schema_name])
     return [*lines, ""]
 
@@ -150,11 +168,16 @@ def _event_section(spec: EventSpec, schema_name: str, schemas: dict[str, Any]) -
 def events_markdown(version: str) -> str:
     """docs/events.md: every namespace, its roles, and each event with its payload fields."""
     names, schemas = _schemas()
-    lines = ["# Chit event catalog", "",
-             f"Generated from `shared/events.py` (hub {version}, protocol {PROTOCOL_VERSION})."
-             " Do not edit: run `python scripts/render_docs.py`.", "",
-             "Rooms: `company:{companyId}` and `branch:{branchId}` (colon separator). Clients "
-             "join them on connect from their token's claims; no client event joins a room.", ""]
+    lines = [
+        "# Chit event catalog",
+        "",
+        f"Generated from `shared/events.py` (hub {version}, protocol {PROTOCOL_VERSION})."
+        " Do not edit: run `python scripts/render_docs.py`.",
+        "",
+        "Rooms: `company:{companyId}` and `branch:{branchId}` (colon separator). Clients "
+        "join them on connect from their token's claims; no client event joins a room.",
+        "",
+    ]
     for namespace in Namespace:
         roles = ", ".join(f"`{r}`" for r in sorted(ALLOWED_ROLES[namespace]))
         lines += [f"## `{namespace}`", "", f"Roles that may connect: {roles}.", ""]

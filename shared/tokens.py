@@ -44,8 +44,8 @@ class Claims(WireModel):
     role: Role
     company_id: Identifier | None = None
     branch_id: Identifier | None = None
-    exp: int | None = None
-    iat: int | None = None
+    exp: float | None = None
+    iat: float | None = None
     jti: str | None = None
     #: Set on device credentials: the agent id the token was issued to.
     agent_id: Identifier | None = None
@@ -137,7 +137,12 @@ def _decode_with_public_keys(token: str, algorithm: str, keys: TokenKeys) -> dic
 
 
 def _decode(token: str, key: str, algorithms: list[str], keys: TokenKeys) -> dict[str, Any]:
-    options = {"require": ["exp", "sub"], "verify_aud": keys.audience is not None}
+    # sub is checked by our Claims model, which also accepts the numeric ids platforms use.
+    options = {
+        "require": ["exp", "sub"],
+        "verify_aud": keys.audience is not None,
+        "verify_sub": False,
+    }
     try:
         return dict(
             jwt.decode(
@@ -167,8 +172,13 @@ def _claims(payload: dict[str, Any]) -> Claims:
     if "role" not in data and "userRole" in data:
         data["role"] = data["userRole"]
     known = {"sub", "role", "companyId", "branchId", "exp", "iat", "jti", "agentId"}
+    picked = {k: v for k, v in data.items() if k in known}
+    # Platforms often use numeric ids; they name the same tenant as their string form.
+    for name in ("sub", "companyId", "branchId", "agentId"):
+        if isinstance(picked.get(name), int) and not isinstance(picked[name], bool):
+            picked[name] = str(picked[name])
     try:
-        claims = Claims.model_validate({k: v for k, v in data.items() if k in known})
+        claims = Claims.model_validate(picked)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -6,13 +6,13 @@ from aiohttp import web
 
 from hub.api.errors import raise_error
 from hub.auth import AuthRefused, authenticate_request
-from hub.context import HubContext
+from hub.context import ctx_of
 from shared.tokens import Claims, Role
 
 
 def require(request: web.Request, roles: frozenset[Role]) -> Claims:
     """The caller's verified claims, or a 401/403 JSON error."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     try:
         return authenticate_request(request.headers.get("Authorization"), ctx.keys, roles)
     except AuthRefused as exc:

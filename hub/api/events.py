@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from hub.api.auth import require
 from hub.api.errors import raise_error, read_json
-from hub.context import HubContext
+from hub.context import ctx_of
 from hub.services.tenancy import TenantMismatch
 from shared.events import EventSpec, PayloadError, lookup, parse
 from shared.publish import TENANT_FIELDS, PublishRequest
@@ -74,7 +74,7 @@ def _with_correlation_id(spec: EventSpec, payload: dict[str, Any]) -> dict[str, 
 @routes.post("/api/v1/events")
 async def publish_event(request: web.Request) -> web.Response:
     """Validate an event against the catalog and emit it to the tenant's rooms."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     claims = require(request, frozenset({Role.SERVICE}))
     envelope = _envelope(await read_json(request, ctx.settings.max_body_bytes))
     _check_scope(claims, envelope)

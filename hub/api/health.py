@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 
 from hub import __version__
-from hub.context import HubContext
+from hub.context import ctx_of
 from hub.metrics import CONTENT_TYPE_LATEST
 
 routes = web.RouteTableDef()
@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     """Liveness: the instance answers, with its id, version and connection count."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     return web.json_response(
         {
             "status": "ok",
@@ -31,6 +31,6 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     body = ctx.observer.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

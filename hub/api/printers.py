@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from hub.api.auth import require_tenant
 from hub.api.errors import raise_error
-from hub.context import HubContext
+from hub.context import ctx_of
 from hub.services.printing import PrintingError, Requester, new_correlation_id
 from hub.services.registry import AgentRecord
 from shared.events import PrinterTestRequest
@@ -48,7 +48,7 @@ def agent_view(agent: AgentRecord) -> dict[str, Any]:
 @routes.get("/api/v1/agents")
 async def list_agents(request: web.Request) -> web.Response:
     """Agents of the caller's company (or branch), with their printers and live status."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     who = _requester(request)
     branch = who.branch_id or request.query.get("branchId")
     agents = ctx.printing.registry.agents(who.company_id, branch)
@@ -58,7 +58,7 @@ async def list_agents(request: web.Request) -> web.Response:
 @routes.get("/api/v1/printers")
 async def list_printers(request: web.Request) -> web.Response:
     """Printers of the caller's tenant, each with its agent."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     who = _requester(request)
     rows = [
         {
@@ -75,7 +75,7 @@ async def list_printers(request: web.Request) -> web.Response:
 @routes.post("/api/v1/printers/{printer_id}/test")
 async def test_printer(request: web.Request) -> web.Response:
     """Run a printer test and return its result (200) or a clear error."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     who = _requester(request)
     correlation = request.query.get("correlationId") or new_correlation_id()
     try:
@@ -96,7 +96,7 @@ async def test_printer(request: web.Request) -> web.Response:
 @routes.get("/api/v1/tests/{correlation_id}")
 async def get_test(request: web.Request) -> web.Response:
     """A finished test's result by correlation id (404 for unknown or another tenant's)."""
-    ctx: HubContext = request.app["ctx"]
+    ctx = ctx_of(request)
     who = _requester(request)
     result = ctx.printing.result_of(who.company_id, request.match_info["correlation_id"])
     if result is None:

@@ -1,0 +1,1 @@
+"""The Chit printer agent: finds ESC/POS printers and drives them for the hub."""

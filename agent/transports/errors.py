@@ -1,0 +1,86 @@
+"""The transport errors: every OS, socket and libusb failure is translated into one of these,
+once, at the transport boundary. Each carries a machine ``code`` and a human ``message`` that
+says what to do, so the coordinator can forward it to the hub as is."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.wire import ErrorInfo
+
+
+class TransportError(Exception):
+    """A printer link failed; ``code`` is stable and machine-readable."""
+
+    code: str = "transport_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_error_info(self) -> ErrorInfo:
+        """The ``{code, message}`` payload sent on the wire."""
+        return ErrorInfo(code=self.code, message=self.message[:2000])
+
+
+class TransportTimeout(TransportError):
+    """A connect or write did not complete in time (reads return ``b""`` instead)."""
+
+    code = "timeout"
+
+
+class TransportClosed(TransportError):
+    """The peer closed the link, or the transport was closed locally."""
+
+    code = "connection_closed"
+
+
+class PrinterNotFound(TransportError):
+    """No printer at that address: refused, unreachable, or the USB device is gone."""
+
+    code = "printer_not_found"
+
+
+class AccessDenied(TransportError):
+    """The OS refused access to the USB device."""
+
+    code = "access_denied"
+
+
+class DeviceBusy(TransportError):
+    """Another driver or program holds the USB printer."""
+
+    code = "device_busy"
+
+
+def access_denied_message(vendor_id: int | None, platform: str = sys.platform) -> str:
+    """What to do when the OS refuses access to a USB printer, for this platform."""
+    vid = f"{vendor_id:04x}" if vendor_id is not None else "XXXX"
+    if platform.startswith("linux"):
+        return (
+            "Permission denied opening the USB printer. Add a udev rule, e.g. in "
+            "/etc/udev/rules.d/60-chit-printer.rules: "
+            f'SUBSYSTEM=="usb", ATTRS{{idVendor}}=="{vid}", MODE="0660", GROUP="lp"; '
+            'then run "sudo udevadm control --reload && sudo udevadm trigger", '
+            'add this user to the group lp ("sudo usermod -aG lp $USER") and log in again.'
+        )
+    if platform == "win32":
+        return (
+            "Windows refused access to the USB printer. Install the WinUSB driver for it "
+            f"(vendor id {vid}) with Zadig, or connect it over the network."
+        )
+    return (
+        f"Access denied opening the USB printer (vendor id {vid}): "
+        "run the agent as a user allowed to use USB devices."
+    )
+
+
+def device_busy_message() -> str:
+    """What to do when the USB printer is held by someone else."""
+    return (
+        "The USB printer is busy: the usblp kernel driver or another program (CUPS, a vendor "
+        "driver, another Chit agent) is holding it. Close that program, or unload the driver "
+        '("sudo rmmod usblp", or blacklist usblp) and try again.'
+    )

@@ -1,0 +1,130 @@
+"""Raw TCP to a network printer (port 9100, "JetDirect"/AppSocket), over asyncio streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+
+from agent.transports.base import chunks, clamp_timeout
+from agent.transports.errors import (
+    PrinterNotFound,
+    TransportClosed,
+    TransportError,
+    TransportTimeout,
+)
+
+DEFAULT_PORT = 9100
+DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_WRITE_TIMEOUT = 10.0
+# Bytes handed to the socket before waiting for it to drain: progress is checked per chunk.
+WRITE_CHUNK = 16 * 1024
+_CLOSE_TIMEOUT = 1.0
+# Errors that mean "nothing answers at that address".
+_NOT_FOUND_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EADDRNOTAVAIL,
+    errno.EHOSTDOWN,
+}
+
+
+def _connect_error(exc: OSError, where: str) -> TransportError:
+    """Translate a failed connect into our errors."""
+    if isinstance(exc, socket.gaierror):
+        return PrinterNotFound(f"cannot resolve printer address {where}: {exc.strerror}")
+    if exc.errno in _NOT_FOUND_ERRNOS:
+        return PrinterNotFound(f"no printer listening at {where} ({exc.strerror})")
+    return TransportError(f"cannot connect to {where}: {exc}", code="io_error")
+
+
+class TcpTransport:
+    """A connected raw TCP link to one printer."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        host: str,
+        port: int,
+        *,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.host = host
+        self.port = port
+        self.write_timeout = write_timeout
+        self._closed = False
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int = DEFAULT_PORT,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+    ) -> TcpTransport:
+        """Connect to ``host:port`` within ``connect_timeout`` seconds."""
+        where = f"{host}:{port}"
+        try:
+            async with asyncio.timeout(clamp_timeout(connect_timeout)):
+                reader, writer = await asyncio.open_connection(host, port)
+        except TimeoutError:
+            raise TransportTimeout(
+                f"no answer from {where} within {connect_timeout:g} s", code="connect_timeout"
+            ) from None
+        except OSError as exc:
+            raise _connect_error(exc, where) from exc
+        return cls(reader, writer, host, port, write_timeout=write_timeout)
+
+    async def write(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Send ``data``; each chunk must drain within the timeout."""
+        limit = clamp_timeout(self.write_timeout if timeout is None else timeout)
+        for chunk in chunks(data, WRITE_CHUNK):
+            self._check_open()
+            try:
+                self._writer.write(chunk)
+                async with asyncio.timeout(limit):
+                    await self._writer.drain()
+            except TimeoutError:
+                message = f"{self.describe()} stopped accepting data for {limit:g} s"
+                raise TransportTimeout(message, code="write_timeout") from None
+            except OSError as exc:
+                raise TransportClosed(f"{self.describe()} closed the connection: {exc}") from exc
+
+    async def read(self, size: int, timeout: float) -> bytes:  # noqa: ASYNC109
+        """Up to ``size`` bytes, ``b""`` on timeout; raises TransportClosed at end of stream."""
+        self._check_open()
+        try:
+            async with asyncio.timeout(clamp_timeout(timeout)):
+                data = await self._reader.read(size)
+        except TimeoutError:
+            return b""
+        except OSError as exc:
+            raise TransportClosed(f"{self.describe()} closed the connection: {exc}") from exc
+        if not data:
+            raise TransportClosed(f"{self.describe()} closed the connection")
+        return data
+
+    async def close(self) -> None:
+        """Close the socket, waiting at most a second for the peer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await self._writer.wait_closed()
+
+    def describe(self) -> str:
+        """``tcp://host:port``."""
+        return f"tcp://{self.host}:{self.port}"
+
+    def _check_open(self) -> None:
+        """Refuse I/O on a closed transport."""
+        if self._closed or self._writer.is_closing():
+            raise TransportClosed(f"{self.describe()} is closed")

@@ -1,0 +1,183 @@
+"""Test helpers: start a hub, mint tokens, connect Socket.IO clients that record events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+
+from hub.runner import RunningHub, start_hub
+from hub.settings import Settings
+from shared.namespaces import Namespace
+from shared.tokens import Role, mint
+
+SECRET = "test-secret-" + "x" * 40
+ALL_NAMESPACES = [str(ns) for ns in Namespace]
+
+
+@dataclass
+class Recorder:
+    """A Socket.IO client that records every event it receives, per namespace."""
+
+    client: socketio.AsyncClient
+    received: dict[str, list[tuple[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    def events(self, namespace: str, name: str | None = None) -> list[Any]:
+        """Payloads received on a namespace (optionally of one event name)."""
+        return [data for ev, data in self.received[namespace] if name is None or ev == name]
+
+    async def wait_for(
+        self, namespace: str, name: str, count: int = 1, timeout: float = 5.0
+    ) -> list[Any]:
+        """Wait until ``count`` events of ``name`` arrived on ``namespace``."""
+        async with asyncio.timeout(timeout):
+            while len(self.events(namespace, name)) < count:
+                await asyncio.sleep(0.01)
+        return self.events(namespace, name)
+
+    async def call(self, namespace: str, event: str, data: Any, timeout: float = 10) -> Any:
+        """Emit with an ack and return the ack."""
+        return await self.client.call(event, data, namespace=namespace, timeout=timeout)
+
+    async def close(self) -> None:
+        """Disconnect."""
+        await self.client.disconnect()
+
+
+class HubHarness:
+    """A hub running in the test's event loop, plus helpers to talk to it."""
+
+    def __init__(self, running: RunningHub, data_dir: Path) -> None:
+        self.running = running
+        self.url = running.url
+        self.ctx = running.ctx
+        self.data_dir = data_dir
+        self._clients: list[Recorder] = []
+
+    @classmethod
+    async def start(cls, data_dir: Path, **overrides: Any) -> HubHarness:
+        """Start a hub on 127.0.0.1 with an ephemeral port."""
+        settings = Settings(
+            host="127.0.0.1",
+            port=0,
+            data_dir=data_dir,
+            jwt_secret=SECRET,
+            printer_test_timeout=3.0,
+            **overrides,
+        )
+        return cls(await start_hub(settings), data_dir)
+
+    async def stop(self) -> None:
+        """Disconnect test clients and stop the hub."""
+        for recorder in self._clients:
+            if recorder.client.connected:
+                await recorder.client.disconnect()
+        await self.running.stop()
+
+    def token(
+        self,
+        role: Role | str = Role.MANAGER,
+        company: str | None = "acme",
+        branch: str | None = None,
+        sub: str | None = None,
+        **kw: Any,
+    ) -> str:
+        """A token signed with the hub's secret."""
+        role = Role(role)
+        return mint(
+            SECRET,
+            sub=sub or f"{role.value}-user",
+            role=role,
+            company_id=company,
+            branch_id=branch,
+            **kw,
+        )
+
+    async def connect(
+        self, token: str, namespaces: list[str] | None = None, **kwargs: Any
+    ) -> Recorder:
+        """A connected client that records every event on the given namespaces."""
+        namespaces = namespaces or ALL_NAMESPACES
+        client = socketio.AsyncClient(reconnection=False)
+        recorder = Recorder(client)
+        for ns in namespaces:
+
+            def record(event: str, *args: Any, _ns: str = ns) -> None:
+                recorder.received[_ns].append((event, args[0] if args else None))
+
+            client.on("*", record, namespace=ns)
+        await client.connect(
+            self.url,
+            namespaces=namespaces,
+            auth={"token": token},
+            transports=["websocket"],
+            wait_timeout=5,
+            **kwargs,
+        )
+        self._clients.append(recorder)
+        return recorder
+
+    async def post(
+        self,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """POST JSON (or raw bytes) and return (status, parsed body)."""
+        hdrs = dict(headers or {})
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            if raw is not None:
+                hdrs.setdefault("Content-Type", "application/json")
+                resp = await http.post(self.url + path, data=raw, headers=hdrs)
+            else:
+                resp = await http.post(self.url + path, json=body, headers=hdrs)
+            async with resp:
+                return resp.status, await _body(resp)
+
+    async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        """GET and return (status, parsed body)."""
+        hdrs = {"Authorization": f"Bearer {token}"} if token else {}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+            http.get(self.url + path, headers=hdrs) as resp,
+        ):
+            return resp.status, await _body(resp)
+
+    async def publish(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        company: str = "acme",
+        branch: str | None = None,
+        namespace: str = "/orders",
+    ) -> tuple[int, Any]:
+        """Publish through POST /api/v1/events with a service token."""
+        body: dict[str, Any] = {
+            "namespace": namespace,
+            "event": event,
+            "companyId": company,
+            "payload": payload,
+        }
+        if branch is not None:
+            body["branchId"] = branch
+        return await self.post("/api/v1/events", body, token=self.token(Role.SERVICE, None))
+
+
+async def _body(resp: aiohttp.ClientResponse) -> Any:
+    if resp.content_type == "application/json":
+        return await resp.json()
+    return await resp.text()
+
+
+async def settle(seconds: float = 0.2) -> None:
+    """Give in-flight socket messages time to arrive before asserting that none did."""
+    await asyncio.sleep(seconds)
