@@ -13,15 +13,28 @@ from pathlib import Path
 
 import pytest
 
+from hub.cli import main
 from shared.tokens import Role, TokenKeys, verify
 
-from hub.cli import main
 
-
-def test_token_command_mints_a_verifiable_token(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["token", "--data-dir", str(tmp_path), "--company", "acme", "--branch", "b1",
-                 "--role", "manager", "--ttl", "60"])
+def test_token_command_mints_a_verifiable_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "token",
+            "--data-dir",
+            str(tmp_path),
+            "--company",
+            "acme",
+            "--branch",
+            "b1",
+            "--role",
+            "manager",
+            "--ttl",
+            "60",
+        ]
+    )
     assert code == 0
     token = capsys.readouterr().out.strip()
     secret = (tmp_path / "jwt-secret").read_text().strip()
@@ -42,8 +55,12 @@ def _free_port() -> int:
 def test_hub_process_serves_healthz(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CHIT_HUB_DATA_DIR": str(tmp_path), "CHIT_HUB_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "--json-logs"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "--json-logs"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         body = _poll(f"http://127.0.0.1:{port}/healthz", deadline=time.monotonic() + 20)
         assert body["status"] == "ok"

@@ -23,8 +23,13 @@ pytestmark = pytest.mark.skipif(
 
 async def _node(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        "node", str(SCRIPT), *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "node",
+        str(SCRIPT),
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def test_js_client_connects_and_receives(hub: HubHarness) -> None:
@@ -32,12 +37,15 @@ async def test_js_client_connects_and_receives(hub: HubHarness) -> None:
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 15)
     assert line.strip() == b"connected"
-    status, _ = await hub.publish("newOrder", {"correlationId": "corr-js-1", "orderId": "o1",
-                                               "status": "new"})
+    status, _ = await hub.publish(
+        "newOrder", {"correlationId": "corr-js-1", "orderId": "o1", "status": "new"}
+    )
     assert status == 202
     out = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
-    assert out == {"event": "newOrder",
-                   "payload": {"correlationId": "corr-js-1", "orderId": "o1", "status": "new"}}
+    assert out == {
+        "event": "newOrder",
+        "payload": {"correlationId": "corr-js-1", "orderId": "o1", "status": "new"},
+    }
     assert await asyncio.wait_for(proc.wait(), 10) == 0
 
 

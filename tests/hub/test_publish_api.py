@@ -29,9 +29,11 @@ async def _nobody_received(clients: dict[str, Recorder]) -> None:
 
 async def test_valid_event_reaches_exactly_the_tenant(hub: HubHarness) -> None:
     clients = await _everyone(hub)
-    status, body = await hub.publish("driverUpdate",
-                                     {"orderId": "o1", "driverId": "d1",
-                                      "location": {"lat": 31.9, "lng": 35.9}}, branch="b1")
+    status, body = await hub.publish(
+        "driverUpdate",
+        {"orderId": "o1", "driverId": "d1", "location": {"lat": 31.9, "lng": 35.9}},
+        branch="b1",
+    )
     assert status == 202
     assert body["rooms"] == ["company:acme", "branch:b1"]
     got = await clients["acme-b1"].wait_for("/orders", "driverUpdate")
@@ -58,24 +60,33 @@ async def test_platform_extra_fields_pass_through(hub: HubHarness) -> None:
 
 
 def _body(**overrides: Any) -> dict[str, Any]:
-    return {"namespace": "/orders", "event": "newOrder", "companyId": "acme",
-            "payload": ORDER, **overrides}
+    return {
+        "namespace": "/orders",
+        "event": "newOrder",
+        "companyId": "acme",
+        "payload": ORDER,
+        **overrides,
+    }
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    (_body(namespace="/kitchen"), 422, "invalid_envelope"),
-    (_body(event="noSuchEvent"), 422, "unknown_event"),
-    (_body(event="printer:test", namespace="/printing-ws"), 422, "not_publishable"),
-    (_body(companyId="a:b"), 422, "invalid_envelope"),
-    (_body(companyId=None), 422, "invalid_envelope"),
-    (_body(payload={"orderId": "o1"}), 422, "invalid_payload"),
-    (_body(payload={**ORDER, "status": 5}), 422, "invalid_payload"),
-    (_body(payload="not an object"), 422, "invalid_envelope"),
-    (_body(extra=1), 422, "invalid_envelope"),
-    ([1, 2, 3], 422, "invalid_payload"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (_body(namespace="/kitchen"), 422, "invalid_envelope"),
+        (_body(event="noSuchEvent"), 422, "unknown_event"),
+        (_body(event="printer:test", namespace="/printing-ws"), 422, "not_publishable"),
+        (_body(companyId="a:b"), 422, "invalid_envelope"),
+        (_body(companyId=None), 422, "invalid_envelope"),
+        (_body(payload={"orderId": "o1"}), 422, "invalid_payload"),
+        (_body(payload={**ORDER, "status": 5}), 422, "invalid_payload"),
+        (_body(payload="not an object"), 422, "invalid_envelope"),
+        (_body(extra=1), 422, "invalid_envelope"),
+        ([1, 2, 3], 422, "invalid_payload"),
+    ],
+)
 async def test_invalid_requests_get_4xx_and_reach_nobody(
-        hub: HubHarness, body: Any, status: int, code: str) -> None:
+    hub: HubHarness, body: Any, status: int, code: str
+) -> None:
     clients = await _everyone(hub)
     got_status, got = await hub.post("/api/v1/events", body, token=hub.token(Role.SERVICE, None))
     assert (got_status, got["code"]) == (status, code)
@@ -84,19 +95,24 @@ async def test_invalid_requests_get_4xx_and_reach_nobody(
 
 
 async def test_invalid_payload_names_the_field(hub: HubHarness) -> None:
-    status, body = await hub.publish("driverUpdate", {"orderId": "o1", "driverId": "d1",
-                                                      "location": {"lat": 91, "lng": 0}})
+    status, body = await hub.publish(
+        "driverUpdate", {"orderId": "o1", "driverId": "d1", "location": {"lat": 91, "lng": 0}}
+    )
     assert status == 422
     assert body["field"] == "payload.location.lat"
 
 
-@pytest.mark.parametrize(("token_kw", "status", "code"), [
-    (None, 401, "token_missing"),
-    ({"role": Role.MANAGER, "company": "acme"}, 403, "role_not_allowed"),
-    ({"role": Role.DESKTOP_APP, "company": "acme"}, 403, "role_not_allowed"),
-])
-async def test_publishing_needs_a_service_token(hub: HubHarness, token_kw: Any, status: int,
-                                                code: str) -> None:
+@pytest.mark.parametrize(
+    ("token_kw", "status", "code"),
+    [
+        (None, 401, "token_missing"),
+        ({"role": Role.MANAGER, "company": "acme"}, 403, "role_not_allowed"),
+        ({"role": Role.DESKTOP_APP, "company": "acme"}, 403, "role_not_allowed"),
+    ],
+)
+async def test_publishing_needs_a_service_token(
+    hub: HubHarness, token_kw: Any, status: int, code: str
+) -> None:
     clients = await _everyone(hub)
     token = hub.token(**token_kw) if token_kw else None
     got_status, got = await hub.post("/api/v1/events", _body(), token=token)
@@ -118,8 +134,9 @@ async def test_bad_json_and_content_type(hub: HubHarness) -> None:
     token = hub.token(Role.SERVICE, None)
     status, body = await hub.post("/api/v1/events", raw=b"{nope", token=token)
     assert (status, body["code"]) == (400, "invalid_json")
-    status, body = await hub.post("/api/v1/events", raw=b"{}", token=token,
-                                  headers={"Content-Type": "text/plain"})
+    status, body = await hub.post(
+        "/api/v1/events", raw=b"{}", token=token, headers={"Content-Type": "text/plain"}
+    )
     assert (status, body["code"]) == (415, "unsupported_media_type")
 
 
