@@ -1,0 +1,203 @@
+"""The agent's connection to the hub: python-socketio AsyncClient on /printing-ws.
+
+The link owns its reconnect loop instead of python-socketio's (which jitters by half a second
+at most): exponential backoff from 1 s to 30 s with full jitter, so a hub restart does not
+bring every agent back in the same second. After every successful connect ``on_connected``
+runs (the agent announces itself and sends its full inventory). A refused connect (bad or
+revoked token) is reported to ``on_refused`` and retried slowly; nothing here raises into
+the agent, so a hub restart never crashes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+import socketio
+
+from shared.namespaces import Namespace
+from shared.wire import WireModel
+
+log = logging.getLogger("chit.agent.link")
+
+NAMESPACE = str(Namespace.PRINTING)
+EventHandler = Callable[[Any], Awaitable[None]]
+
+
+class LinkState(StrEnum):
+    """Where the link is."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    REFUSED = "refused"
+    STOPPED = "stopped"
+
+
+def backoff_delay(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
+    """Full-jitter exponential backoff: uniform in [base/2, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap, base * (2 ** min(attempt, 16)))
+    return random.uniform(base / 2, max(base / 2, ceiling))
+
+
+class HubLink:
+    """Keeps one authenticated Socket.IO connection to the hub alive."""
+
+    def __init__(
+        self,
+        url: str,
+        token: Callable[[], str | None],
+        on_connected: Callable[[], Awaitable[None]],
+        *,
+        connect_timeout: float = 10.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.url = url
+        self._token = token
+        self._on_connected = on_connected
+        self._connect_timeout = connect_timeout
+        self._base, self._cap = backoff_base, backoff_cap
+        self._handlers: dict[str, EventHandler] = {}
+        self._listeners: list[Callable[[LinkState, str | None], None]] = []
+        self._stop = asyncio.Event()
+        self._client: socketio.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.state = LinkState.DISCONNECTED
+        self.detail: str | None = None
+
+    def on(self, event: str, handler: EventHandler) -> None:
+        """Handle a hub-to-agent event (the handler runs as its own task)."""
+        self._handlers[event] = handler
+
+    def listen(self, listener: Callable[[LinkState, str | None], None]) -> None:
+        """Be told about every state change (the tray shows it)."""
+        self._listeners.append(listener)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link is up now."""
+        return self.state is LinkState.CONNECTED
+
+    async def run(self) -> None:
+        """Connect, stay connected, reconnect with backoff, until :meth:`stop`."""
+        attempt = 0
+        while not self._stop.is_set():
+            lost = await self._session()
+            if self._stop.is_set():
+                break
+            attempt = 0 if lost else attempt + 1
+            await self._sleep(backoff_delay(attempt, self._base, self._cap))
+        self._set_state(LinkState.STOPPED)
+
+    async def stop(self) -> None:
+        """Disconnect and end :meth:`run`."""
+        self._stop.set()
+        client = self._client
+        if client is not None and client.connected:
+            await client.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def emit(self, event: str, payload: WireModel, timeout: float = 10.0) -> Any:
+        """Send an event and return the hub's ack, or None when not connected or no answer."""
+        client = self._client
+        if client is None or not self.connected:
+            return None
+        try:
+            ack = await client.call(event, payload.to_wire(), namespace=NAMESPACE,
+                                    timeout=timeout)
+        except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError,
+                socketio.exceptions.DisconnectedError) as exc:
+            log.warning("emit failed", extra={"event": event, "error": repr(exc)})
+            return None
+        if isinstance(ack, dict) and ack.get("ok") is False:
+            log.warning("hub refused event", extra={"event": event, "error": ack.get("error")})
+        return ack
+
+    async def _session(self) -> bool:
+        """One connection's lifetime; True when it was up (and then lost)."""
+        token = self._token()
+        if not token:
+            self._set_state(LinkState.REFUSED, "not paired: no device token")
+            return False
+        client = self._new_client()
+        self._set_state(LinkState.CONNECTING)
+        try:
+            await client.connect(self.url, auth={"token": token}, namespaces=[NAMESPACE],
+                                 transports=["websocket"], wait_timeout=self._connect_timeout)
+        except (socketio.exceptions.ConnectionError, ValueError, OSError) as exc:
+            if self.state is not LinkState.REFUSED:
+                self._set_state(LinkState.DISCONNECTED, f"cannot reach hub: {exc}")
+            await _quietly_disconnect(client)
+            return False
+        self._client = client
+        self._set_state(LinkState.CONNECTED)
+        self._spawn(self._announce())
+        await client.wait()
+        self._client = None
+        if not self._stop.is_set():
+            self._set_state(LinkState.DISCONNECTED, "connection lost")
+        return True
+
+    def _new_client(self) -> socketio.AsyncClient:
+        client = socketio.AsyncClient(reconnection=False, handle_sigint=False,
+                                      request_timeout=self._connect_timeout)
+        client.on("connect_error", self._connect_error, namespace=NAMESPACE)
+        for event, handler in self._handlers.items():
+            client.on(event, self._runner(handler), namespace=NAMESPACE)
+        return client
+
+    def _runner(self, handler: EventHandler) -> Callable[[Any], Awaitable[None]]:
+        async def guarded(data: Any) -> None:
+            try:
+                await handler(data)
+            except Exception:
+                log.exception("handling a hub event failed")
+
+        async def run(data: Any = None) -> None:
+            self._spawn(guarded(data))
+
+        return run
+
+    async def _connect_error(self, data: Any) -> None:
+        reason = data.get("data") if isinstance(data, dict) else None
+        detail = reason.get("message") if isinstance(reason, dict) else str(data)
+        self._set_state(LinkState.REFUSED, str(detail))
+        log.error("hub refused the connection", extra={"reason": reason or data})
+
+    async def _announce(self) -> None:
+        try:
+            await self._on_connected()
+        except Exception:
+            log.exception("announcing to the hub failed")
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def _set_state(self, state: LinkState, detail: str | None = None) -> None:
+        changed = (state, detail) != (self.state, self.detail)
+        self.state, self.detail = state, detail
+        if changed:
+            log.info("hub link", extra={"state": str(state), "detail": detail, "hub": self.url})
+            for listener in self._listeners:
+                listener(state, detail)
+
+
+async def _quietly_disconnect(client: socketio.AsyncClient) -> None:
+    try:
+        await asyncio.wait_for(client.disconnect(), 5)
+    except (TimeoutError, OSError):
+        pass

@@ -1,0 +1,149 @@
+"""Agent settings, kept in the user config directory (platformdirs).
+
+``agent.json`` holds the hub URL, manual printers, subnets and intervals; the device token
+lives beside it in ``token``, readable by its owner only. Environment variables
+(``CHIT_AGENT_HUB_URL``, ``CHIT_AGENT_TOKEN``, ...) override the file for services and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP = "chit-agent"
+SETTINGS_FILE = "agent.json"
+TOKEN_FILE = "token"
+ENV_PREFIX = "CHIT_AGENT_"
+
+
+def config_dir() -> Path:
+    """Where settings and the device token live (overridable with CHIT_AGENT_CONFIG_DIR)."""
+    override = os.environ.get("CHIT_AGENT_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def data_dir() -> Path:
+    """Where the spool and caches live (overridable with CHIT_AGENT_DATA_DIR)."""
+    override = os.environ.get("CHIT_AGENT_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def log_dir() -> Path:
+    """Where rotating logs are written."""
+    override = os.environ.get("CHIT_AGENT_LOG_DIR")
+    return Path(override) if override else Path(platformdirs.user_log_dir(APP, appauthor=False))
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """What the agent needs to run."""
+
+    agent_id: str = field(default_factory=lambda: f"agent-{uuid.uuid4().hex[:12]}")
+    hub_url: str | None = None
+    #: Printers entered by hand: "host" or "host:port".
+    manual_printers: tuple[str, ...] = ()
+    #: Subnets swept for port 9100 (CIDR), e.g. "192.168.1.0/24".
+    subnets: tuple[str, ...] = ()
+    sweep_port: int = 9100
+    mdns: bool = True
+    usb: bool = True
+    scan_interval: float = 60.0
+    status_interval: float = 5.0
+    heartbeat_interval: float = 15.0
+    #: Seconds a single printer I/O may take before it counts as a timeout.
+    io_timeout: float = 5.0
+    start_at_login: bool = False
+    hostname: str = field(default_factory=socket.gethostname)
+
+    def with_changes(self, **changes: Any) -> AgentSettings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+_TUPLES = {"manual_printers", "subnets"}
+_FLOATS = {"scan_interval", "status_interval", "heartbeat_interval", "io_timeout"}
+_BOOLS = {"mdns", "usb", "start_at_login"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in _TUPLES:
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(str(v).strip() for v in items if str(v).strip())
+    if name in _FLOATS:
+        return float(value)
+    if name in _BOOLS:
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+    if name == "sweep_port":
+        return int(value)
+    return value
+
+
+def load(directory: Path | None = None, environ: dict[str, str] | None = None) -> AgentSettings:
+    """Settings from agent.json and CHIT_AGENT_* variables; the agent id is created once."""
+    directory = directory or config_dir()
+    env = dict(os.environ if environ is None else environ)
+    path = directory / SETTINGS_FILE
+    stored: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    names = {f.name for f in fields(AgentSettings)}
+    values = {k: v for k, v in stored.items() if k in names}
+    values.update(
+        {
+            k[len(ENV_PREFIX) :].lower(): v
+            for k, v in env.items()
+            if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() in names
+        }
+    )
+    settings = AgentSettings(**{k: _coerce(k, v) for k, v in values.items()})
+    if "agent_id" not in stored:
+        save(settings, directory)
+    return settings
+
+
+def save(settings: AgentSettings, directory: Path | None = None) -> Path:
+    """Write agent.json (owner-only directory)."""
+    directory = directory or config_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in asdict(settings).items()
+        if k != "hostname"
+    }
+    path = directory / SETTINGS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def read_token(directory: Path | None = None, environ: dict[str, str] | None = None) -> str | None:
+    """The device token: CHIT_AGENT_TOKEN, else the owner-only token file."""
+    env = os.environ if environ is None else environ
+    if env.get("CHIT_AGENT_TOKEN"):
+        return env["CHIT_AGENT_TOKEN"].strip()
+    path = (directory or config_dir()) / TOKEN_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+def write_token(token: str, directory: Path | None = None) -> Path:
+    """Store the device token readable by its owner only."""
+    directory = directory or config_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / TOKEN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)
+    os.chmod(path, 0o600)
+    return path
+
+
+def forget_token(directory: Path | None = None) -> None:
+    """Remove the stored device token (after revocation or unpairing)."""
+    path = (directory or config_dir()) / TOKEN_FILE
+    path.unlink(missing_ok=True)
