@@ -38,15 +38,21 @@ class PrintFailed(Exception):
 
 def unreachable(detail: str) -> PrinterStatus:
     """The status of a printer we could not talk to."""
-    return PrinterStatus(state=PrinterState.UNKNOWN, detail=detail[:200],
-                         checked_at=datetime.now(UTC))
+    return PrinterStatus(
+        state=PrinterState.UNKNOWN, detail=detail[:200], checked_at=datetime.now(UTC)
+    )
 
 
 class PrinterCoordinator:
     """Owns one printer's connection, status snapshot and print queue."""
 
-    def __init__(self, info: PrinterInfo, opener: Opener, io_timeout: float,
-                 on_status: StatusListener | None = None) -> None:
+    def __init__(
+        self,
+        info: PrinterInfo,
+        opener: Opener,
+        io_timeout: float,
+        on_status: StatusListener | None = None,
+    ) -> None:
         self.info = info
         self.status: PrinterStatus = info.status or unreachable("not checked yet")
         self._opener = opener

@@ -7,14 +7,20 @@ from shared.wire import ErrorInfo
 
 #: Code and advice per state that stops printing. Advice says what a person should do.
 _BLOCKING: dict[PrinterState, tuple[str, str]] = {
-    PrinterState.UNKNOWN: ("printer_not_responding",
-                           "printer did not answer: check that it is switched on and connected"),
-    PrinterState.OFFLINE: ("printer_offline",
-                           "printer is offline: check power, cable and the error light"),
+    PrinterState.UNKNOWN: (
+        "printer_not_responding",
+        "printer did not answer: check that it is switched on and connected",
+    ),
+    PrinterState.OFFLINE: (
+        "printer_offline",
+        "printer is offline: check power, cable and the error light",
+    ),
     PrinterState.PAPER_OUT: ("paper_out", "paper out: load paper"),
     PrinterState.COVER_OPEN: ("cover_open", "cover open: close the printer cover"),
-    PrinterState.ERROR: ("printer_error",
-                         "printer reports an error: clear the jam or cutter, then power-cycle it"),
+    PrinterState.ERROR: (
+        "printer_error",
+        "printer reports an error: clear the jam or cutter, then power-cycle it",
+    ),
 }
 
 

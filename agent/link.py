@@ -11,6 +11,7 @@ the agent, so a hub restart never crashes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -109,10 +110,12 @@ class HubLink:
         if client is None or not self.connected:
             return None
         try:
-            ack = await client.call(event, payload.to_wire(), namespace=NAMESPACE,
-                                    timeout=timeout)
-        except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError,
-                socketio.exceptions.DisconnectedError) as exc:
+            ack = await client.call(event, payload.to_wire(), namespace=NAMESPACE, timeout=timeout)
+        except (
+            socketio.exceptions.TimeoutError,
+            socketio.exceptions.BadNamespaceError,
+            socketio.exceptions.DisconnectedError,
+        ) as exc:
             log.warning("emit failed", extra={"event": event, "error": repr(exc)})
             return None
         if isinstance(ack, dict) and ack.get("ok") is False:
@@ -128,8 +131,13 @@ class HubLink:
         client = self._new_client()
         self._set_state(LinkState.CONNECTING)
         try:
-            await client.connect(self.url, auth={"token": token}, namespaces=[NAMESPACE],
-                                 transports=["websocket"], wait_timeout=self._connect_timeout)
+            await client.connect(
+                self.url,
+                auth={"token": token},
+                namespaces=[NAMESPACE],
+                transports=["websocket"],
+                wait_timeout=self._connect_timeout,
+            )
         except (socketio.exceptions.ConnectionError, ValueError, OSError) as exc:
             if self.state is not LinkState.REFUSED:
                 self._set_state(LinkState.DISCONNECTED, f"cannot reach hub: {exc}")
@@ -145,8 +153,9 @@ class HubLink:
         return True
 
     def _new_client(self) -> socketio.AsyncClient:
-        client = socketio.AsyncClient(reconnection=False, handle_sigint=False,
-                                      request_timeout=self._connect_timeout)
+        client = socketio.AsyncClient(
+            reconnection=False, handle_sigint=False, request_timeout=self._connect_timeout
+        )
         client.on("connect_error", self._connect_error, namespace=NAMESPACE)
         for event, handler in self._handlers.items():
             client.on(event, self._runner(handler), namespace=NAMESPACE)
@@ -182,10 +191,8 @@ class HubLink:
         task.add_done_callback(self._tasks.discard)
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            pass
 
     def _set_state(self, state: LinkState, detail: str | None = None) -> None:
         changed = (state, detail) != (self.state, self.detail)
@@ -197,7 +204,5 @@ class HubLink:
 
 
 async def _quietly_disconnect(client: socketio.AsyncClient) -> None:
-    try:
+    with contextlib.suppress(TimeoutError, OSError):
         await asyncio.wait_for(client.disconnect(), 5)
-    except (TimeoutError, OSError):
-        pass

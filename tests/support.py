@@ -62,14 +62,14 @@ class HubHarness:
     @classmethod
     async def start(cls, data_dir: Path, **overrides: Any) -> HubHarness:
         """Start a hub on 127.0.0.1 with an ephemeral port."""
-        settings = Settings(
-            host="127.0.0.1",
-            port=0,
-            data_dir=data_dir,
-            jwt_secret=SECRET,
-            printer_test_timeout=3.0,
-            **overrides,
-        )
+        options: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": 0,
+            "data_dir": data_dir,
+            "jwt_secret": SECRET,
+            "printer_test_timeout": 3.0,
+        }
+        settings = Settings(**{**options, **overrides})
         return cls(await start_hub(settings), data_dir)
 
     async def stop(self) -> None:

@@ -1,0 +1,84 @@
+"""Network printer candidates: their stable id, their PrinterInfo, and the ESC/POS probe.
+
+A network printer's id is ``net:{host}:{port}``: where the agent reaches it. Model and serial
+reported by mDNS go into the PrinterInfo, not into the id, so the same printer found by mDNS,
+by a sweep and by hand is one printer. The price: a printer that changes its address (DHCP)
+becomes a new printer, and the old one is removed after three missed scans. Give receipt
+printers fixed addresses (the usual advice anyway).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from agent.transports.errors import TransportError
+from agent.transports.status import DEFAULT_REPLY_TIMEOUT, probe_escpos, query_status
+from agent.transports.tcp import DEFAULT_PORT, TcpTransport
+from shared.printers import Connection, DiscoverySource, PrinterInfo, PrinterStatus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROBE_CONNECT_TIMEOUT = 0.5
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case names, canonical IP text, no IPv6 zone: one spelling per host."""
+    bare = host.strip().strip("[]").split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(bare).compressed
+    except ValueError:
+        return bare.rstrip(".").lower()
+
+
+def network_printer_id(host: str, port: int = DEFAULT_PORT) -> str:
+    """``net:{host}:{port}``, the same for every way the printer is found."""
+    return f"net:{normalize_host(host)}:{port}"
+
+
+def network_printer(
+    host: str,
+    port: int,
+    source: DiscoverySource,
+    *,
+    name: str | None = None,
+    model: str | None = None,
+    manufacturer: str | None = None,
+    status: PrinterStatus | None = None,
+) -> PrinterInfo:
+    """A network printer candidate."""
+    host = normalize_host(host)
+    return PrinterInfo(
+        printer_id=network_printer_id(host, port),
+        name=(name or model or f"Network printer {host}")[:200],
+        connection=Connection.NETWORK,
+        source=source,
+        host=host,
+        port=port,
+        model=model[:200] if model else None,
+        manufacturer=manufacturer[:200] if manufacturer else None,
+        status=status,
+    )
+
+
+async def probe_network_printer(
+    host: str,
+    port: int = DEFAULT_PORT,
+    *,
+    connect_timeout: float = DEFAULT_PROBE_CONNECT_TIMEOUT,
+    reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
+) -> PrinterStatus | None:
+    """The printer's status if ``host:port`` speaks ESC/POS, else None (never raises)."""
+    try:
+        transport = await TcpTransport.connect(host, port, connect_timeout=connect_timeout)
+    except TransportError:
+        return None
+    try:
+        if await probe_escpos(transport, reply_timeout) is None:
+            return None
+        return await query_status(transport, reply_timeout)
+    except TransportError as exc:
+        log.debug("probe of %s:%s failed: %s", host, port, exc)
+        return None
+    finally:
+        await transport.close()

@@ -1,0 +1,296 @@
+"""The headless agent: discovery, one coordinator per printer, the hub link, printer tests.
+
+Everything the tray shows comes from here; the tray adds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from agent import __version__
+from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
+from agent.discovery.tracker import ScanDiff
+from agent.ledger import ResultLedger
+from agent.link import HubLink
+from agent.render import render_test_page
+from agent.scanner import Scanner, ScanReport
+from agent.settings import AgentSettings
+from agent.transports import Transport, open_transport
+from shared.events import (
+    AgentHeartbeat,
+    AgentHello,
+    AgentInventory,
+    PayloadError,
+    PrinterDiscovered,
+    PrinterRemoved,
+    PrinterStatusUpdate,
+    PrinterTestRequest,
+    PrinterTestResult,
+    lookup,
+    parse,
+)
+from shared.namespaces import Namespace
+from shared.printers import PrinterInfo, PrinterStatus
+from shared.wire import ErrorInfo
+
+log = logging.getLogger("chit.agent")
+
+
+def identity_from_token(token: str | None) -> str | None:
+    """The agent id a device token speaks for (its agentId claim, else its subject)."""
+    if not token:
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None
+    value = claims.get("agentId") or claims.get("sub")
+    return str(value) if value is not None else None
+
+
+class Agent:
+    """Finds printers, keeps their status, reports to the hub and runs its requests."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        token: Callable[[], str | None] = lambda: None,
+        *,
+        usb_backend: Any = None,
+        mdns_interfaces: Any = None,
+    ) -> None:
+        self.settings = settings
+        self._token = token
+        self._usb_backend = usb_backend
+        self.scanner = Scanner(settings, usb_backend, mdns_interfaces)
+        self.coordinators: dict[str, PrinterCoordinator] = {}
+        self.tests: ResultLedger[PrinterTestResult] = ResultLedger()
+        self.link: HubLink | None = None
+        if settings.hub_url:
+            self.link = HubLink(settings.hub_url, token, self._announce)
+            self.link.on("printer:test", self._on_printer_test)
+        self.started_at = datetime.now(UTC)
+        self._stop = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def agent_id(self) -> str:
+        """Who this agent is to the hub: the identity in its token, else its settings id."""
+        return identity_from_token(self._token()) or self.settings.agent_id
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Be told whenever printers or their status change (for the tray)."""
+        self._listeners.append(listener)
+
+    def printers(self) -> list[PrinterInfo]:
+        """Every printer with its latest status."""
+        return [c.snapshot() for c in self.coordinators.values()]
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Scan, poll, heartbeat and keep the hub link until :meth:`stop`."""
+        await self.scan()
+        loops = [
+            self._every(self.settings.scan_interval, self.scan),
+            self._every(self.settings.status_interval, self.refresh_all),
+        ]
+        if self.link is not None:
+            loops += [
+                self.link.run(),
+                self._every(self.settings.heartbeat_interval, self._heartbeat),
+            ]
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(loop) for loop in loops]
+            await self._stop.wait()
+            if self.link is not None:
+                await self.link.stop()
+            for task in tasks:
+                task.cancel()
+        await self._close_all()
+
+    async def stop(self) -> None:
+        """End :meth:`run`."""
+        self._stop.set()
+
+    async def _every(self, seconds: float, work: Callable[[], Any]) -> None:
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), seconds)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await work()
+            except Exception:
+                log.exception("periodic work failed", extra={"work": work.__name__})
+
+    # --- printers ---------------------------------------------------------------------------
+
+    async def scan(self) -> ScanReport:
+        """Run discovery once and apply what changed."""
+        report = await self.scanner.scan()
+        await self._apply(report.diff)
+        return report
+
+    async def _apply(self, diff: ScanDiff) -> None:
+        for info in diff.added:
+            coordinator = PrinterCoordinator(
+                info, self._open, self.settings.io_timeout, self._status_changed
+            )
+            self.coordinators[info.printer_id] = coordinator
+            await coordinator.refresh()
+            await self._emit(
+                "printer:discovered",
+                PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
+            )
+        for info in diff.updated:
+            coordinator = self.coordinators[info.printer_id]
+            coordinator.info = info
+            await self._emit(
+                "printer:discovered",
+                PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
+            )
+        for info in diff.removed:
+            gone = self.coordinators.pop(info.printer_id, None)
+            if gone is not None:
+                await gone.close()
+            await self._emit(
+                "printer:removed",
+                PrinterRemoved(agent_id=self.agent_id, printer_id=info.printer_id),
+            )
+        if diff:
+            self._changed()
+
+    async def refresh_all(self) -> None:
+        """Poll every printer's status (in parallel; each bounded by its timeout)."""
+        await asyncio.gather(*(c.refresh() for c in list(self.coordinators.values())))
+
+    async def _open(self, info: PrinterInfo, timeout: float) -> Transport:
+        return await open_transport(info, usb_backend=self._usb_backend, timeout=timeout)
+
+    async def _status_changed(self, coordinator: PrinterCoordinator, status: PrinterStatus) -> None:
+        log.info(
+            "printer status",
+            extra={"printer_id": coordinator.printer_id, "state": str(status.state)},
+        )
+        if coordinator.printer_id in self.coordinators:
+            await self._emit(
+                "printerStatusUpdate",
+                PrinterStatusUpdate(
+                    agent_id=self.agent_id, printer_id=coordinator.printer_id, status=status
+                ),
+            )
+        self._changed()
+
+    async def _close_all(self) -> None:
+        await asyncio.gather(
+            *(c.close() for c in self.coordinators.values()), return_exceptions=True
+        )
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    # --- printer tests ----------------------------------------------------------------------
+
+    async def test_print(self, request: PrinterTestRequest) -> PrinterTestResult:
+        """Print a test page once per correlation id and return the (first) result."""
+        return await self.tests.once(request.correlation_id, lambda: self._run_test(request))
+
+    async def _run_test(self, request: PrinterTestRequest) -> PrinterTestResult:
+        started = time.monotonic()
+        coordinator = self.coordinators.get(request.printer_id)
+        if coordinator is None:
+            error = ErrorInfo(
+                code="unknown_printer", message=f"this agent has no printer {request.printer_id}"
+            )
+            return self._result(request, started, error=error)
+        page = render_test_page(
+            agent_id=self.agent_id,
+            hostname=self.settings.hostname,
+            printer=coordinator.info,
+            correlation_id=request.correlation_id,
+            now=datetime.now(UTC),
+        )
+        try:
+            status = await coordinator.print_bytes(page)
+        except PrintFailed as exc:
+            return self._result(
+                request, started, status=exc.status or coordinator.status, error=exc.error
+            )
+        log.info(
+            "test page printed",
+            extra={"correlation_id": request.correlation_id, "printer_id": request.printer_id},
+        )
+        return self._result(request, started, status=status)
+
+    def _result(
+        self,
+        request: PrinterTestRequest,
+        started: float,
+        status: PrinterStatus | None = None,
+        error: ErrorInfo | None = None,
+    ) -> PrinterTestResult:
+        return PrinterTestResult(
+            correlation_id=request.correlation_id,
+            printer_id=request.printer_id,
+            agent_id=self.agent_id,
+            success=error is None,
+            status=status,
+            error=error,
+            duration_ms=elapsed_ms(started),
+            completed_at=datetime.now(UTC),
+        )
+
+    async def _on_printer_test(self, data: Any) -> None:
+        try:
+            request = parse(lookup(Namespace.PRINTING, "printer:test"), data)
+        except PayloadError as exc:
+            log.warning("bad printer:test from hub", extra={"error": exc.message})
+            return
+        assert isinstance(request, PrinterTestRequest)
+        result = await self.test_print(request)
+        await self._emit("printer:test:result", result)
+
+    # --- hub --------------------------------------------------------------------------------
+
+    def hello(self) -> AgentHello:
+        """Who this agent is."""
+        return AgentHello(
+            agent_id=self.agent_id,
+            hostname=self.settings.hostname,
+            os=f"{platform.system()} {platform.release()}".strip(),
+            version=__version__,
+            started_at=self.started_at,
+        )
+
+    async def _announce(self) -> None:
+        """After every connect: hello, then the full inventory."""
+        assert self.link is not None
+        await self.link.emit("agent:hello", self.hello())
+        await self.link.emit(
+            "agent:inventory", AgentInventory(agent_id=self.agent_id, printers=self.printers())
+        )
+
+    async def _heartbeat(self) -> None:
+        await self._emit(
+            "agent:heartbeat",
+            AgentHeartbeat(
+                agent_id=self.agent_id,
+                sent_at=datetime.now(UTC),
+                printer_count=len(self.coordinators),
+            ),
+        )
+
+    async def _emit(self, event: str, payload: Any) -> None:
+        if self.link is not None and self.link.connected:
+            await self.link.emit(event, payload)

@@ -1,0 +1,230 @@
+"""The printer brain shared by every simulated printer: what it prints and what it answers.
+
+Sans-IO like the parser it exercises: bytes in, reply bytes out. The network simulator and
+the fake USB backend both feed it what the agent sends and return what it answers, so both
+behave alike. ``DLE EOT n`` (n = 1..4) is taken out of the byte stream wherever it appears,
+also split across reads, and answered at once, as a real printer answers it in real time.
+
+States and what the printer does in each (the status bytes an Epson TM answers are in
+``STATUS_REPLIES``):
+
+=============== ====================== ============================================
+state           answers DLE EOT        prints what it receives
+=============== ====================== ============================================
+ok              online                 yes
+paper_near_end  online, near end       yes
+paper_out       offline, paper end     no (kept in ``rejected``)
+cover_open      offline, cover open    no
+offline         offline, waiting       no
+error           offline, cutter error  no
+powered_off     nothing at all         no; the simulators drop connections/unplug
+=============== ====================== ============================================
+
+Real printers hold data received while not ready and print it after recovery; the brain
+drops it instead, so "printed exactly once" is easy to assert. With ``answer_status=False``
+it plays a non-ESC/POS service on port 9100: it takes bytes and never answers.
+
+All public methods are thread-safe: tests may change the state from any thread.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+
+from shared.escpos.status import (
+    DLE,
+    EOT,
+    ErrorBit,
+    OfflineBit,
+    PaperBit,
+    PrinterBit,
+    StatusKind,
+    status_byte,
+)
+
+
+class SimState(StrEnum):
+    """The condition a simulated printer is in."""
+
+    OK = "ok"
+    PAPER_NEAR_END = "paper_near_end"
+    PAPER_OUT = "paper_out"
+    COVER_OPEN = "cover_open"
+    OFFLINE = "offline"
+    ERROR = "error"
+    #: Unplugged or switched off: no answer, no printing, links dropped.
+    POWERED_OFF = "powered_off"
+
+
+def _replies(printer: int, offline: int, error: int, paper: int) -> tuple[int, int, int, int]:
+    """The four reply bytes for the given condition bits."""
+    return status_byte(printer), status_byte(offline), status_byte(error), status_byte(paper)
+
+
+_OFF = PrinterBit.OFFLINE
+
+#: What a real Epson TM answers to DLE EOT 1..4 in each state.
+STATUS_REPLIES: dict[SimState, tuple[int, int, int, int] | None] = {
+    SimState.OK: _replies(0, 0, 0, 0),
+    SimState.PAPER_NEAR_END: _replies(0, 0, 0, PaperBit.NEAR_END),
+    SimState.PAPER_OUT: _replies(
+        _OFF, OfflineBit.PAPER_END_STOP, 0, PaperBit.NEAR_END | PaperBit.END
+    ),
+    SimState.COVER_OPEN: _replies(_OFF, OfflineBit.COVER_OPEN, 0, 0),
+    SimState.OFFLINE: _replies(_OFF | PrinterBit.WAITING_ONLINE_RECOVERY, 0, 0, 0),
+    SimState.ERROR: _replies(_OFF, OfflineBit.ERROR, ErrorBit.AUTOCUTTER, 0),
+    SimState.POWERED_OFF: None,
+}
+
+READY_STATES = frozenset({SimState.OK, SimState.PAPER_NEAR_END})
+
+# GS V m (m = 0, 1, 48, 49) or GS V m n (m = 65, 66): the cut that ends a job.
+_CUT = re.compile(rb"\x1dV(?:[\x00\x01\x30\x31]|[\x41\x42].)", re.DOTALL)
+
+
+class QuerySplitter:
+    """Takes ``DLE EOT n`` queries out of a byte stream; keeps a split query for the next feed."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, list[StatusKind]]:
+        """The print data and the status queries found in ``data``."""
+        buf, self._tail = self._tail + data, b""
+        out, queries, i = bytearray(), [], 0
+        while i < len(buf):
+            if buf[i] == DLE and len(buf) - i < 3 and buf[i + 1 : i + 2] in (b"", bytes([EOT])):
+                self._tail = buf[i:]  # maybe the start of a query: wait for the rest
+                break
+            if buf[i] == DLE and buf[i + 1] == EOT and 1 <= buf[i + 2] <= 4:
+                queries.append(StatusKind(buf[i + 2]))
+                i += 3
+                continue
+            out.append(buf[i])
+            i += 1
+        return bytes(out), queries
+
+
+def split_jobs(printed: bytes) -> list[bytes]:
+    """The complete jobs in ``printed``: each ends with a paper cut."""
+    jobs, start = [], 0
+    for cut in _CUT.finditer(printed):
+        jobs.append(printed[start : cut.end()])
+        start = cut.end()
+    return jobs
+
+
+class PrinterBrain:
+    """A thread-safe simulated ESC/POS printer without any I/O."""
+
+    def __init__(self, state: SimState = SimState.OK, *, answer_status: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._state = state
+        self.answer_status = answer_status
+        self._splitter = QuerySplitter()
+        self._raw = bytearray()
+        self._printed = bytearray()
+        self._rejected = bytearray()
+        self._queries = 0
+        self._listeners: list[Callable[[SimState], None]] = []
+
+    @property
+    def state(self) -> SimState:
+        """The current condition."""
+        with self._lock:
+            return self._state
+
+    def set_state(self, state: SimState | str) -> None:
+        """Put the printer into ``state`` (from any thread); listeners hear about it."""
+        new = SimState(state)
+        with self._lock:
+            self._state = new
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(new)
+
+    def add_listener(self, listener: Callable[[SimState], None]) -> None:
+        """Call ``listener(state)`` after every state change."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    @property
+    def powered(self) -> bool:
+        """False while switched off or unplugged."""
+        return self.state is not SimState.POWERED_OFF
+
+    def receive(self, data: bytes) -> bytes:
+        """Take bytes from the agent; the reply bytes to send back (often none)."""
+        with self._lock:
+            if self._state is SimState.POWERED_OFF:
+                return b""
+            self._raw += data
+            printable, queries = self._splitter.feed(data)
+            self._queries += len(queries)
+            target = self._printed if self._state in READY_STATES else self._rejected
+            target += printable
+            return self._answers(queries)
+
+    def status_reply(self, kind: StatusKind) -> int | None:
+        """The byte this printer answers to ``DLE EOT kind`` now, or None for silence."""
+        with self._lock:
+            replies = STATUS_REPLIES[self._state] if self.answer_status else None
+        return None if replies is None else replies[kind - 1]
+
+    def _answers(self, queries: list[StatusKind]) -> bytes:
+        """Reply bytes for ``queries`` in the current state (lock held)."""
+        replies = STATUS_REPLIES[self._state] if self.answer_status else None
+        if replies is None:
+            return b""
+        return bytes(replies[kind - 1] for kind in queries)
+
+    @property
+    def raw(self) -> bytes:
+        """Every byte received, queries included."""
+        with self._lock:
+            return bytes(self._raw)
+
+    @property
+    def printed(self) -> bytes:
+        """The bytes actually printed (received while ready), queries excluded."""
+        with self._lock:
+            return bytes(self._printed)
+
+    @property
+    def rejected(self) -> bytes:
+        """Print data received while not ready, which a real printer would hold."""
+        with self._lock:
+            return bytes(self._rejected)
+
+    @property
+    def queries(self) -> int:
+        """How many status queries were received."""
+        with self._lock:
+            return self._queries
+
+    @property
+    def jobs(self) -> list[bytes]:
+        """The printed jobs, each ending with a cut."""
+        return split_jobs(self.printed)
+
+    @property
+    def cuts(self) -> int:
+        """How many times the paper was cut."""
+        return len(self.jobs)
+
+    def count_jobs_containing(self, needle: bytes | str) -> int:
+        """How many printed jobs contain ``needle`` (e.g. a correlation id)."""
+        text = needle.encode() if isinstance(needle, str) else needle
+        return sum(text in job for job in self.jobs)
+
+    def clear(self) -> None:
+        """Forget everything received."""
+        with self._lock:
+            self._raw.clear()
+            self._printed.clear()
+            self._rejected.clear()
+            self._queries = 0
+            self._splitter = QuerySplitter()

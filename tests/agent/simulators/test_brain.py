@@ -1,0 +1,114 @@
+"""The simulated printer's brain: queries out of the stream, answers per state, printed jobs."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from agent.simulators.brain import (
+    STATUS_REPLIES,
+    PrinterBrain,
+    QuerySplitter,
+    SimState,
+    split_jobs,
+)
+from shared.escpos.status import ALL_STATUS_QUERIES, StatusKind, is_status_byte, parse_status
+from shared.printers import PrinterState
+
+EXPECTED_STATE = {
+    SimState.OK: PrinterState.ONLINE,
+    SimState.PAPER_NEAR_END: PrinterState.PAPER_NEAR_END,
+    SimState.PAPER_OUT: PrinterState.PAPER_OUT,
+    SimState.COVER_OPEN: PrinterState.COVER_OPEN,
+    SimState.OFFLINE: PrinterState.OFFLINE,
+    SimState.ERROR: PrinterState.ERROR,
+    SimState.POWERED_OFF: PrinterState.UNKNOWN,
+}
+
+
+@pytest.mark.parametrize("state", list(SimState))
+def test_replies_are_real_status_bytes_meaning_the_state(state: SimState) -> None:
+    brain = PrinterBrain(state)
+    replies = brain.receive(ALL_STATUS_QUERIES)
+    assert all(is_status_byte(b) for b in replies)
+    padded = [*replies, *[None] * (4 - len(replies))]
+    assert parse_status(*padded).state is EXPECTED_STATE[state]
+
+
+def test_every_state_has_replies_or_silence() -> None:
+    assert set(STATUS_REPLIES) == set(SimState)
+    assert STATUS_REPLIES[SimState.POWERED_OFF] is None
+
+
+def test_query_split_across_reads_is_still_answered() -> None:
+    brain = PrinterBrain()
+    assert brain.receive(b"abc\x10") == b""
+    assert brain.receive(b"\x04") == b""
+    assert brain.receive(b"\x01def") == b"\x12"
+    assert brain.printed == b"abcdef"
+    assert brain.queries == 1
+
+
+def test_dle_not_followed_by_eot_is_data() -> None:
+    splitter = QuerySplitter()
+    assert splitter.feed(b"\x10\x05x\x10\x04\x09") == (b"\x10\x05x\x10\x04\x09", [])
+
+
+def test_queries_in_the_middle_of_data() -> None:
+    data, queries = QuerySplitter().feed(b"A\x10\x04\x02B\x10\x04\x04C")
+    assert data == b"ABC"
+    assert queries == [StatusKind.OFFLINE_CAUSE, StatusKind.PAPER_SENSOR]
+
+
+@pytest.mark.parametrize("state", [SimState.PAPER_OUT, SimState.COVER_OPEN, SimState.ERROR])
+def test_not_ready_printer_does_not_print(state: SimState) -> None:
+    brain = PrinterBrain(state)
+    brain.receive(b"job-1\x1dV\x00")
+    assert brain.printed == b""
+    assert brain.rejected == b"job-1\x1dV\x00"
+    assert brain.cuts == 0
+
+
+def test_powered_off_receives_nothing() -> None:
+    brain = PrinterBrain(SimState.POWERED_OFF)
+    assert brain.receive(b"\x10\x04\x01hello") == b""
+    assert brain.raw == b""
+    assert not brain.powered
+
+
+def test_jobs_end_with_cuts() -> None:
+    printed = b"one\x1dV\x00two\x1dVA\x03three\x1dV\x01tail"
+    assert split_jobs(printed) == [b"one\x1dV\x00", b"two\x1dVA\x03", b"three\x1dV\x01"]
+
+
+def test_count_jobs_containing_a_correlation_id() -> None:
+    brain = PrinterBrain()
+    brain.receive(b"corr-1\x1dV\x00corr-2\x1dV\x00corr-1 again\x1dV\x00")
+    assert brain.count_jobs_containing("corr-1") == 2
+    assert brain.count_jobs_containing(b"corr-2") == 1
+    assert brain.cuts == 3
+
+
+def test_answer_status_false_never_answers() -> None:
+    brain = PrinterBrain(answer_status=False)
+    assert brain.receive(ALL_STATUS_QUERIES) == b""
+    assert brain.status_reply(StatusKind.PRINTER) is None
+
+
+def test_state_can_change_from_another_thread() -> None:
+    brain = PrinterBrain()
+    heard: list[SimState] = []
+    brain.add_listener(heard.append)
+    worker = threading.Thread(target=brain.set_state, args=("cover_open",))
+    worker.start()
+    worker.join(timeout=5)
+    assert brain.state is SimState.COVER_OPEN
+    assert heard == [SimState.COVER_OPEN]
+
+
+def test_clear_forgets_everything() -> None:
+    brain = PrinterBrain()
+    brain.receive(b"x\x1dV\x00\x10\x04\x01")
+    brain.clear()
+    assert (brain.raw, brain.printed, brain.queries) == (b"", b"", 0)
