@@ -60,7 +60,11 @@ def merge_info(old: PrinterInfo, new: PrinterInfo, *, new_wins: bool) -> Printer
 
     The live status is always the newest; the first source that found the printer is kept.
     """
-    known = new.model_dump(exclude_none=True, exclude={"source"})
+    known = {
+        name: value
+        for name in PrinterInfo.model_fields
+        if name != "source" and (value := getattr(new, name)) is not None
+    }
     if not new_wins:
         known = {k: v for k, v in known.items() if getattr(old, k) is None or k == "status"}
     return old.model_copy(update=known)

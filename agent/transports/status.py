@@ -24,6 +24,8 @@ from shared.printers import PrinterStatus
 
 #: How long a printer gets to answer one query. Real printers answer in a few milliseconds.
 DEFAULT_REPLY_TIMEOUT = 0.5
+#: How long a peer must stay silent after connecting to pass for a printer.
+DEFAULT_QUIET_TIME = 0.05
 # Reads used to empty the input before a round: bounded so a chatty peer cannot keep us here.
 _DISCARD_READS = 8
 _DISCARD_TIMEOUT = 0.005
@@ -86,16 +88,23 @@ async def query_status(
     return parse_status(*replies, checked_at=clock())
 
 
-async def probe_escpos(transport: Transport, timeout: float = DEFAULT_REPLY_TIMEOUT) -> int | None:  # noqa: ASYNC109
+async def probe_escpos(
+    transport: Transport,
+    timeout: float = DEFAULT_REPLY_TIMEOUT,  # noqa: ASYNC109
+    quiet_time: float = DEFAULT_QUIET_TIME,
+) -> int | None:
     """The ``DLE EOT 1`` reply if the peer speaks ESC/POS, else None.
 
     Stricter than :func:`query_status`, for telling printers from other services on port
-    9100: a printer never speaks first, and answers one query with exactly one byte.
+    9100: a printer stays silent for ``quiet_time`` after the connect (it never speaks
+    first), and answers one query with exactly one byte, then stays silent again.
     """
-    if await discard_input(transport):
+    if await transport.read(256, quiet_time):
         return None
     await transport.write(status_query(StatusKind.PRINTER), timeout)
     reply = await transport.read(16, timeout)
     if len(reply) != 1 or not is_status_byte(reply[0]):
+        return None
+    if await transport.read(16, quiet_time):  # more than one byte: some chatty protocol
         return None
     return reply[0]

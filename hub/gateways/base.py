@@ -104,7 +104,8 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
             self.ctx.observer.event_in(self.namespace_id, event)
             return await handler(session, model)
         except PayloadError as exc:
-            self.ctx.observer.invalid_payload(self.namespace_id, event, exc.code)
+            known = exc.code != "unknown_event"  # never let clients mint metric labels
+            self.ctx.observer.invalid_payload(self.namespace_id, event if known else "?", exc.code)
             log.warning(
                 "event refused",
                 extra={

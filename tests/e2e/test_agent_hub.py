@@ -174,3 +174,35 @@ async def test_agent_reconnects_and_reannounces_after_hub_restart(
             assert result["success"] is True
     finally:
         await hub.stop()
+
+
+async def test_every_discovery_method_reaches_the_hub(hub: HubHarness) -> None:
+    from agent.simulators.fleet import SimulatorFleet
+
+    manager = await hub.connect(hub.token(Role.MANAGER, "acme"), [NS])
+    async with SimulatorFleet(2, announce=True) as fleet, SimulatedNetworkPrinter() as swept:
+        device = FakeUsbPrinter(serial="DISC01")
+        settings = fast_settings(
+            hub_url=hub.url,
+            usb=True,
+            mdns=True,
+            subnets=("127.0.0.0/24",),
+            sweep_port=swept.port,
+            scan_interval=30,
+        )
+        async with running_agent(
+            settings,
+            device_token(hub),
+            usb_backend=FakeUsbBackend([device]),
+            mdns_interfaces=["127.0.0.1"],
+        ):
+            record = await eventually(lambda: hub_agent(hub))
+            expected = {p.printer_id for p in fleet.printers} | {swept.printer_id}
+            await eventually(lambda: expected <= set(record.printers), timeout=20)
+            assert any(pid.startswith("usb:04b8:0e15:DISC01") for pid in record.printers)
+            sources = {
+                e["printer"]["printerId"]: e["printer"]["source"]
+                for e in manager.events(NS, "printer:discovered")
+            }
+            assert sources[swept.printer_id] == "sweep"
+            assert {sources[p.printer_id] for p in fleet.printers} == {"mdns"}

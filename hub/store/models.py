@@ -1,0 +1,241 @@
+"""The tables, as SQLAlchemy ORM classes. Migrations create them; these classes only query them.
+
+Ids are the platform's own strings (company, branch, agent, printer) or UUIDs we mint (users,
+jobs). Every timestamp is :class:`UtcDateTime`. JSON columns hold wire dicts exactly as they
+travel (camelCase), so the store never reinterprets the contract. Nothing here is deleted in
+normal operation: printers and agents are marked removed or revoked instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hub.store.columns import UtcDateTime
+
+ID = String(128)
+PRINTER_ID = String(200)
+NAME = String(200)
+STATE = String(32)
+CODE = String(64)
+
+#: Autoincrementing keys: BIGINT on PostgreSQL; SQLite needs exactly INTEGER PRIMARY KEY.
+AUTO_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Deterministic constraint names, so later migrations can address them on both backends.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class Company(Base):
+    """A tenant."""
+
+    __tablename__ = "companies"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    created_at: Mapped[datetime]
+
+
+class Branch(Base):
+    """A restaurant of a company; a branch id belongs to exactly one company forever."""
+
+    __tablename__ = "branches"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), index=True)
+    name: Mapped[str] = mapped_column(NAME)
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who signs in to the manager UI."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'manager', 'staff')", name="role"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), index=True)
+    branch_id: Mapped[str | None] = mapped_column(ID, ForeignKey("branches.id"))
+    username: Mapped[str] = mapped_column(NAME, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Agent(Base):
+    """A paired desktop agent; ``credential_id`` is the jti of its current device token."""
+
+    __tablename__ = "agents"
+    __table_args__ = (Index(None, "company_id", "branch_id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"))
+    hostname: Mapped[str | None] = mapped_column(NAME)
+    os: Mapped[str | None] = mapped_column(NAME)
+    version: Mapped[str | None] = mapped_column(NAME)
+    created_at: Mapped[datetime]
+    last_seen: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    credential_id: Mapped[str] = mapped_column(ID, unique=True)
+
+
+class Printer(Base):
+    """A printer as one agent sees it; the same printer id on two agents is two rows."""
+
+    __tablename__ = "printers"
+    __table_args__ = (Index(None, "company_id", "branch_id"), Index(None, "company_id", "printer_id"))
+    agent_id: Mapped[str] = mapped_column(ID, ForeignKey("agents.id"), primary_key=True)
+    printer_id: Mapped[str] = mapped_column(PRINTER_ID, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"))
+    name: Mapped[str] = mapped_column(NAME)
+    connection: Mapped[str] = mapped_column(String(16))
+    info: Mapped[dict[str, Any]]
+    last_state: Mapped[str | None] = mapped_column(STATE)
+    last_status: Mapped[dict[str, Any] | None]
+    last_seen: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+
+
+class PrinterStatusHistory(Base):
+    """Every status the hub learned for a printer, oldest first by ``id``."""
+
+    __tablename__ = "printer_status_history"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["agent_id", "printer_id"], ["printers.agent_id", "printers.printer_id"]
+        ),
+        Index(None, "company_id", "printer_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    company_id: Mapped[str] = mapped_column(ID)
+    agent_id: Mapped[str] = mapped_column(ID)
+    printer_id: Mapped[str] = mapped_column(PRINTER_ID)
+    state: Mapped[str] = mapped_column(STATE)
+    status: Mapped[dict[str, Any]]
+    at: Mapped[datetime]
+
+
+class TestResult(Base):
+    """A printer test: the request, then its result (``success`` is NULL while pending)."""
+
+    __tablename__ = "test_results"
+    __test__ = False  # not a pytest class
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), primary_key=True)
+    correlation_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    printer_id: Mapped[str] = mapped_column(PRINTER_ID)
+    agent_id: Mapped[str | None] = mapped_column(ID)
+    success: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[dict[str, Any] | None]
+    error_code: Mapped[str | None] = mapped_column(CODE)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    requested_by: Mapped[str | None] = mapped_column(NAME)
+    requested_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+JOB_STATE_CHECK = "state IN ('queued', 'sent', 'printing', 'printed', 'failed', 'expired')"
+
+
+class PrintJob(Base):
+    """A print job; ``state`` only moves along shared.jobs.TRANSITIONS."""
+
+    __tablename__ = "print_jobs"
+    __table_args__ = (
+        UniqueConstraint("company_id", "idempotency_key"),
+        CheckConstraint("kind IN ('raw', 'document')", name="kind"),
+        CheckConstraint(JOB_STATE_CHECK, name="state"),
+        CheckConstraint("copies >= 1", name="copies"),
+        Index(None, "company_id", "created_at"),
+        Index(None, "agent_id", "state"),
+        Index(None, "company_id", "printer_id", "state"),
+        Index(None, "state", "expires_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"))
+    printer_id: Mapped[str] = mapped_column(PRINTER_ID)
+    agent_id: Mapped[str | None] = mapped_column(ID, ForeignKey("agents.id"))
+    correlation_id: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    copies: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(STATE)
+    error_code: Mapped[str | None] = mapped_column(CODE)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    submitted_by: Mapped[str | None] = mapped_column(NAME)
+
+
+class PrintJobEvent(Base):
+    """One state a job entered, in order."""
+
+    __tablename__ = "print_job_events"
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("print_jobs.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(STATE)
+    at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class PairingCode(Base):
+    """A one-time code a manager hands to a new agent; only its SHA-256 is kept."""
+
+    __tablename__ = "pairing_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"))
+    created_by: Mapped[str] = mapped_column(NAME)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    agent_id: Mapped[str | None] = mapped_column(ID)
+
+
+class AuditEntry(Base):
+    """Who did what to what, and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "company_id", "id"),)
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    company_id: Mapped[str | None] = mapped_column(ID)
+    actor: Mapped[str] = mapped_column(NAME)
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(NAME)
+    detail: Mapped[dict[str, Any] | None]
+    at: Mapped[datetime]
