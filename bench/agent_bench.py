@@ -172,7 +172,7 @@ async def main(prints: int, idle: float) -> None:
                 f"{percentile(samples, 99):.1f} ms, mean {statistics.mean(samples):.1f} ms"
             )
             await asyncio.sleep(2)
-            rss0, cpu0 = proc_usage(agent.pid)
+            _, cpu0 = proc_usage(agent.pid)
             await asyncio.sleep(idle)
             rss1, cpu1 = proc_usage(agent.pid)
             print(
