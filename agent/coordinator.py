@@ -77,14 +77,22 @@ class PrinterCoordinator:
         await self._set_status(status)
         return status
 
-    async def print_bytes(self, data: bytes) -> PrinterStatus:
-        """Check the printer is ready, write ``data``, read the status after; or PrintFailed."""
+    async def print_bytes(
+        self, data: bytes, before_write: Callable[[], Awaitable[None]] | None = None
+    ) -> PrinterStatus:
+        """Check the printer is ready, write ``data``, read the status after; or PrintFailed.
+
+        ``before_write`` runs once the printer is known ready, right before the bytes go out
+        (the spool records "printing" there).
+        """
         async with self._lock:
             before = await self._read_status()
             error = blocking_error(before)
             if error is not None:
                 await self._set_status(before)
                 raise PrintFailed(error, before)
+            if before_write is not None:
+                await before_write()
             await self._write(data)
             after = await self._read_status()
         await self._set_status(after)
