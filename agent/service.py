@@ -11,6 +11,7 @@ import platform
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -18,11 +19,13 @@ import jwt
 from agent import __version__
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
+from agent.jobs import JobRunner
 from agent.ledger import ResultLedger
 from agent.link import HubLink
 from agent.render import render_test_page
 from agent.scanner import Scanner, ScanReport
-from agent.settings import AgentSettings
+from agent.settings import AgentSettings, data_dir
+from agent.spool import Spool
 from agent.transports import Transport, open_transport
 from shared.events import (
     AgentHeartbeat,
@@ -34,6 +37,8 @@ from shared.events import (
     PrinterStatusUpdate,
     PrinterTestRequest,
     PrinterTestResult,
+    PrintJobDispatch,
+    PrintJobUpdate,
     lookup,
     parse,
 )
@@ -66,6 +71,7 @@ class Agent:
         *,
         usb_backend: Any = None,
         mdns_interfaces: Any = None,
+        spool_path: Path | None = None,
     ) -> None:
         self.settings = settings
         self._token = token
@@ -77,6 +83,9 @@ class Agent:
         if settings.hub_url:
             self.link = HubLink(settings.hub_url, token, self._announce)
             self.link.on("printer:test", self._on_printer_test)
+            self.link.on("print:job", self._on_print_job)
+        self.spool_path = spool_path or data_dir() / "spool.db"
+        self.jobs: JobRunner | None = None
         self.started_at = datetime.now(UTC)
         self._stop = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
@@ -97,8 +106,19 @@ class Agent:
     # --- running ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Scan, poll, heartbeat and keep the hub link until :meth:`stop`."""
+        """Scan, poll, heartbeat, print jobs and keep the hub link until :meth:`stop`."""
+        spool = await Spool.open(self.spool_path)
+        self.jobs = JobRunner(spool, self.coordinators.get, self._report_job)
+        try:
+            await self._run_loops()
+        finally:
+            await self.jobs.stop()
+            await spool.close()
+
+    async def _run_loops(self) -> None:
         await self.scan()
+        assert self.jobs is not None
+        await self.jobs.resume()
         loops = [
             self._every(self.settings.scan_interval, self.scan),
             self._every(self.settings.status_interval, self.refresh_all),
@@ -182,6 +202,8 @@ class Agent:
             "printer status",
             extra={"printer_id": coordinator.printer_id, "state": str(status.state)},
         )
+        if self.jobs is not None:
+            self.jobs.printer_changed(coordinator.printer_id)
         if coordinator.printer_id in self.coordinators:
             await self._emit(
                 "printerStatusUpdate",
@@ -280,6 +302,24 @@ class Agent:
         await self.link.emit(
             "agent:inventory", AgentInventory(agent_id=self.agent_id, printers=self.printers())
         )
+        if self.jobs is not None:
+            await self.jobs.resend_outcomes()
+
+    async def _on_print_job(self, data: Any) -> None:
+        try:
+            job = parse(lookup(Namespace.PRINTING, "print:job"), data)
+        except PayloadError as exc:
+            log.warning("bad print:job from hub", extra={"error": exc.message})
+            return
+        assert isinstance(job, PrintJobDispatch)
+        if self.jobs is not None:
+            await self.jobs.accept(job)
+
+    async def _report_job(self, update: PrintJobUpdate) -> bool:
+        if self.link is None or not self.link.connected:
+            return False
+        ack = await self.link.emit("printJobUpdate", update)
+        return isinstance(ack, dict) and ack.get("ok") is True
 
     async def _heartbeat(self) -> None:
         await self._emit(

@@ -18,3 +18,11 @@ async def hub(tmp_path: Path) -> AsyncIterator[HubHarness]:
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest.fixture(autouse=True)
+def _agent_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents started by tests keep their config, spool and logs in the test's tmp dir."""
+    monkeypatch.setenv("CHIT_AGENT_CONFIG_DIR", str(tmp_path / "agent-config"))
+    monkeypatch.setenv("CHIT_AGENT_DATA_DIR", str(tmp_path / "agent-data"))
+    monkeypatch.setenv("CHIT_AGENT_LOG_DIR", str(tmp_path / "agent-logs"))

@@ -98,7 +98,7 @@ async def resolve(
     zc: AsyncZeroconf,
     service_type: str,
     name: str,
-    timeout: float,  # noqa: ASYNC109 - zeroconf takes it in milliseconds
+    timeout: float,
 ) -> MdnsService | None:
     """The host, port and TXT record of one instance, or None if it does not resolve."""
     info = AsyncServiceInfo(service_type, name)

@@ -115,7 +115,7 @@ def scan_usb(backend: Any = None) -> list[PrinterInfo]:
 
 async def discover_usb(
     backend: Any = None,
-    timeout: float = DEFAULT_USB_SCAN_TIMEOUT,  # noqa: ASYNC109
+    timeout: float = DEFAULT_USB_SCAN_TIMEOUT,
 ) -> list[PrinterInfo]:
     """Every USB printer on the bus, scanned in a worker thread.
 

@@ -39,7 +39,7 @@ async def open_transport(
     printer: PrinterInfo,
     *,
     usb_backend: Any = None,
-    timeout: float = 5.0,  # noqa: ASYNC109
+    timeout: float = 5.0,
 ) -> Transport:
     """Open the right transport for a discovered printer, within ``timeout`` seconds."""
     if printer.connection is Connection.NETWORK:

@@ -12,9 +12,9 @@ accepting data for longer than the write timeout (per chunk, so a long job on a 
 fine as long as it keeps moving). Transports are not safe for concurrent reads: the printer's
 coordinator serialises its calls.
 
-Timeouts are parameters here (ruff's ASYNC109 notwithstanding): they travel down into libusb
-calls running in worker threads, which cancelling the awaiting task would not stop, and a
-read timeout is an answer ("silence") rather than a failure.
+Timeouts are parameters rather than ``asyncio.timeout`` blocks around the calls: they travel
+down into libusb calls running in worker threads, which cancelling the awaiting task would
+not stop, and a read timeout is an answer ("silence") rather than a failure.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ MIN_TIMEOUT = 0.001
 class Transport(Protocol):
     """A byte pipe to one printer."""
 
-    async def write(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
         """Send ``data``; ``timeout`` (seconds) bounds each chunk, default per transport."""
         ...
 
-    async def read(self, size: int, timeout: float) -> bytes:  # noqa: ASYNC109
+    async def read(self, size: int, timeout: float) -> bytes:
         """Up to ``size`` bytes, or ``b""`` when nothing arrived within ``timeout`` seconds."""
         ...
 

@@ -47,7 +47,7 @@ async def discard_input(transport: Transport) -> int:
     return dropped
 
 
-async def read_status_byte(transport: Transport, timeout: float) -> int | None:  # noqa: ASYNC109
+async def read_status_byte(transport: Transport, timeout: float) -> int | None:
     """The next valid status byte within ``timeout`` seconds, skipping bytes that are not."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -60,7 +60,7 @@ async def read_status_byte(transport: Transport, timeout: float) -> int | None: 
     return None
 
 
-async def ask(transport: Transport, kind: StatusKind, timeout: float) -> int | None:  # noqa: ASYNC109
+async def ask(transport: Transport, kind: StatusKind, timeout: float) -> int | None:
     """Send one ``DLE EOT n`` and wait for its reply byte."""
     await transport.write(status_query(kind), timeout)
     return await read_status_byte(transport, timeout)
@@ -68,7 +68,7 @@ async def ask(transport: Transport, kind: StatusKind, timeout: float) -> int | N
 
 async def query_status(
     transport: Transport,
-    timeout: float = DEFAULT_REPLY_TIMEOUT,  # noqa: ASYNC109
+    timeout: float = DEFAULT_REPLY_TIMEOUT,
     *,
     clock: Callable[[], datetime] = _utcnow,
 ) -> PrinterStatus:
@@ -90,7 +90,7 @@ async def query_status(
 
 async def probe_escpos(
     transport: Transport,
-    timeout: float = DEFAULT_REPLY_TIMEOUT,  # noqa: ASYNC109
+    timeout: float = DEFAULT_REPLY_TIMEOUT,
     quiet_time: float = DEFAULT_QUIET_TIME,
 ) -> int | None:
     """The ``DLE EOT 1`` reply if the peer speaks ESC/POS, else None.

@@ -81,7 +81,7 @@ class TcpTransport:
             raise _connect_error(exc, where) from exc
         return cls(reader, writer, host, port, write_timeout=write_timeout)
 
-    async def write(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
         """Send ``data``; each chunk must drain within the timeout."""
         limit = clamp_timeout(self.write_timeout if timeout is None else timeout)
         for chunk in chunks(data, WRITE_CHUNK):
@@ -96,7 +96,7 @@ class TcpTransport:
             except OSError as exc:
                 raise TransportClosed(f"{self.describe()} closed the connection: {exc}") from exc
 
-    async def read(self, size: int, timeout: float) -> bytes:  # noqa: ASYNC109
+    async def read(self, size: int, timeout: float) -> bytes:
         """Up to ``size`` bytes, ``b""`` on timeout; raises TransportClosed at end of stream."""
         self._check_open()
         try:

@@ -77,7 +77,7 @@ def translate_usb_error(exc: Exception, vendor_id: int | None = None) -> Transpo
     return TransportError(f"USB error: {exc}", code="usb_error")
 
 
-async def _in_thread(call: Callable[[], T], timeout: float, vendor_id: int | None) -> T:  # noqa: ASYNC109
+async def _in_thread(call: Callable[[], T], timeout: float, vendor_id: int | None) -> T:
     """Run a blocking pyusb call in a worker thread, bounded and with errors translated."""
     try:
         async with asyncio.timeout(timeout + _GUARD_SLACK):
@@ -169,7 +169,7 @@ class UsbTransport:
         serial: str | None = None,
         usb_path: str | None = None,
         backend: Any = None,
-        timeout: float = DEFAULT_OPEN_TIMEOUT,  # noqa: ASYNC109
+        timeout: float = DEFAULT_OPEN_TIMEOUT,
         write_timeout: float = DEFAULT_WRITE_TIMEOUT,
     ) -> UsbTransport:
         """Find the printer (by serial, else port path), detach usblp, claim its interface."""
@@ -185,13 +185,13 @@ class UsbTransport:
         dev, intf = await _in_thread(open_blocking, timeout, vendor_id)
         return cls(dev, intf, write_timeout=write_timeout)
 
-    async def write(self, data: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+    async def write(self, data: bytes, timeout: float | None = None) -> None:
         """Send ``data`` to the bulk OUT endpoint, chunk by chunk."""
         limit = clamp_timeout(self.write_timeout if timeout is None else timeout)
         for chunk in chunks(data, WRITE_CHUNK):
             await self._call(self._write_blocking(chunk, limit), limit)
 
-    async def read(self, size: int, timeout: float) -> bytes:  # noqa: ASYNC109
+    async def read(self, size: int, timeout: float) -> bytes:
         """Up to ``size`` bytes from bulk IN, ``b""`` on timeout or without an IN endpoint."""
         if self.interface.in_endpoint is None:
             self._check_open()
@@ -255,7 +255,7 @@ class UsbTransport:
 
         return read
 
-    async def _call(self, call: Callable[[], T], timeout: float) -> T:  # noqa: ASYNC109
+    async def _call(self, call: Callable[[], T], timeout: float) -> T:
         """One serialised, bounded worker call on this device."""
         async with self._lock:
             self._check_open()
