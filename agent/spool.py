@@ -93,7 +93,8 @@ class Spool:
         cursor = await self._db.execute(
             "INSERT OR IGNORE INTO jobs (job_id, printer_id, correlation_id, payload, state,"
             " received_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)",
-            (job.job_id, job.printer_id, job.correlation_id, json.dumps(job.to_wire()), now, now))
+            (job.job_id, job.printer_id, job.correlation_id, json.dumps(job.to_wire()), now, now),
+        )
         await self._db.commit()
         stored = await self.get(job.job_id)
         assert stored is not None
@@ -101,8 +102,9 @@ class Spool:
 
     async def get(self, job_id: str) -> SpooledJob | None:
         """One job by id."""
-        async with self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?",
-                                    (job_id,)) as cursor:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
+        ) as cursor:
             row = await cursor.fetchone()
         return _row(row) if row else None
 
@@ -112,8 +114,9 @@ class Spool:
 
     async def unreported(self) -> list[SpooledJob]:
         """Finished jobs whose outcome the hub has not acknowledged."""
-        return await self._select("reported = 0 AND state NOT IN ('received', 'printing')"
-                                  " ORDER BY updated_at")
+        return await self._select(
+            "reported = 0 AND state NOT IN ('received', 'printing') ORDER BY updated_at"
+        )
 
     async def mark(self, job_id: str, state: str, error: tuple[str, str] | None = None) -> None:
         """Record a state (and the error of a failure); a new outcome is unreported."""
@@ -122,7 +125,8 @@ class Spool:
         await self._db.execute(
             "UPDATE jobs SET state = ?, error_code = ?, error_message = ?, updated_at = ?,"
             " attempts = attempts + ?, reported = 0 WHERE job_id = ?",
-            (state, code, message, time.time(), bump, job_id))
+            (state, code, message, time.time(), bump, job_id),
+        )
         await self._db.commit()
 
     async def mark_reported(self, job_id: str) -> None:
@@ -134,7 +138,9 @@ class Spool:
         """Forget reported outcomes older than a week (ids are kept long enough to dedupe)."""
         cursor = await self._db.execute(
             "DELETE FROM jobs WHERE reported = 1 AND state NOT IN ('received', 'printing')"
-            " AND updated_at < ?", (time.time() - older_than_seconds,))
+            " AND updated_at < ?",
+            (time.time() - older_than_seconds,),
+        )
         await self._db.commit()
         return cursor.rowcount
 
@@ -149,5 +155,11 @@ _COLUMNS = "payload, state, attempts, error_code, error_message, reported"
 
 def _row(row: Any) -> SpooledJob:
     payload, state, attempts, code, message, reported = row
-    return SpooledJob(PrintJobDispatch.model_validate(json.loads(payload)), state, attempts,
-                      code, message, bool(reported))
+    return SpooledJob(
+        PrintJobDispatch.model_validate(json.loads(payload)),
+        state,
+        attempts,
+        code,
+        message,
+        bool(reported),
+    )

@@ -69,7 +69,7 @@ class MdnsService:
         return self.properties.get("usb_MFG") or None
 
 
-def _instance(name: str, service_type: str) -> str:
+def instance_name(name: str, service_type: str) -> str:
     """``Kitchen TM-T20`` from ``Kitchen TM-T20._pdl-datastream._tcp.local.``."""
     return name.removesuffix("." + service_type)
 
@@ -108,7 +108,9 @@ async def resolve(
     if not addresses or not info.port:
         return None
     props = {k: v for k, v in info.decoded_properties.items() if v is not None}
-    return MdnsService(service_type, _instance(name, service_type), addresses[0], info.port, props)
+    return MdnsService(
+        service_type, instance_name(name, service_type), addresses[0], info.port, props
+    )
 
 
 async def _candidate(

@@ -16,7 +16,7 @@ from types import TracebackType
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from agent.discovery.mdns import PDL_DATASTREAM
+from agent.discovery.mdns import PDL_DATASTREAM, instance_name
 from agent.simulators.brain import SimState
 from agent.simulators.network import SimulatedNetworkPrinter
 
@@ -104,3 +104,6 @@ class SimulatorFleet:
             await asyncio.gather(
                 *(zc.async_register_service(i, allow_name_change=True) for i in self._services)
             )
+        # A name already taken on the network was changed ("... 1-2"): keep the sims in step.
+        for printer, info in zip(self.printers, self._services, strict=True):
+            printer.name = instance_name(info.name, PDL_DATASTREAM)

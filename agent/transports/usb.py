@@ -115,7 +115,9 @@ def _ensure_configuration(dev: Any, wanted: int) -> None:
     """Select ``wanted`` unless it is already active (re-setting it upsets some drivers)."""
     try:
         active = dev.get_active_configuration().bConfigurationValue
-    except usb.core.USBError:
+    except usb.core.USBError as exc:
+        if exc.errno is not None:  # a real failure, not pyusb's "Configuration not set"
+            raise
         active = None
     if active != wanted:
         dev.set_configuration(wanted)
@@ -125,7 +127,7 @@ def _detach_kernel_driver(dev: Any, interface: int) -> None:
     """Detach usblp (Linux) from ``interface``; other systems have no such call."""
     try:
         active = dev.is_kernel_driver_active(interface)
-    except (NotImplementedError, usb.core.USBError):
+    except NotImplementedError:  # libusb's NOT_SUPPORTED
         return
     if active:
         dev.detach_kernel_driver(interface)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from zeroconf import IPVersion, ServiceInfo, Zeroconf
 from zeroconf.asyncio import AsyncZeroconf
 
-from agent.discovery.mdns import IPP, LPD_PRINTER, MdnsService, _instance, discover_mdns
+from agent.discovery.mdns import IPP, LPD_PRINTER, MdnsService, discover_mdns, instance_name
 from agent.simulators.brain import SimState
 from agent.simulators.fleet import SimulatorFleet
 from agent.simulators.network import SimulatedNetworkPrinter
@@ -29,9 +31,8 @@ def _loopback_mdns_available() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(
-    _loopback_mdns_available() is not None, reason=str(_loopback_mdns_available())
-)
+_UNAVAILABLE = _loopback_mdns_available()
+pytestmark = pytest.mark.skipif(_UNAVAILABLE is not None, reason=str(_UNAVAILABLE))
 
 
 def service(kind: str, name: str, host: str, port: int) -> ServiceInfo:
@@ -55,17 +56,23 @@ async def announcer() -> AsyncIterator[AsyncZeroconf]:
 
 async def test_fleet_and_other_printer_services_are_discovered(announcer: AsyncZeroconf) -> None:
     raw_port = free_port()
+    # Other runs on this machine may announce at the same time: unique names and hosts.
+    token = uuid.uuid4().hex[:8]
+    subnet = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}"
+    fleet = SimulatorFleet(2, states=[SimState.OK, SimState.COVER_OPEN], name_prefix=f"Sim {token}")
     async with (
-        SimulatorFleet(2, states=[SimState.OK, SimState.COVER_OPEN]) as fleet,
-        SimulatedNetworkPrinter(host="127.0.0.2", port=raw_port) as behind_ipp,
+        fleet,
+        SimulatedNetworkPrinter(host=f"{subnet}.2", port=raw_port) as behind_ipp,
     ):
         # An IPP printer whose raw port speaks ESC/POS, and one where nothing listens.
         await asyncio.gather(
-            announcer.async_register_service(service(IPP, "Office TM", "127.0.0.2", 631)),
-            announcer.async_register_service(service(LPD_PRINTER, "Laser", "127.0.0.3", 515)),
+            announcer.async_register_service(service(IPP, f"Office {token}", f"{subnet}.2", 631)),
+            announcer.async_register_service(
+                service(LPD_PRINTER, f"Laser {token}", f"{subnet}.3", 515)
+            ),
         )
         with within(6.0):
-            found = await discover_mdns(interfaces=LOOPBACK, browse_time=1.0, raw_port=raw_port)
+            found = await discover_mdns(interfaces=LOOPBACK, raw_port=raw_port)
         by_id = {p.printer_id: p for p in found}
 
         sims = {p.printer_id: p for p in fleet.printers}
@@ -78,8 +85,8 @@ async def test_fleet_and_other_printer_services_are_discovered(announcer: AsyncZ
         assert statuses == {PrinterState.ONLINE, PrinterState.COVER_OPEN}
 
         ipp = by_id[behind_ipp.printer_id]  # the advertised port 631 is not used
-        assert (ipp.host, ipp.port, ipp.name) == ("127.0.0.2", raw_port, "Office TM")
-        assert not any(p.host == "127.0.0.3" for p in found)
+        assert (ipp.host, ipp.port, ipp.name) == (f"{subnet}.2", raw_port, f"Office {token}")
+        assert not any(p.host == f"{subnet}.3" for p in found)
 
 
 def test_txt_record_model_and_maker() -> None:
@@ -90,4 +97,4 @@ def test_txt_record_model_and_maker() -> None:
 
 
 def test_instance_name() -> None:
-    assert _instance(f"Kitchen TM.{IPP}", IPP) == "Kitchen TM"
+    assert instance_name(f"Kitchen TM.{IPP}", IPP) == "Kitchen TM"

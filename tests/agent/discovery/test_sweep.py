@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from agent.discovery.sweep import MAX_SWEEP_ADDRESSES, SweepRefused, parse_network, sweep, sweep_hosts
+from agent.discovery.sweep import (
+    MAX_SWEEP_ADDRESSES,
+    SweepRefused,
+    parse_network,
+    sweep,
+    sweep_hosts,
+)
 from agent.simulators.brain import SimState
 from agent.simulators.network import SimulatedNetworkPrinter
 from shared.printers import DiscoverySource, PrinterState

@@ -13,6 +13,13 @@ from agent.transports import PrinterNotFound, TcpTransport, TransportClosed
 from tests.agent.support import free_port, within
 
 
+async def poll_until_closed(transport: TcpTransport) -> None:
+    """Ask for status until the link breaks (the abort lands within an iteration or two)."""
+    for _ in range(20):
+        await transport.write(b"\x10\x04\x01")
+        await transport.read(1, 0.05)
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SimulatedNetworkPrinter]:
     async with SimulatedNetworkPrinter() as printer:
@@ -58,9 +65,7 @@ async def test_powered_off_printer_drops_the_link(sim: SimulatedNetworkPrinter) 
     transport = await TcpTransport.connect(sim.host, sim.port)
     sim.set_state(SimState.POWERED_OFF)
     with within(2.0), pytest.raises(TransportClosed):
-        for _ in range(20):  # the abort lands within a loop iteration or two
-            await transport.write(b"\x10\x04\x01")
-            await transport.read(1, 0.05)
+        await poll_until_closed(transport)
     await transport.close()
 
 
