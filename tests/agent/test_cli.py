@@ -73,3 +73,36 @@ async def test_test_print_by_address(capsys: pytest.CaptureFixture[str]) -> None
 def test_agent_id_is_stable(tmp_path: Path) -> None:
     first = store.load(tmp_path).agent_id
     assert store.load(tmp_path).agent_id == first
+
+
+async def test_simulate_command_serves_printers() -> None:
+    import asyncio
+    import re
+    import signal
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "simulate",
+        "--count",
+        "2",
+        "--no-mdns",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [await asyncio.wait_for(proc.stdout.readline(), 20) for _ in range(2)]
+        ports = [int(re.search(rb"127\.0\.0\.1:(\d+) ", line).group(1)) for line in lines]  # type: ignore[union-attr]
+        for port in ports:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"\x10\x04\x01")
+            await writer.drain()
+            reply = await asyncio.wait_for(reader.read(1), 5)
+            assert reply == b"\x12"  # online: fixed bits only
+            writer.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0

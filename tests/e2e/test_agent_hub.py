@@ -45,7 +45,9 @@ async def _test(hub: HubHarness, printer_id: str, correlation: str) -> dict:  # 
 
 async def test_test_print_round_trip(hub: HubHarness, printer: SimulatedNetworkPrinter) -> None:
     manager = await hub.connect(hub.token(Role.MANAGER, "acme"), [NS])
-    settings = fast_settings(hub_url=hub.url, manual_printers=(manual(printer),))
+    bystander = SimulatedNetworkPrinter(name="Bar")
+    await bystander.start()
+    settings = fast_settings(hub_url=hub.url, manual_printers=(manual(printer), manual(bystander)))
     async with running_agent(settings, device_token(hub)):
         record = await eventually(lambda: hub_agent(hub))
         await eventually(lambda: printer.printer_id in record.printers)
@@ -54,10 +56,12 @@ async def test_test_print_round_trip(hub: HubHarness, printer: SimulatedNetworkP
         assert result["correlationId"] == "corr-e2e-00001"
         assert result["status"]["state"] == "online"
         assert printer.count_jobs_containing("corr-e2e-00001") == 1
+        assert bystander.brain.printed == b""
         [broadcast] = await manager.wait_for(NS, "printer:test:result")
         assert broadcast["correlationId"] == "corr-e2e-00001"
-        discovered = manager.events(NS, "printer:discovered")
-        assert discovered[0]["printer"]["printerId"] == printer.printer_id
+        discovered = {e["printer"]["printerId"] for e in manager.events(NS, "printer:discovered")}
+        assert discovered == {printer.printer_id, bystander.printer_id}
+    await bystander.stop()
 
 
 async def test_duplicate_correlation_id_prints_once(
