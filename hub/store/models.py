@@ -111,7 +111,10 @@ class Printer(Base):
     """A printer as one agent sees it; the same printer id on two agents is two rows."""
 
     __tablename__ = "printers"
-    __table_args__ = (Index(None, "company_id", "branch_id"), Index(None, "company_id", "printer_id"))
+    __table_args__ = (
+        Index(None, "company_id", "branch_id"),
+        Index(None, "company_id", "printer_id"),
+    )
     agent_id: Mapped[str] = mapped_column(ID, ForeignKey("agents.id"), primary_key=True)
     printer_id: Mapped[str] = mapped_column(PRINTER_ID, primary_key=True)
     company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))

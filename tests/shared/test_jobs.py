@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from shared.events import JobState
 from shared.jobs import (
     JOB_STATES,
     TERMINAL_STATES,
@@ -17,7 +18,7 @@ from shared.jobs import (
     transition,
 )
 
-ALLOWED = {
+ALLOWED: set[tuple[JobState, JobState]] = {
     ("queued", "sent"),
     ("queued", "expired"),
     ("queued", "failed"),
@@ -43,7 +44,7 @@ def test_the_table_is_exactly_the_lifecycle() -> None:
 
 
 @pytest.mark.parametrize(("current", "new"), sorted(ALLOWED))
-def test_allowed_transition_returns_the_new_state(current: str, new: str) -> None:
+def test_allowed_transition_returns_the_new_state(current: JobState, new: JobState) -> None:
     assert transition(current, new) == new
     assert can_transition(current, new)
     assert reason(current, new) == TRANSITIONS[current, new]

@@ -1,0 +1,178 @@
+"""The database handle: one async SQLAlchemy engine for SQLite and PostgreSQL alike.
+
+SQLite (aiosqlite) lives in the hub's data directory unless a URL is configured; PostgreSQL is
+reached through asyncpg. Plain ``sqlite:///`` and ``postgresql://`` URLs are accepted and given
+their async driver here, so configuration never names a driver.
+
+Every database call is bounded: connecting, waiting for a pooled connection, each statement
+(asyncpg ``command_timeout`` plus the server's ``statement_timeout``; SQLite's busy timeout for
+locks) and, as a last resort, each whole session (:meth:`Database.session`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from hub.store.migrate import upgrade
+
+DB_FILE = "chit-hub.db"
+
+#: Seconds. Precedents: libpq's connect_timeout is commonly 10, asyncpg's default is 60.
+CONNECT_TIMEOUT = 10.0
+#: Seconds to wait for a free pooled connection (SQLAlchemy's default is 30).
+POOL_TIMEOUT = 10.0
+#: Seconds one statement may run; the hub's queries are all indexed point reads or small writes.
+STATEMENT_TIMEOUT = 15.0
+#: Seconds SQLite waits on a lock held by another connection before giving up.
+SQLITE_BUSY_TIMEOUT = 5.0
+#: Seconds a whole session (one unit of work) may take before it is cancelled and rolled back.
+SESSION_TIMEOUT = 30.0
+#: Seconds to connect and migrate at start (a first migration on a slow disk takes a while).
+STARTUP_TIMEOUT = 60.0
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def url_for(data_dir: Path) -> str:
+    """The default database URL: a SQLite file in the hub's data directory."""
+    return f"sqlite+aiosqlite:///{data_dir / DB_FILE}"
+
+
+def async_url(url: str) -> URL:
+    """``url`` with its async driver (``postgresql://`` -> ``postgresql+asyncpg://`` etc.)."""
+    parsed = make_url(url)
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ValueError(
+            f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+            "use sqlite:///PATH or postgresql://USER@HOST/DB"
+        )
+    return parsed.set(drivername=driver)
+
+
+def _ensure_sqlite_dir(url: URL) -> None:
+    """Create the directory of a SQLite file (owner-only, like the rest of the data dir)."""
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Per-connection SQLite settings: enforce foreign keys, WAL, bounded lock waits."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL, much faster
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+    cursor.close()
+
+
+def _postgres_connect_args(schema: str | None) -> dict[str, Any]:
+    """asyncpg connection arguments: client and server side timeouts, optional search_path."""
+    settings = {
+        "application_name": "chit-hub",
+        "statement_timeout": str(int(STATEMENT_TIMEOUT * 1000)),
+        "idle_in_transaction_session_timeout": str(int(SESSION_TIMEOUT * 2 * 1000)),
+    }
+    if schema is not None:
+        settings["search_path"] = schema
+    return {
+        "timeout": CONNECT_TIMEOUT,
+        "command_timeout": STATEMENT_TIMEOUT,
+        "server_settings": settings,
+    }
+
+
+def _create_engine(url: URL, schema: str | None) -> AsyncEngine:
+    """An engine for ``url`` with the timeouts and per-connection settings of its backend."""
+    if url.get_backend_name() == "sqlite":
+        if schema is not None:
+            raise ValueError("a schema is only supported on PostgreSQL")
+        _ensure_sqlite_dir(url)
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, pool_timeout=POOL_TIMEOUT
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    if schema is not None and not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    return create_async_engine(
+        url,
+        connect_args=_postgres_connect_args(schema),
+        pool_timeout=POOL_TIMEOUT,
+        pool_pre_ping=True,
+    )
+
+
+class Database:
+    """The hub's database: an engine, its session factory and a bound on every session."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        schema: str | None = None,
+        session_timeout: float = SESSION_TIMEOUT,
+    ) -> None:
+        self.engine = engine
+        #: The PostgreSQL schema the hub's tables live in (None: the default search_path).
+        self.schema = schema
+        self.session_timeout = session_timeout
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def connect(
+        cls, url: str | None, data_dir: Path, *, schema: str | None = None
+    ) -> Database:
+        """Open the database (SQLite in ``data_dir`` when ``url`` is None) and migrate it."""
+        engine = _create_engine(async_url(url or url_for(data_dir)), schema)
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                if schema is not None:
+                    await _create_schema(engine, schema)
+                await upgrade(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, schema)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: commits when the block succeeds, rolls back when it raises."""
+        async with asyncio.timeout(self.session_timeout), self._sessions() as s, s.begin():
+            yield s
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            await self.engine.dispose()
+
+
+async def _create_schema(engine: AsyncEngine, schema: str) -> None:
+    """Create a PostgreSQL schema if missing (the name is validated by _create_engine)."""
+    async with engine.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))

@@ -1,0 +1,119 @@
+"""Printer tests: the request when it is made, the result when the agent reports it.
+
+A (company_id, correlation_id) pair is one test. Recording it twice, or saving its result
+twice (an agent retrying after a lost ack), changes nothing: the first result stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.store._sql import insert_ignore
+from hub.store.columns import utcnow
+from hub.store.models import TestResult
+from shared.events import PrinterTestResult
+
+_KEY = ["company_id", "correlation_id"]
+
+
+@dataclass(frozen=True)
+class PrinterTestRow:
+    """A printer test; ``success`` is None while the result is pending."""
+
+    company_id: str
+    correlation_id: str
+    printer_id: str
+    agent_id: str | None
+    success: bool | None
+    status: dict[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    duration_ms: int | None
+    requested_by: str | None
+    requested_at: datetime | None
+    completed_at: datetime | None
+
+
+def _row(row: TestResult) -> PrinterTestRow:
+    return PrinterTestRow(
+        company_id=row.company_id,
+        correlation_id=row.correlation_id,
+        printer_id=row.printer_id,
+        agent_id=row.agent_id,
+        success=row.success,
+        status=None if row.status is None else dict(row.status),
+        error_code=row.error_code,
+        error_message=row.error_message,
+        duration_ms=row.duration_ms,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        completed_at=row.completed_at,
+    )
+
+
+async def record_test_request(
+    session: AsyncSession,
+    company_id: str,
+    correlation_id: str,
+    printer_id: str,
+    agent_id: str | None = None,
+    requested_by: str | None = None,
+    now: datetime | None = None,
+) -> PrinterTestRow:
+    """Record that a test was requested (idempotent); returns the test as stored."""
+    values = {
+        "company_id": company_id,
+        "correlation_id": correlation_id,
+        "printer_id": printer_id,
+        "agent_id": agent_id,
+        "requested_by": requested_by,
+        "requested_at": now or utcnow(),
+    }
+    await insert_ignore(session, TestResult, values, _KEY)
+    return _row(await session.get_one(TestResult, (company_id, correlation_id)))
+
+
+def _result_values(result: PrinterTestResult, now: datetime) -> dict[str, Any]:
+    return {
+        "printer_id": result.printer_id,
+        "agent_id": result.agent_id,
+        "success": result.success,
+        "status": None if result.status is None else result.status.to_wire(),
+        "error_code": None if result.error is None else result.error.code,
+        "error_message": None if result.error is None else result.error.message,
+        "duration_ms": result.duration_ms,
+        "completed_at": result.completed_at or now,
+    }
+
+
+async def save_test_result(
+    session: AsyncSession,
+    company_id: str,
+    result: PrinterTestResult,
+    now: datetime | None = None,
+) -> PrinterTestRow:
+    """Store a test's result once: fills in the pending request, or creates the test."""
+    values = _result_values(result, now or utcnow())
+    key = (company_id, result.correlation_id)
+    await session.execute(
+        update(TestResult)
+        .where(TestResult.company_id == company_id)
+        .where(TestResult.correlation_id == result.correlation_id, TestResult.success.is_(None))
+        .values({k: v for k, v in values.items() if k != "printer_id"})  # the request's stands
+    )
+    fresh = {"company_id": company_id, "correlation_id": result.correlation_id, **values}
+    await insert_ignore(session, TestResult, fresh, _KEY)
+    return _row(await session.get_one(TestResult, key, populate_existing=True))
+
+
+async def get_test_result(
+    session: AsyncSession, company_id: str, correlation_id: str
+) -> PrinterTestRow | None:
+    """The company's test, or None (also for another company's correlation id)."""
+    row = await session.get(TestResult, (company_id, correlation_id))
+    return None if row is None else _row(row)
