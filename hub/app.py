@@ -21,8 +21,10 @@ from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
+from hub.services.records import PrinterRecords
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings, ensure_secret
+from hub.store import Database
 
 log = logging.getLogger("chit.hub")
 
@@ -55,8 +57,8 @@ def build_server(settings: Settings, metrics: HubMetrics) -> socketio.AsyncServe
     )
 
 
-def build_context(settings: Settings) -> HubContext:
-    """Wire the services of one hub instance."""
+async def build_context(settings: Settings) -> HubContext:
+    """Wire the services of one hub instance (connects and migrates the database)."""
     settings = ensure_secret(settings)
     assert settings.jwt_secret is not None
     keys = load_keys(
@@ -66,15 +68,18 @@ def build_context(settings: Settings) -> HubContext:
     sio = build_server(settings, metrics)
     directory = BranchDirectory()
     publisher = Publisher(sio, directory)
-    printing = PrintingService(publisher, metrics, settings.printer_test_timeout)
+    db = await Database.connect(settings.database_url, settings.data_dir)
+    printing = PrintingService(
+        publisher, metrics, settings.printer_test_timeout, PrinterRecords(db)
+    )
     return HubContext(
-        settings, keys, sio, directory, ConnectionRegistry(), publisher, metrics, printing
+        settings, keys, sio, directory, ConnectionRegistry(), publisher, metrics, printing, db
     )
 
 
-def build_app(settings: Settings) -> web.Application:
+async def build_app(settings: Settings) -> web.Application:
     """The hub's aiohttp application."""
-    ctx = build_context(settings)
+    ctx = await build_context(settings)
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[CTX_KEY] = ctx
     for gateway in (PrintingGateway(ctx), OrdersGateway(ctx), AvailabilityGateway(ctx)):
@@ -82,4 +87,9 @@ def build_app(settings: Settings) -> web.Application:
     ctx.sio.attach(app)
     for module in (health_api, events_api, printers_api):
         app.add_routes(module.routes)
+    app.on_cleanup.append(_close_database)
     return app
+
+
+async def _close_database(app: web.Application) -> None:
+    await app[CTX_KEY].db.close()

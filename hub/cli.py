@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         help="PEM public key accepted for RS256/ES256 tokens (repeatable)",
     )
     serve.add_argument("--instance-id")
+    serve.add_argument("--database-url", help="postgresql://... (default: SQLite in data dir)")
     serve.add_argument("--json-logs", dest="log_json", action="store_const", const=True)
     serve.add_argument("--log-level")
     token = sub.add_parser("token", help="mint a token (HS256, the hub's secret)")
@@ -66,6 +67,7 @@ def serve(args: argparse.Namespace) -> int:
             "port",
             "public_key_files",
             "instance_id",
+            "database_url",
             "log_json",
             "log_level",
         ],
@@ -74,12 +76,11 @@ def serve(args: argparse.Namespace) -> int:
         flags["public_key_files"] = tuple(flags["public_key_files"])
     settings = load_settings(flags, config_file=args.config)
     logs.configure(settings.instance_id, json_lines=settings.log_json, level=settings.log_level)
-    app = build_app(settings)
     print(
         f"chit-hub {settings.instance_id} listening on http://{settings.host}:{settings.port}",
         flush=True,
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None)
     return 0
 
 

@@ -14,6 +14,7 @@ from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings
+from hub.store import Database
 from shared.tokens import TokenKeys
 
 
@@ -29,6 +30,7 @@ class HubContext:
     publisher: Publisher
     observer: HubMetrics
     printing: PrintingService
+    db: Database
     started_at: float = field(default_factory=time.time)
 
     @property

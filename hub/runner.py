@@ -26,7 +26,7 @@ class RunningHub:
 
 async def start_hub(settings: Settings) -> RunningHub:
     """Start the hub on settings.host:settings.port (port 0 picks a free one)."""
-    app = build_app(settings)
+    app = await build_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

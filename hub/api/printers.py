@@ -98,7 +98,7 @@ async def get_test(request: web.Request) -> web.Response:
     """A finished test's result by correlation id (404 for unknown or another tenant's)."""
     ctx = ctx_of(request)
     who = _requester(request)
-    result = ctx.printing.result_of(who.company_id, request.match_info["correlation_id"])
+    result = await ctx.printing.result_of(who.company_id, request.match_info["correlation_id"])
     if result is None:
         raise_error(404, "not_found", "no finished test with this correlation id")
     return web.json_response(result.to_wire())

@@ -22,6 +22,7 @@ from hub.services.tenancy import TenantMismatch
 from shared.events import PayloadError, lookup, parse
 from shared.namespaces import Namespace
 from shared.rooms import rooms_for_claims
+from shared.tokens import Claims
 from shared.wire import WireModel, error_dict
 
 log = logging.getLogger("chit.hub.gateway")
@@ -59,6 +60,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
             claims = authenticate_connect(environ, auth, self.namespace_id, self.ctx.keys)
             if claims.branch_id is not None and claims.company_id is not None:
                 self.ctx.directory.bind(claims.branch_id, claims.company_id)
+            await self.admit(claims)
         except (AuthRefused, TenantMismatch) as exc:
             self._log_refusal(sid, environ, exc.code, exc.message)
             self.ctx.observer.auth_refused(self.namespace_id, exc.code)
@@ -81,6 +83,9 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         self.ctx.observer.disconnected(session)
         log.info("client disconnected", extra={**session.log_fields(), "reason": str(reason)})
         await self.client_disconnected(session)
+
+    async def admit(self, claims: Claims) -> None:
+        """Hook for subclasses: refuse an authenticated client with AuthRefused."""
 
     async def client_connected(self, session: ClientSession) -> None:
         """Hook for subclasses, after the session is registered."""

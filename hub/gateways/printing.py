@@ -6,10 +6,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
+from hub.auth import AuthRefused
 from hub.gateways.base import Ack, Gateway, Handler, ok, refused
 from hub.services.connections import ClientSession
 from hub.services.printing import PrintingError, Requester
+from hub.services.records import AgentRefused
 from hub.services.registry import AgentMismatch, AgentRecord
+from hub.store.errors import TenantConflict
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
@@ -22,7 +25,7 @@ from shared.events import (
     PrintJobUpdate,
 )
 from shared.namespaces import Namespace
-from shared.tokens import Role
+from shared.tokens import Claims, Role
 from shared.wire import WireModel
 
 log = logging.getLogger("chit.hub.printing")
@@ -53,6 +56,17 @@ class PrintingGateway(Gateway):
             "printJobUpdate": self._agent(self._job_update),
             "printer:test": self._test,
         }
+
+    async def admit(self, claims: Claims) -> None:
+        """Desktop agents must not be revoked (checked against the store at every connect)."""
+        if claims.role is not Role.DESKTOP_APP:
+            return
+        try:
+            await self.ctx.printing.records.admit_agent(claims.agent_id or claims.sub, claims)
+        except AgentRefused as exc:
+            raise AuthRefused(exc.code, exc.message) from None
+        except TenantConflict as exc:
+            raise AuthRefused("tenant_mismatch", exc.message) from None
 
     async def client_connected(self, session: ClientSession) -> None:
         """Agents are registered as online as soon as their socket is authenticated."""

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from hub.metrics import HubMetrics
 from hub.services.publisher import Publisher
+from hub.services.records import PrinterRecords
 from hub.services.registry import AgentRecord, Registry
 from shared.events import (
     AgentHeartbeat,
@@ -98,8 +99,15 @@ def failed_result(
 class PrintingService:
     """The hub side of the agent protocol."""
 
-    def __init__(self, publisher: Publisher, metrics: HubMetrics, test_timeout: float) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        metrics: HubMetrics,
+        test_timeout: float,
+        records: PrinterRecords,
+    ) -> None:
         self.registry = Registry()
+        self.records = records
         self._publisher = publisher
         self._metrics = metrics
         self._timeout = test_timeout
@@ -132,12 +140,16 @@ class PrintingService:
         """The agent announced itself."""
         record.info = hello
         record.last_seen = time.time()
+        await self.records.seen(record.agent_id, hello.hostname, hello.os, hello.version)
         await self._broadcast_presence(record)
 
     async def inventory(self, record: AgentRecord, inventory: AgentInventory) -> None:
         """The agent's full printer list replaces the known one; each is broadcast."""
         self.registry.replace_printers(record, list(inventory.printers))
         record.last_seen = time.time()
+        await self.records.inventory(
+            record.agent_id, record.company_id, _branch(record), list(inventory.printers)
+        )
         for printer in inventory.printers:
             await self._to_agent_rooms(
                 record,
@@ -148,21 +160,29 @@ class PrintingService:
     async def heartbeat(self, record: AgentRecord, beat: AgentHeartbeat) -> None:
         """The agent is alive."""
         record.last_seen = time.time()
+        await self.records.seen(record.agent_id)
 
     async def discovered(self, record: AgentRecord, event: PrinterDiscovered) -> None:
         """One printer found or found again."""
         self.registry.set_printer(record, event.printer)
+        await self.records.printer(
+            record.agent_id, record.company_id, _branch(record), event.printer
+        )
         await self._to_agent_rooms(record, "printer:discovered", event)
 
     async def removed(self, record: AgentRecord, event: PrinterRemoved) -> None:
         """A printer is gone."""
         record.printers.pop(event.printer_id, None)
+        await self.records.removed(record.agent_id, record.company_id, event.printer_id)
         await self._to_agent_rooms(record, "printer:removed", event)
 
     async def status(self, record: AgentRecord, event: PrinterStatusUpdate) -> None:
         """A printer's status changed."""
         if not self.registry.set_status(record, event.printer_id, event.status):
             raise PrintingError("unknown_printer", f"agent has no printer {event.printer_id}")
+        await self.records.status(
+            record.agent_id, record.company_id, event.printer_id, event.status
+        )
         await self._to_agent_rooms(record, "printerStatusUpdate", event)
 
     async def job_update(self, record: AgentRecord, event: PrintJobUpdate) -> None:
@@ -194,33 +214,47 @@ class PrintingService:
         self, requester: Requester, request: PrinterTestRequest
     ) -> PrinterTestResult:
         """Run a printer test end to end and return its result (never raises for timeouts)."""
-        key = (requester.company_id, request.correlation_id)
-        if key in self._results:
-            return self._results[key]
+        cached = self._results.get((requester.company_id, request.correlation_id))
+        if cached is not None:
+            return cached
         pending = self._pending.get(request.correlation_id)
         if pending is not None:
             if pending.company_id != requester.company_id:
                 raise PrintingError("correlation_conflict", "correlation id already in use")
             return await asyncio.shield(pending.future)
         agent = self.owner_for(requester, request.printer_id)
-        return await self._run_test(requester, agent, request)
-
-    async def _run_test(
-        self, requester: Requester, agent: AgentRecord, request: PrinterTestRequest
-    ) -> PrinterTestResult:
-        started = time.monotonic()
-        if not agent.online or agent.sid is None:
-            since = _since(agent.offline_since)
-            result = failed_result(
-                request,
-                "agent_offline",
-                f"agent {agent.agent_id} is offline{since}",
-                started,
-                agent.agent_id,
-            )
-            return await self._finish(requester.company_id, agent, result, started)
+        # Claimed before the first await, so concurrent requests for the id share this run.
         pending = PendingTest(requester.company_id, agent.agent_id, request.printer_id)
         self._pending[request.correlation_id] = pending
+        try:
+            result = await self._test_once(requester, agent, request, pending)
+        except BaseException as exc:
+            if not pending.future.done():
+                pending.future.set_exception(exc)
+                pending.future.exception()
+            raise
+        finally:
+            self._pending.pop(request.correlation_id, None)
+        if not pending.future.done():
+            pending.future.set_result(result)
+        return result
+
+    async def _test_once(
+        self,
+        requester: Requester,
+        agent: AgentRecord,
+        request: PrinterTestRequest,
+        pending: PendingTest,
+    ) -> PrinterTestResult:
+        stored = await self.records.test_result(requester.company_id, request.correlation_id)
+        if stored is not None:
+            return stored
+        started = time.monotonic()
+        if not agent.online or agent.sid is None:
+            message = f"agent {agent.agent_id} is offline{_since(agent.offline_since)}"
+            result = failed_result(request, "agent_offline", message, started, agent.agent_id)
+            return await self._finish(requester.company_id, agent, result, started)
+        await self.records.test_requested(requester.company_id, request, agent.agent_id)
         log.info(
             "printer test sent",
             extra={
@@ -229,27 +263,19 @@ class PrintingService:
                 "agent_id": agent.agent_id,
             },
         )
+        await self._publisher.to_sid(lookup(Namespace.PRINTING, "printer:test"), request, agent.sid)
         try:
-            await self._publisher.to_sid(
-                lookup(Namespace.PRINTING, "printer:test"), request, agent.sid
-            )
             result = await asyncio.wait_for(asyncio.shield(pending.future), self._timeout)
         except TimeoutError:
-            result = failed_result(
-                request,
-                "timeout",
-                f"agent {agent.agent_id} did not answer within {self._timeout:g} s",
-                started,
-                agent.agent_id,
-            )
-        finally:
-            self._pending.pop(request.correlation_id, None)
+            message = f"agent {agent.agent_id} did not answer within {self._timeout:g} s"
+            result = failed_result(request, "timeout", message, started, agent.agent_id)
         return await self._finish(requester.company_id, agent, result, started)
 
     async def _finish(
         self, company_id: str, agent: AgentRecord, result: PrinterTestResult, started: float
     ) -> PrinterTestResult:
         self._remember(company_id, result)
+        await self.records.test_finished(company_id, result)
         outcome = "success" if result.success else (result.error.code if result.error else "fail")
         self._metrics.printer_test(outcome, time.monotonic() - started)
         log.info(
@@ -272,9 +298,12 @@ class PrintingService:
         if not pending.future.done():
             pending.future.set_result(result.model_copy(update={"agent_id": record.agent_id}))
 
-    def result_of(self, company_id: str, correlation_id: str) -> PrinterTestResult | None:
+    async def result_of(self, company_id: str, correlation_id: str) -> PrinterTestResult | None:
         """A finished test's result, by correlation id, within a company."""
-        return self._results.get((company_id, correlation_id))
+        cached = self._results.get((company_id, correlation_id))
+        if cached is not None:
+            return cached
+        return await self.records.test_result(company_id, correlation_id)
 
     def _fail_pending(self, correlation_id: str, code: str, message: str) -> None:
         pending = self._pending[correlation_id]
@@ -303,6 +332,11 @@ class PrintingService:
             last_seen=datetime.fromtimestamp(record.last_seen, UTC),
         )
         await self._to_agent_rooms(record, "agent:status", presence)
+
+
+def _branch(record: AgentRecord) -> str:
+    assert record.branch_id is not None, "agents are admitted with a branch"
+    return record.branch_id
 
 
 def new_correlation_id() -> str:

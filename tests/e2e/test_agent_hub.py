@@ -204,9 +204,13 @@ async def test_every_discovery_method_reaches_the_hub(hub: HubHarness) -> None:
             expected = {p.printer_id for p in fleet.printers} | {swept.printer_id}
             await eventually(lambda: expected <= set(record.printers), timeout=20)
             assert any(pid.startswith("usb:04b8:0e15:DISC01") for pid in record.printers)
-            sources = {
-                e["printer"]["printerId"]: e["printer"]["source"]
-                for e in manager.events(NS, "printer:discovered")
-            }
-            assert sources[swept.printer_id] == "sweep"
-            assert {sources[p.printer_id] for p in fleet.printers} == {"mdns"}
+
+            def sources() -> dict[str, str]:
+                return {
+                    e["printer"]["printerId"]: e["printer"]["source"]
+                    for e in manager.events(NS, "printer:discovered")
+                }
+
+            await eventually(lambda: expected <= set(sources()))
+            assert sources()[swept.printer_id] == "sweep"
+            assert {sources()[p.printer_id] for p in fleet.printers} == {"mdns"}

@@ -1,0 +1,141 @@
+"""What the printing service keeps in the database: agents, printers, status history, tests.
+
+The live registry (who is connected where) stays in memory; this is the system of record
+that survives restarts and answers the REST API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hub.store import Database
+from hub.store import agents as agent_store
+from hub.store import printer_tests as test_store
+from hub.store import printers as printer_store
+from hub.store import tenants as tenant_store
+from hub.store.printer_tests import PrinterTestRow
+from shared.events import PrinterTestRequest, PrinterTestResult
+from shared.printers import PrinterInfo, PrinterStatus
+from shared.tokens import Claims
+from shared.wire import ErrorInfo
+
+
+class AgentRefused(Exception):
+    """An agent that may not connect (revoked, or its credential was replaced)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PrinterRecords:
+    """Database side of agents and printers for one company at a time."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def admit_agent(self, agent_id: str, claims: Claims) -> None:
+        """Check an agent may connect and record it; AgentRefused when it may not."""
+        assert claims.company_id is not None
+        if claims.branch_id is None:
+            raise AgentRefused("token_claims", "desktop tokens must carry a branchId claim")
+        async with self.db.session() as s:
+            await tenant_store.ensure_branch(s, claims.branch_id, claims.company_id)
+            row = await agent_store.get_agent(s, claims.company_id, agent_id)
+            if row is not None and row.revoked:
+                raise AgentRefused("agent_revoked", f"agent {agent_id} was revoked; pair it again")
+            if row is not None and claims.jti and row.credential_id != claims.jti:
+                raise AgentRefused(
+                    "credential_replaced", "this device credential was replaced by a newer pairing"
+                )
+            if row is None:
+                credential = claims.jti or f"token:{agent_id}"
+                await agent_store.upsert_agent(
+                    s, agent_id, claims.company_id, claims.branch_id, credential, now=_now()
+                )
+            else:
+                await agent_store.touch(s, agent_id, _now())
+
+    async def seen(
+        self,
+        agent_id: str,
+        hostname: str | None = None,
+        os: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        """The agent said hello or beat its heart."""
+        async with self.db.session() as s:
+            await agent_store.touch(s, agent_id, _now(), hostname=hostname, os=os, version=version)
+
+    async def inventory(
+        self, agent_id: str, company_id: str, branch_id: str, printers: list[PrinterInfo]
+    ) -> None:
+        """The agent's full printer list."""
+        async with self.db.session() as s:
+            await printer_store.upsert_printers(s, agent_id, company_id, branch_id, printers)
+
+    async def printer(
+        self, agent_id: str, company_id: str, branch_id: str, printer: PrinterInfo
+    ) -> None:
+        """One printer found or found again."""
+        async with self.db.session() as s:
+            await printer_store.upsert_printer(s, agent_id, company_id, branch_id, printer)
+
+    async def removed(self, agent_id: str, company_id: str, printer_id: str) -> None:
+        """A printer is gone."""
+        async with self.db.session() as s:
+            await printer_store.mark_removed(s, company_id, agent_id, printer_id)
+
+    async def status(
+        self, agent_id: str, company_id: str, printer_id: str, status: PrinterStatus
+    ) -> None:
+        """A printer's status changed (kept, with history)."""
+        async with self.db.session() as s:
+            await printer_store.set_status(s, company_id, agent_id, printer_id, status)
+
+    async def test_requested(
+        self, company_id: str, request: PrinterTestRequest, agent_id: str | None
+    ) -> None:
+        """A test was asked for."""
+        async with self.db.session() as s:
+            await test_store.record_test_request(
+                s,
+                company_id,
+                request.correlation_id,
+                request.printer_id,
+                agent_id,
+                request.requested_by,
+            )
+
+    async def test_finished(self, company_id: str, result: PrinterTestResult) -> None:
+        """A test has its result."""
+        async with self.db.session() as s:
+            await test_store.save_test_result(s, company_id, result)
+
+    async def test_result(self, company_id: str, correlation_id: str) -> PrinterTestResult | None:
+        """A finished test of the company."""
+        async with self.db.session() as s:
+            row = await test_store.get_test_result(s, company_id, correlation_id)
+        return None if row is None or row.success is None else _result(row)
+
+
+def _result(row: PrinterTestRow) -> PrinterTestResult:
+    error = None
+    if row.error_code:
+        error = ErrorInfo(code=row.error_code, message=row.error_message or row.error_code)
+    status = PrinterStatus.model_validate(row.status) if row.status else None
+    return PrinterTestResult(
+        correlation_id=row.correlation_id,
+        printer_id=row.printer_id,
+        agent_id=row.agent_id,
+        success=bool(row.success),
+        status=status,
+        error=error,
+        duration_ms=row.duration_ms or 0,
+        completed_at=row.completed_at,
+    )
