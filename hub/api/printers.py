@@ -72,6 +72,49 @@ async def list_printers(request: web.Request) -> web.Response:
     return web.json_response({"printers": rows})
 
 
+@routes.get("/api/v1/printers/{printer_id}")
+async def printer_detail(request: web.Request) -> web.Response:
+    """A printer with its latest status and status history (404 outside the caller's scope)."""
+    ctx = ctx_of(request)
+    who = _requester(request)
+    found = await ctx.printing.records.printer_detail(
+        who.company_id, who.branch_id, request.match_info["printer_id"]
+    )
+    if found is None:
+        raise_error(404, "not_found", "no such printer")
+    row, history = found
+    live = {a.agent_id: a for a, _ in ctx.printing.printers_for(who)}
+    agent = live.get(row.agent_id)
+    body = {
+        **row.info,
+        "agentId": row.agent_id,
+        "branchId": row.branch_id,
+        "agentOnline": bool(agent and agent.online),
+        "status": row.last_status,
+        "lastSeen": row.last_seen.isoformat() if row.last_seen else None,
+        "removedAt": row.removed_at.isoformat() if row.removed_at else None,
+        "history": [
+            {"state": h.state, "status": h.status, "at": h.at.isoformat()} for h in history
+        ],
+    }
+    return web.json_response(body)
+
+
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+@routes.post("/api/v1/agents/{agent_id}/revoke")
+async def revoke_agent(request: web.Request) -> web.Response:
+    """Revoke an agent: its socket is closed now and its credential refused from now on."""
+    ctx = ctx_of(request)
+    claims, company = require_tenant(request, MANAGERS)
+    who = Requester(company, claims.branch_id, claims.sub)
+    agent_id = request.match_info["agent_id"]
+    if not await ctx.printing.revoke(who, agent_id):
+        raise_error(404, "not_found", "no such agent")
+    return web.json_response({"agentId": agent_id, "revoked": True})
+
+
 @routes.post("/api/v1/printers/{printer_id}/test")
 async def test_printer(request: web.Request) -> web.Response:
     """Run a printer test and return its result (200) or a clear error."""

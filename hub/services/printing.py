@@ -189,6 +189,17 @@ class PrintingService:
         """A print job changed state on the agent."""
         await self._to_agent_rooms(record, "printJobUpdate", event)
 
+    async def revoke(self, requester: Requester, agent_id: str) -> bool:
+        """Revoke an agent of the requester's scope and drop its socket at once."""
+        revoked = await self.records.revoke(
+            requester.company_id, requester.branch_id, agent_id, requester.name or "unknown"
+        )
+        record = self.registry.agent(requester.company_id, agent_id)
+        if revoked and record is not None and record.sid is not None:
+            log.warning("agent revoked; disconnecting", extra={"agent_id": agent_id})
+            await self._publisher.disconnect(record.sid, str(Namespace.PRINTING))
+        return revoked
+
     # --- tests ------------------------------------------------------------------------------
 
     def printers_for(self, requester: Requester) -> list[tuple[AgentRecord, str]]:

@@ -26,6 +26,8 @@ class Emitter(Protocol):
         namespace: str | None = None,
     ) -> None: ...
 
+    async def disconnect(self, sid: str, namespace: str | None = None) -> None: ...
+
 
 class Publisher:
     """Validated events out to ``company:{id}`` and ``branch:{id}`` rooms of one namespace."""
@@ -58,6 +60,10 @@ class Publisher:
             },
         )
         return rooms
+
+    async def disconnect(self, sid: str, namespace: str) -> None:
+        """Close one client's connection on a namespace."""
+        await self._emitter.disconnect(sid, namespace=namespace)
 
     async def to_sid(self, spec: EventSpec, payload: WireModel, sid: str) -> None:
         """Emit to one client (for example the agent that owns a printer)."""

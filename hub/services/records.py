@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 
 from hub.store import Database
 from hub.store import agents as agent_store
+from hub.store import audit as audit_store
 from hub.store import printer_tests as test_store
 from hub.store import printers as printer_store
 from hub.store import tenants as tenant_store
 from hub.store.printer_tests import PrinterTestRow
+from hub.store.printers import PrinterRow, StatusRow
 from shared.events import PrinterTestRequest, PrinterTestResult
 from shared.printers import PrinterInfo, PrinterStatus
 from shared.tokens import Claims
@@ -97,6 +99,31 @@ class PrinterRecords:
         """A printer's status changed (kept, with history)."""
         async with self.db.session() as s:
             await printer_store.set_status(s, company_id, agent_id, printer_id, status)
+
+    async def revoke(
+        self, company_id: str, branch_id: str | None, agent_id: str, actor: str
+    ) -> bool:
+        """Withdraw an agent's access (within the actor's scope) and audit it."""
+        async with self.db.session() as s:
+            row = await agent_store.get_agent(s, company_id, agent_id)
+            if row is None or (branch_id is not None and row.branch_id != branch_id):
+                return False
+            await agent_store.revoke(s, company_id, agent_id)
+            await audit_store.record(s, company_id, actor, "agent.revoke", agent_id)
+        return True
+
+    async def printer_detail(
+        self, company_id: str, branch_id: str | None, printer_id: str, limit: int = 50
+    ) -> tuple[PrinterRow, list[StatusRow]] | None:
+        """A printer of the caller's scope with its status history, newest first."""
+        async with self.db.session() as s:
+            row = await printer_store.get_printer(s, company_id, printer_id)
+            if row is None or (branch_id is not None and row.branch_id != branch_id):
+                return None
+            history = await printer_store.status_history(
+                s, company_id, printer_id, limit, row.agent_id
+            )
+        return row, history
 
     async def test_requested(
         self, company_id: str, request: PrinterTestRequest, agent_id: str | None
