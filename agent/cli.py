@@ -1,4 +1,4 @@
-"""``chit-agent``: run the agent, list printers, print a test page, simulate printers."""
+"""``chit-agent``: run the agent, pair it, list printers, print a test page, simulate printers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent import settings as store
+from agent.pairing import PairingFailed, redeem
 from agent.service import Agent
 from agent.settings import AgentSettings
 from shared.events import PrinterTestRequest
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
     run.add_argument("--headless", action="store_true", help="no tray icon")
     run.add_argument("--hub", help="hub URL (overrides the settings)")
+    pair = sub.add_parser("pair", help="pair with a hub using a code from the manager UI")
+    pair.add_argument("code", help="the pairing code, e.g. ABCD-EFGH")
+    pair.add_argument("--hub", help="hub URL (default: the configured one)")
     discover = sub.add_parser("discover", help="scan once and show what is found")
     discover.add_argument("--json", action="store_true")
     test = sub.add_parser("test-print", help="print a test page on one printer")
@@ -134,6 +138,25 @@ async def _simulate(count: int, announce: bool) -> int:
     return 0
 
 
+async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
+    hub_url = hub_url or settings.hub_url
+    if not hub_url:
+        print("error: give the hub URL with --hub", file=sys.stderr)
+        return 2
+    try:
+        paired = await redeem(hub_url, code, settings.agent_id, settings.hostname)
+    except PairingFailed as exc:
+        print(f"pairing failed: {exc}", file=sys.stderr)
+        return 1
+    store.write_token(paired.token)
+    store.save(settings.with_changes(hub_url=hub_url))
+    print(
+        f"paired agent {paired.agent_id} with {hub_url} "
+        f"(company {paired.company_id}, branch {paired.branch_id})"
+    )
+    return 0
+
+
 def _config(args: argparse.Namespace) -> int:
     settings = store.load()
     printers = [p for p in settings.manual_printers if p not in args.remove_printer]
@@ -173,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "hub", None):
             settings = settings.with_changes(hub_url=args.hub)
         return asyncio.run(_run(settings))
+    if command == "pair":
+        return asyncio.run(_pair(settings, args.code, args.hub))
     if command == "discover":
         return asyncio.run(_discover(settings, args.json))
     return asyncio.run(_test_print(settings, args.printer, args.json))

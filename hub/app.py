@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import socketio
 from aiohttp import web
 
+from hub.api import accounts as accounts_api
 from hub.api import events as events_api
 from hub.api import health as health_api
+from hub.api import jobs as jobs_api
+from hub.api import openapi as openapi_api
+from hub.api import pairing as pairing_api
 from hub.api import printers as printers_api
 from hub.api.errors import error_middleware
 from hub.auth import load_keys
@@ -19,6 +26,7 @@ from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
 from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
+from hub.services.jobs import JobService
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
@@ -72,8 +80,18 @@ async def build_context(settings: Settings) -> HubContext:
     printing = PrintingService(
         publisher, metrics, settings.printer_test_timeout, PrinterRecords(db)
     )
+    jobs = JobService(db, printing, publisher)
     return HubContext(
-        settings, keys, sio, directory, ConnectionRegistry(), publisher, metrics, printing, db
+        settings,
+        keys,
+        sio,
+        directory,
+        ConnectionRegistry(),
+        publisher,
+        metrics,
+        printing,
+        db,
+        jobs,
     )
 
 
@@ -85,10 +103,28 @@ async def build_app(settings: Settings) -> web.Application:
     for gateway in (PrintingGateway(ctx), OrdersGateway(ctx), AvailabilityGateway(ctx)):
         ctx.sio.register_namespace(gateway)
     ctx.sio.attach(app)
-    for module in (health_api, events_api, printers_api):
+    for module in (
+        health_api,
+        openapi_api,
+        events_api,
+        printers_api,
+        jobs_api,
+        accounts_api,
+        pairing_api,
+    ):
         app.add_routes(module.routes)
+    app.cleanup_ctx.append(_background)
     app.on_cleanup.append(_close_database)
     return app
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """Housekeeping that runs while the app serves: expiring print jobs."""
+    task = asyncio.create_task(app[CTX_KEY].jobs.run_expiry())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_database(app: web.Application) -> None:

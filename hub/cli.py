@@ -1,8 +1,10 @@
-"""``chit-hub``: serve the hub (default) or mint a token for trying things out."""
+"""``chit-hub``: serve the hub (default), add a user, or mint a token for trying things out."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,10 +14,12 @@ from aiohttp import web
 
 from hub import logs
 from hub.app import build_app
-from hub.settings import ensure_secret, load_settings
+from hub.services.bootstrap import FirstAdmin, bootstrap_admin
+from hub.settings import Settings, ensure_secret, load_settings
+from hub.store import AlreadyExists, Database, NotFound, TenantConflict, tenants, users
 from shared.tokens import Role, mint
 
-COMMANDS = ("serve", "token")
+COMMANDS = ("serve", "token", "user")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--sub", default=None, help="subject (default: derived from role)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    _user_parser(sub.add_parser("user", help="manage standalone accounts"))
     return parser
+
+
+def _user_parser(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="user_command", required=True)
+    add = actions.add_parser("add", help="create a user (asks for the password when not given)")
+    _common(add)
+    add.add_argument("--database-url", help="postgresql://... (default: SQLite in data dir)")
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", required=True, choices=users.USER_ROLES)
+    add.add_argument("--company", required=True)
+    add.add_argument("--branch")
+    add.add_argument("--password", help="the password (prompted for when left out)")
 
 
 def _flags(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
@@ -76,11 +93,69 @@ def serve(args: argparse.Namespace) -> int:
         flags["public_key_files"] = tuple(flags["public_key_files"])
     settings = load_settings(flags, config_file=args.config)
     logs.configure(settings.instance_id, json_lines=settings.log_json, level=settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    first = asyncio.run(_first_start(settings))
+    if first is not None:
+        # stdout only, never the log: log files are kept and shipped, this must not be.
+        print(
+            f"created the first admin account: username {first.username!r}, "
+            f"password {first.password!r}, company {first.company_id!r}. "
+            "It is shown only now; sign in and change it.",
+            flush=True,
+        )
     print(
         f"chit-hub {settings.instance_id} listening on http://{settings.host}:{settings.port}",
         flush=True,
     )
     web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+async def _first_start(settings: Settings) -> FirstAdmin | None:
+    db = await Database.connect(settings.database_url, settings.data_dir)
+    try:
+        return await bootstrap_admin(db, settings.data_dir)
+    finally:
+        await db.close()
+
+
+def _new_password() -> str | None:
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("password again: "):
+        print("error: the passwords differ", file=sys.stderr)
+        return None
+    return first
+
+
+async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> users.UserRow:
+    db = await Database.connect(settings.database_url, settings.data_dir)
+    try:
+        async with db.session() as s:
+            await tenants.ensure_company(s, args.company)
+            if args.branch:
+                await tenants.ensure_branch(s, args.branch, args.company)
+            return await users.create_user(
+                s, args.username, password, args.role, args.company, args.branch
+            )
+    finally:
+        await db.close()
+
+
+def user(args: argparse.Namespace) -> int:
+    """Create a standalone account."""
+    settings = load_settings(_flags(args, ["data_dir", "database_url"]), config_file=args.config)
+    password = args.password if args.password is not None else _new_password()
+    if not password:
+        print("error: the password must not be empty", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        row = asyncio.run(_add_user(settings, args, password))
+    except (AlreadyExists, NotFound, TenantConflict, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    where = f"company {row.company_id}" + (f", branch {row.branch_id}" if row.branch_id else "")
+    print(f"created {row.role} {row.username!r} (id {row.id}) in {where}")
     return 0
 
 
@@ -114,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments or arguments[0] not in (*COMMANDS, "-h", "--help"):
         arguments.insert(0, "serve")
     args = _parser().parse_args(arguments)
-    handler = {"serve": serve, "token": token}[args.command]
+    handler = {"serve": serve, "token": token, "user": user}[args.command]
     return handler(args)
 
 

@@ -10,8 +10,10 @@ from aiohttp import web
 
 from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
+from hub.services.jobs import JobService
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
+from hub.services.ratelimit import FailureLimiter
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings
 from hub.store import Database
@@ -31,7 +33,12 @@ class HubContext:
     observer: HubMetrics
     printing: PrintingService
     db: Database
+    jobs: JobService
     started_at: float = field(default_factory=time.time)
+    #: Failed logins per username and address: 10 in 5 minutes.
+    login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(10, 300.0))
+    #: Failed pairing-code redemptions per address: 5 a minute.
+    redeem_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 60.0))
 
     @property
     def instance_id(self) -> str:

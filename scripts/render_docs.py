@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub import __version__  # noqa: E402
+from hub.api.openapi import openapi_document  # noqa: E402
 from shared.catalog_docs import asyncapi_document, events_markdown  # noqa: E402
 
 
@@ -20,6 +22,7 @@ def rendered() -> dict[Path, str]:
     return {
         ROOT / "docs" / "events.md": events_markdown(__version__),
         ROOT / "docs" / "asyncapi.yaml": asyncapi,
+        ROOT / "docs" / "openapi.json": json.dumps(openapi_document(), indent=2) + "\n",
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -43,6 +44,13 @@ def raise_error(status: int, code: str, message: str, field: str | None = None) 
 def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
     """A JSON error response."""
     return web.json_response(error_dict(code, message, field), status=status)
+
+
+def rate_limited(retry_after: float, message: str) -> web.Response:
+    """A 429 ``rate_limited`` answer with a Retry-After header (whole seconds, at least 1)."""
+    response = json_error(429, "rate_limited", message)
+    response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -116,6 +116,7 @@ class PrintingGateway(Gateway):
     async def _inventory(self, record: AgentRecord, model: WireModel) -> Ack:
         assert isinstance(model, AgentInventory)
         await self.ctx.printing.inventory(record, model)
+        await self.ctx.jobs.deliver_pending(record)
         return ok(printers=len(model.printers))
 
     async def _heartbeat(self, record: AgentRecord, model: WireModel) -> Ack:
@@ -145,7 +146,7 @@ class PrintingGateway(Gateway):
 
     async def _job_update(self, record: AgentRecord, model: WireModel) -> Ack:
         assert isinstance(model, PrintJobUpdate)
-        await self.ctx.printing.job_update(record, model)
+        await self.ctx.jobs.agent_update(record, model)
         return ok()
 
     async def _test(self, session: ClientSession, model: WireModel) -> Ack:

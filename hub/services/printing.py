@@ -31,7 +31,6 @@ from shared.events import (
     PrinterStatusUpdate,
     PrinterTestRequest,
     PrinterTestResult,
-    PrintJobUpdate,
     lookup,
 )
 from shared.namespaces import Namespace
@@ -184,10 +183,6 @@ class PrintingService:
             record.agent_id, record.company_id, event.printer_id, event.status
         )
         await self._to_agent_rooms(record, "printerStatusUpdate", event)
-
-    async def job_update(self, record: AgentRecord, event: PrintJobUpdate) -> None:
-        """A print job changed state on the agent."""
-        await self._to_agent_rooms(record, "printJobUpdate", event)
 
     async def revoke(self, requester: Requester, agent_id: str) -> bool:
         """Revoke an agent of the requester's scope and drop its socket at once."""

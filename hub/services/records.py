@@ -31,6 +31,16 @@ class AgentRefused(Exception):
         self.message = message
 
 
+#: Credential id of an agent first seen with a token it was not paired with (minted by
+#: ``chit-hub token`` or by the platform): any valid token for it is accepted until it pairs.
+UNPAIRED = "token:"
+
+
+def _paired(credential_id: str) -> bool:
+    """Whether the agent holds a pairing credential (then only that credential's jti works)."""
+    return not credential_id.startswith(UNPAIRED)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -51,14 +61,18 @@ class PrinterRecords:
             row = await agent_store.get_agent(s, claims.company_id, agent_id)
             if row is not None and row.revoked:
                 raise AgentRefused("agent_revoked", f"agent {agent_id} was revoked; pair it again")
-            if row is not None and claims.jti and row.credential_id != claims.jti:
+            if row is not None and _paired(row.credential_id) and row.credential_id != claims.jti:
                 raise AgentRefused(
                     "credential_replaced", "this device credential was replaced by a newer pairing"
                 )
             if row is None:
-                credential = claims.jti or f"token:{agent_id}"
                 await agent_store.upsert_agent(
-                    s, agent_id, claims.company_id, claims.branch_id, credential, now=_now()
+                    s,
+                    agent_id,
+                    claims.company_id,
+                    claims.branch_id,
+                    UNPAIRED + agent_id,
+                    now=_now(),
                 )
             else:
                 await agent_store.touch(s, agent_id, _now())

@@ -184,6 +184,12 @@ async def get_job(session: AsyncSession, company_id: str, job_id: str) -> JobRow
     return None if row is None or row.company_id != company_id else _job(row)
 
 
+async def job_by_id(session: AsyncSession, job_id: str) -> JobRow | None:
+    """Any company's job by id: for the hub's own housekeeping, never for a caller's request."""
+    row = await session.get(PrintJob, job_id)
+    return None if row is None else _job(row)
+
+
 async def list_jobs(
     session: AsyncSession,
     company_id: str,

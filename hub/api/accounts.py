@@ -1,0 +1,82 @@
+"""Sign-in for standalone accounts (users kept by the hub) and the caller's own claims."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hub.api.auth import require
+from hub.api.errors import raise_error, rate_limited, read_json
+from hub.context import HubContext, ctx_of
+from hub.store import users
+from shared.tokens import Role, mint
+
+routes = web.RouteTableDef()
+#: Sessions are short-lived: a stolen token is worth a working day at most.
+SESSION_TTL_SECONDS = 8 * 3600
+MAX_LOGIN_BODY = 4096
+_ALL_ROLES = frozenset(Role)
+
+
+def _credentials(body: Any) -> tuple[str, str]:
+    if not isinstance(body, dict):
+        raise_error(422, "invalid_payload", "send {username, password}")
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not username.strip():
+        raise_error(422, "invalid_payload", "username must be a non-empty string", "username")
+    if not isinstance(password, str) or not password:
+        raise_error(422, "invalid_payload", "password must be a non-empty string", "password")
+    return username, password
+
+
+def _session_token(ctx: HubContext, user: users.UserRow) -> str:
+    audience = ctx.settings.jwt_audience
+    return mint(
+        ctx.keys.secret,
+        sub=user.id,
+        role=Role(user.role),
+        company_id=user.company_id,
+        branch_id=user.branch_id,
+        ttl_seconds=SESSION_TTL_SECONDS,
+        issuer=ctx.settings.jwt_issuer,
+        extra={"aud": audience} if audience else None,
+    )
+
+
+def _user_view(user: users.UserRow) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "companyId": user.company_id,
+        "branchId": user.branch_id,
+    }
+
+
+@routes.post("/api/v1/auth/login")
+async def login(request: web.Request) -> web.Response:
+    """Exchange a username and password for a short-lived session token."""
+    ctx = ctx_of(request)
+    username, password = _credentials(await read_json(request, MAX_LOGIN_BODY))
+    key = f"{users.normalize_username(username)}|{request.remote}"
+    wait = ctx.login_failures.retry_after(key)
+    if wait is not None:
+        return rate_limited(wait, "too many failed sign-ins; try again later")
+    async with ctx.db.session() as s:
+        # The store hashes in a thread, and spends the same time on unknown users.
+        user = await users.authenticate(s, username, password)
+    if user is None:
+        ctx.login_failures.fail(key)
+        raise_error(401, "invalid_credentials", "the username or password is wrong")
+    ctx.login_failures.reset(key)
+    token = _session_token(ctx, user)
+    return web.json_response(
+        {"token": token, "expiresIn": SESSION_TTL_SECONDS, "user": _user_view(user)}
+    )
+
+
+@routes.get("/api/v1/me")
+async def me(request: web.Request) -> web.Response:
+    """The verified claims of the caller's token."""
+    return web.json_response(require(request, _ALL_ROLES).to_wire())

@@ -1,0 +1,139 @@
+"""Pairing a desktop agent: a manager asks for a one-time code, the agent trades it for a token.
+
+Redemption needs no token (the agent has none yet), so failures are counted per address and
+all look alike: a guesser learns nothing about which codes exist, were used or expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from hub.api.auth import require_tenant
+from hub.api.errors import raise_error, rate_limited, read_json
+from hub.context import HubContext, ctx_of
+from hub.store import NotFound, PairingError, TenantConflict, agents, audit, pairing, tenants
+from hub.store.columns import utcnow
+from shared.tokens import Role, mint
+from shared.wire import Identifier, WireModel
+
+log = logging.getLogger("chit.hub.pairing")
+routes = web.RouteTableDef()
+ISSUERS = frozenset({Role.MANAGER, Role.ADMIN})
+#: A device credential lives as long as the device; revocation (credential_id) ends it earlier.
+DEVICE_TTL_SECONDS = int(timedelta(days=3650).total_seconds())
+MAX_BODY = 4096
+INVALID = "the code is wrong, used or expired"
+
+
+class CodeRequest(WireModel):
+    """Body of POST /api/v1/pairing-codes."""
+
+    branch_id: Identifier
+
+
+class RedeemRequest(WireModel):
+    """Body of POST /api/v1/pairing/redeem."""
+
+    code: str
+    agent_id: Identifier
+    hostname: str | None = None
+
+
+def _parse(model: type[WireModel], body: Any) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or None
+        raise_error(422, "invalid_payload", str(first["msg"]), where)
+
+
+@routes.post("/api/v1/pairing-codes")
+async def create_code(request: web.Request) -> web.Response:
+    """Issue a one-time pairing code for a branch of the caller's company."""
+    ctx = ctx_of(request)
+    claims, company = require_tenant(request, ISSUERS)
+    body: CodeRequest = _parse(CodeRequest, await read_json(request, MAX_BODY))
+    if claims.branch_id is not None and claims.branch_id != body.branch_id:
+        raise_error(403, "forbidden_branch", "you may pair agents for your own branch only")
+    now = utcnow()
+    try:
+        async with ctx.db.session() as s:
+            await tenants.ensure_branch(s, body.branch_id, company)
+            code = await pairing.create_pairing_code(
+                s, company, body.branch_id, claims.sub, now=now
+            )
+            await audit.record(s, company, claims.sub, "pairing_code.created", body.branch_id)
+    except (NotFound, TenantConflict):
+        raise_error(404, "not_found", f"no branch {body.branch_id!r} in your company")
+    expires = now + pairing.DEFAULT_TTL
+    answer = {"code": code, "branchId": body.branch_id, "expiresAt": expires.isoformat()}
+    return web.json_response(answer, status=201)
+
+
+def _device_token(ctx: HubContext, redeem: RedeemRequest, where: pairing.Redeemed, jti: str) -> str:
+    audience = ctx.settings.jwt_audience
+    return mint(
+        ctx.keys.secret,
+        sub=redeem.agent_id,
+        role=Role.DESKTOP_APP,
+        company_id=where.company_id,
+        branch_id=where.branch_id,
+        agent_id=redeem.agent_id,
+        ttl_seconds=DEVICE_TTL_SECONDS,
+        issuer=ctx.settings.jwt_issuer,
+        extra={"jti": jti, **({"aud": audience} if audience else {})},
+    )
+
+
+async def _redeem(ctx: HubContext, redeem: RedeemRequest, credential: str) -> pairing.Redeemed:
+    """Use the code and record the agent in one transaction (a refused agent keeps the code)."""
+    async with ctx.db.session() as s:
+        where = await pairing.redeem_pairing_code(s, redeem.code, redeem.agent_id)
+        await agents.upsert_agent(
+            s,
+            redeem.agent_id,
+            where.company_id,
+            where.branch_id,
+            credential,
+            hostname=redeem.hostname,
+        )
+        detail = {"hostname": redeem.hostname, "credentialId": credential}
+        await audit.record(
+            s, where.company_id, redeem.agent_id, "agent.paired", where.branch_id, detail
+        )
+    return where
+
+
+@routes.post("/api/v1/pairing/redeem")
+async def redeem_code(request: web.Request) -> web.Response:
+    """Trade a pairing code for a device token (no auth; failures rate-limited per address)."""
+    ctx = ctx_of(request)
+    remote = request.remote or "unknown"
+    wait = ctx.redeem_failures.retry_after(remote)
+    if wait is not None:
+        return rate_limited(wait, "too many wrong pairing codes; try again later")
+    redeem: RedeemRequest = _parse(RedeemRequest, await read_json(request, MAX_BODY))
+    credential = uuid.uuid4().hex
+    try:
+        where = await _redeem(ctx, redeem, credential)
+    except PairingError as exc:
+        ctx.redeem_failures.fail(remote)
+        log.info("pairing refused", extra={"remote": remote, "reason": exc.code})
+        raise_error(400, "pairing_code_invalid", INVALID)
+    except TenantConflict:
+        raise_error(409, "agent_conflict", f"agent id {redeem.agent_id!r} is taken")
+    token = _device_token(ctx, redeem, where, credential)
+    answer = {
+        "token": token,
+        "companyId": where.company_id,
+        "branchId": where.branch_id,
+        "agentId": redeem.agent_id,
+    }
+    return web.json_response(answer)
