@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
 from aiohttp import web
 
 from hub.api import accounts as accounts_api
+from hub.api import branches as branches_api
 from hub.api import events as events_api
 from hub.api import health as health_api
 from hub.api import jobs as jobs_api
+from hub.api import monitoring as monitoring_api
 from hub.api import openapi as openapi_api
 from hub.api import pairing as pairing_api
 from hub.api import printers as printers_api
@@ -27,12 +28,17 @@ from hub.gateways.printing import PrintingGateway
 from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
+from hub.services.monitoring import AlertEngine, Monitor, Thresholds
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings, ensure_secret
 from hub.store import Database
+from hub.web import routes as web_ui
+from shared.events import MonitoringAlert, lookup
+from shared.namespaces import Namespace
+from shared.rooms import ADMINS_ROOM
 
 log = logging.getLogger("chit.hub")
 
@@ -80,19 +86,35 @@ async def build_context(settings: Settings) -> HubContext:
     printing = PrintingService(
         publisher, metrics, settings.printer_test_timeout, PrinterRecords(db)
     )
-    jobs = JobService(db, printing, publisher)
+    jobs = JobService(db, printing, publisher, metrics)
+    connections = ConnectionRegistry()
+    engine = AlertEngine(thresholds_of(settings), alert_emitter(publisher))
+    monitor = Monitor(metrics, connections, printing.registry, engine, settings.instance_id)
     return HubContext(
-        settings,
-        keys,
-        sio,
-        directory,
-        ConnectionRegistry(),
-        publisher,
-        metrics,
-        printing,
-        db,
-        jobs,
+        settings, keys, sio, directory, connections, publisher, monitor, printing, db, jobs
     )
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    """Alert thresholds from settings."""
+    return Thresholds(
+        namespace_connections=settings.alert_namespace_connections,
+        agent_offline_seconds=settings.alert_agent_offline_seconds,
+        reconnects_per_minute=settings.alert_reconnects_per_minute,
+        instance_imbalance=settings.alert_instance_imbalance,
+    )
+
+
+def alert_emitter(publisher: Publisher) -> Callable[[MonitoringAlert], Awaitable[None]]:
+    """Alerts go to the affected company's rooms, hub-wide ones to the admins' room."""
+    spec = lookup(Namespace.PRINTING, "newAlert")
+
+    async def emit(alert: MonitoringAlert) -> None:
+        if alert.company_id is not None:
+            await publisher.to_tenant(spec, alert, alert.company_id)
+        await publisher.to_room(spec, alert, ADMINS_ROOM)
+
+    return emit
 
 
 async def build_app(settings: Settings) -> web.Application:
@@ -105,12 +127,15 @@ async def build_app(settings: Settings) -> web.Application:
     ctx.sio.attach(app)
     for module in (
         health_api,
+        monitoring_api,
         openapi_api,
         events_api,
         printers_api,
         jobs_api,
         accounts_api,
         pairing_api,
+        branches_api,
+        web_ui,
     ):
         app.add_routes(module.routes)
     app.cleanup_ctx.append(_background)
@@ -119,12 +144,25 @@ async def build_app(settings: Settings) -> web.Application:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    """Housekeeping that runs while the app serves: expiring print jobs."""
-    task = asyncio.create_task(app[CTX_KEY].jobs.run_expiry())
+    """Housekeeping that runs while the app serves: expiring jobs, evaluating alerts."""
+    ctx = app[CTX_KEY]
+    tasks = [
+        asyncio.create_task(ctx.jobs.run_expiry()),
+        asyncio.create_task(_every(ctx.settings.alert_interval, ctx.observer.evaluate)),
+    ]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            log.exception("periodic work failed")
 
 
 async def _close_database(app: web.Application) -> None:

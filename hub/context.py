@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import socketio
 from aiohttp import web
 
-from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
+from hub.services.monitoring import Monitor
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.ratelimit import FailureLimiter
@@ -30,7 +30,7 @@ class HubContext:
     directory: BranchDirectory
     connections: ConnectionRegistry
     publisher: Publisher
-    observer: HubMetrics
+    observer: Monitor
     printing: PrintingService
     db: Database
     jobs: JobService

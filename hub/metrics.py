@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -13,6 +14,7 @@ from shared.tokens import Role
 
 __all__ = ["CONTENT_TYPE_LATEST", "HubMetrics"]
 
+ALERT_KINDS = ("namespace_connections", "agent_offline", "reconnect_rate", "instance_imbalance")
 _DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
 _TEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30)
 
@@ -60,6 +62,20 @@ class HubMetrics:
             ["namespace", "event", "code"],
             registry=r,
         )
+        self.reconnects = Counter(
+            "chit_reconnects",
+            "Connects of a client that disconnected shortly before",
+            ["kind"],
+            registry=r,
+        )
+        self.print_jobs = Counter(
+            "chit_print_jobs", "Print jobs reaching a final state", ["outcome"], registry=r
+        )
+        self.alerts_active = Gauge(
+            "chit_alerts_active", "Alerts currently raised", ["kind"], registry=r
+        )
+        for kind in ALERT_KINDS:
+            self.alerts_active.labels(kind).set(0)
         self.printer_tests = Counter(
             "chit_printer_tests", "Printer test outcomes", ["outcome"], registry=r
         )
@@ -98,6 +114,19 @@ class HubMetrics:
     def invalid_payload(self, namespace: Namespace, event: str, code: str) -> None:
         """An inbound event was refused."""
         self.invalid_payloads.labels(str(namespace), event[:64], code).inc()
+
+    def reconnected(self, kind: str) -> None:
+        """A client came back."""
+        self.reconnects.labels(kind).inc()
+
+    def print_job(self, outcome: str) -> None:
+        """A print job ended printed, failed or expired."""
+        self.print_jobs.labels(outcome).inc()
+
+    def set_alerts(self, active: Mapping[str, int]) -> None:
+        """How many alerts of each kind are raised now."""
+        for kind in ALERT_KINDS:
+            self.alerts_active.labels(kind).set(active.get(kind, 0))
 
     def printer_test(self, outcome: str, seconds: float) -> None:
         """A printer test finished."""

@@ -51,6 +51,13 @@ class Settings:
     redis_url: str | None = None
     #: How long the hub waits for an agent's printer:test:result.
     printer_test_timeout: float = 20.0
+    #: Alert thresholds (defaults from the platform report).
+    alert_namespace_connections: int = 1000
+    alert_agent_offline_seconds: float = 300.0
+    alert_reconnects_per_minute: int = 10
+    alert_instance_imbalance: float = 0.30
+    #: How often alerts are evaluated (seconds).
+    alert_interval: float = 5.0
 
     def with_secret(self, secret: str) -> Settings:
         """A copy with the given signing secret."""
@@ -67,6 +74,11 @@ _CONVERTERS: dict[str, Any] = {
     "max_socket_message_bytes": int,
     "cors_origins": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,
+    "alert_namespace_connections": int,
+    "alert_agent_offline_seconds": float,
+    "alert_reconnects_per_minute": int,
+    "alert_instance_imbalance": float,
+    "alert_interval": float,
 }
 
 

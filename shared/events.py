@@ -142,6 +142,23 @@ class PrintJobUpdate(WireModel):
     at: datetime | None = None
 
 
+class MonitoringAlert(WireModel):
+    """A hub health alert (connections, agents, reconnects, balance), raised once, cleared once."""
+
+    correlation_id: CorrelationId
+    alert_id: ShortText
+    kind: Literal["namespace_connections", "agent_offline", "reconnect_rate", "instance_imbalance"]
+    state: Literal["raised", "cleared"]
+    severity: Literal["info", "warning", "critical"]
+    subject: ShortText
+    message: LongText
+    value: float
+    threshold: float
+    company_id: Identifier | None = None
+    raised_at: datetime
+    cleared_at: datetime | None = None
+
+
 # --- /orders ----------------------------------------------------------------------------------
 
 
@@ -334,6 +351,13 @@ CATALOG: tuple[EventSpec, ...] = (
         PrintJobUpdate,
         "A print job changed state.",
         senders=AGENT_ONLY,
+        critical=True,
+    ),
+    _spec(
+        P,
+        "newAlert",
+        MonitoringAlert,
+        "A hub health alert was raised or cleared (to the company's rooms, or to admins).",
         critical=True,
     ),
     _spec(ORD, "newOrder", NewOrder, "A new order was created.", publishable=True, critical=True),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from shared.tokens import Claims
+from shared.tokens import Claims, Role
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -41,8 +41,13 @@ def target_rooms(company_id: str, branch_id: str | None = None) -> list[str]:
     return rooms
 
 
+#: Where alerts that concern no single company (the whole hub) go: admins' sockets only.
+ADMINS_ROOM = "role:admin"
+
+
 def rooms_for_claims(claims: Claims) -> list[str]:
     """Rooms a connecting client enters, derived from its verified claims only."""
+    rooms = [ADMINS_ROOM] if claims.role is Role.ADMIN else []
     if claims.company_id is None:
-        return []
-    return target_rooms(claims.company_id, claims.branch_id)
+        return rooms
+    return target_rooms(claims.company_id, claims.branch_id) + rooms

@@ -32,5 +32,5 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
     ctx = ctx_of(request)
-    body = ctx.observer.render()
+    body = ctx.observer.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -79,6 +79,20 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("operations",),
     ),
     Operation(
+        "get",
+        "/api/v1/connections",
+        "Connection pool: totals by namespace, role, kind, company and instance",
+        "admin",
+        tags=("operations",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/alerts",
+        "Raised and recently cleared alerts (managers: their company's)",
+        "admin, manager",
+        tags=("operations",),
+    ),
+    Operation(
         "post",
         "/api/v1/events",
         "Publish a catalog event to a tenant's rooms",
@@ -99,6 +113,13 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("accounts",),
     ),
     Operation("get", "/api/v1/me", "The caller's verified claims", "any token", tags=("accounts",)),
+    Operation(
+        "get",
+        "/api/v1/branches",
+        "Branches of the caller's company (a branch token: its own branch)",
+        "manager, staff, admin, service",
+        tags=("branches",),
+    ),
     Operation(
         "post",
         "/api/v1/pairing-codes",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.metrics import HubMetrics
 from hub.services.printing import PrintingError, PrintingService, Requester
 from hub.services.publisher import Publisher
 from hub.services.registry import AgentRecord
@@ -83,7 +84,10 @@ def update_of(job: JobRow) -> PrintJobUpdate:
 class JobService:
     """Submit, deliver, track and expire print jobs."""
 
-    def __init__(self, db: Database, printing: PrintingService, publisher: Publisher) -> None:
+    def __init__(
+        self, db: Database, printing: PrintingService, publisher: Publisher, metrics: HubMetrics
+    ) -> None:
+        self._metrics = metrics
         self._db = db
         self._printing = printing
         self._publisher = publisher
@@ -171,6 +175,8 @@ class JobService:
                 )
             except IllegalTransition as exc:
                 raise PrintingError(exc.code, exc.message) from None
+        if is_terminal(job.state):
+            self._metrics.print_job(job.state)
         log.info(
             "print job update",
             extra={"job_id": job.id, "state": job.state, "correlation_id": job.correlation_id},
@@ -197,6 +203,7 @@ class JobService:
         async with self._db.session() as s:
             expired = await job_store.expire_jobs(s)
         for job_id in expired:
+            self._metrics.print_job("expired")
             async with self._db.session() as s:
                 job = await job_store.job_by_id(s, job_id)
             if job is not None:

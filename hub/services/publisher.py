@@ -61,6 +61,12 @@ class Publisher:
         )
         return rooms
 
+    async def to_room(self, spec: EventSpec, payload: WireModel, room: str) -> None:
+        """Emit to one named room (the admins' room for hub-wide alerts)."""
+        await self._emitter.emit(
+            spec.name, payload.to_wire(), room=room, namespace=str(spec.namespace)
+        )
+
     async def disconnect(self, sid: str, namespace: str) -> None:
         """Close one client's connection on a namespace."""
         await self._emitter.disconnect(sid, namespace=namespace)

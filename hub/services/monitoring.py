@@ -1,0 +1,304 @@
+"""Connection-pool monitoring and alerts: the platform report's "connection pool stability".
+
+``ConnectionStats`` counts this instance's sockets. ``ReconnectTracker`` remembers when each
+client identity connected, to count reconnects and spot storms. ``AlertEngine`` evaluates the
+thresholds on a schedule (and with a clock that tests control): each condition is raised once
+when it starts and cleared once when it ends, emitted as ``newAlert`` to the affected
+company's rooms (hub-wide conditions go to admins), kept for ``GET /api/v1/alerts`` and
+exported as the ``chit_alerts_active`` gauge.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.metrics import HubMetrics, client_kind
+from hub.services.connections import ClientSession, ConnectionRegistry
+from hub.services.registry import Registry
+from shared.events import MonitoringAlert
+from shared.namespaces import Namespace
+
+Clock = Callable[[], float]
+RECONNECT_WINDOW = 60.0
+#: A connect within this long after the same client's disconnect counts as a reconnect.
+RECONNECT_GAP = 300.0
+HISTORY = 200
+
+
+def client_key(session: ClientSession) -> str:
+    """One client identity across its connections: namespace, company and subject."""
+    return f"{session.namespace}|{session.claims.company_id}|{session.claims.sub}"
+
+
+def connection_stats(sessions: Iterable[ClientSession], instance_id: str) -> dict[str, Any]:
+    """Counts of this instance's sockets by namespace, role, kind and company."""
+    sessions = list(sessions)
+    return {
+        "instance": instance_id,
+        "total": len(sessions),
+        "byNamespace": dict(Counter(str(s.namespace) for s in sessions)),
+        "byRole": dict(Counter(str(s.role) for s in sessions)),
+        "byKind": dict(Counter(client_kind(s.role) for s in sessions)),
+        "byCompany": dict(Counter(s.claims.company_id or "-" for s in sessions)),
+    }
+
+
+@dataclass
+class ReconnectTracker:
+    """Connect times per client identity (bounded), and when each last disconnected."""
+
+    clock: Clock = time.time
+    _connects: dict[str, deque[float]] = field(default_factory=dict)
+    _companies: dict[str, str | None] = field(default_factory=dict)
+    _left: dict[str, float] = field(default_factory=dict)
+
+    def connected(self, session: ClientSession) -> bool:
+        """Record a connect; True when it is a reconnect."""
+        key, now = client_key(session), self.clock()
+        times = self._connects.setdefault(key, deque(maxlen=1000))
+        times.append(now)
+        self._companies[key] = session.claims.company_id
+        left = self._left.pop(key, None)
+        return left is not None and now - left <= RECONNECT_GAP
+
+    def disconnected(self, session: ClientSession) -> None:
+        """Record a disconnect."""
+        self._left[client_key(session)] = self.clock()
+
+    def rates(self) -> dict[str, tuple[int, str | None]]:
+        """Connects in the last minute per client, with its company (quiet clients dropped)."""
+        now, out = self.clock(), {}
+        for key, times in list(self._connects.items()):
+            while times and now - times[0] > RECONNECT_WINDOW:
+                times.popleft()
+            if not times:
+                del self._connects[key]
+                continue
+            out[key] = (len(times), self._companies.get(key))
+        return out
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When an alert is raised."""
+
+    namespace_connections: int = 1000
+    agent_offline_seconds: float = 300.0
+    reconnects_per_minute: int = 10
+    instance_imbalance: float = 0.30
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A threshold crossed right now."""
+
+    kind: str
+    subject: str
+    value: float
+    threshold: float
+    message: str
+    company_id: str | None = None
+    severity: str = "warning"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two observations the same alert."""
+        return (self.kind, self.subject)
+
+
+def imbalance(counts: dict[str, int]) -> float:
+    """Largest relative deviation of an instance's connections from the mean (0 when < 2)."""
+    if len(counts) < 2:
+        return 0.0
+    mean = sum(counts.values()) / len(counts)
+    if mean == 0:
+        return 0.0
+    return max(abs(c - mean) for c in counts.values()) / mean
+
+
+def conditions(
+    thresholds: Thresholds,
+    by_namespace: dict[str, int],
+    registry: Registry,
+    rates: dict[str, tuple[int, str | None]],
+    instances: dict[str, int],
+    now: float,
+) -> list[Condition]:
+    """Every threshold crossed at ``now``."""
+    found = [
+        Condition(
+            "namespace_connections",
+            ns,
+            n,
+            thresholds.namespace_connections,
+            f"{n} connections on {ns} (limit {thresholds.namespace_connections})",
+            severity="critical",
+        )
+        for ns, n in by_namespace.items()
+        if n > thresholds.namespace_connections
+    ]
+    for agent in registry.all_agents():
+        gone = now - agent.offline_since if agent.offline_since is not None else 0.0
+        if not agent.online and gone > thresholds.agent_offline_seconds:
+            found.append(
+                Condition(
+                    "agent_offline",
+                    agent.agent_id,
+                    round(gone),
+                    thresholds.agent_offline_seconds,
+                    f"agent {agent.agent_id} offline for {gone / 60:.0f} min",
+                    agent.company_id,
+                )
+            )
+    found += [
+        Condition(
+            "reconnect_rate",
+            key,
+            n,
+            thresholds.reconnects_per_minute,
+            f"client {key.rsplit('|', 1)[-1]} reconnected {n} times in a minute",
+            company,
+        )
+        for key, (n, company) in rates.items()
+        if n > thresholds.reconnects_per_minute
+    ]
+    ratio = imbalance(instances)
+    if ratio > thresholds.instance_imbalance:
+        found.append(
+            Condition(
+                "instance_imbalance",
+                "cluster",
+                round(ratio, 3),
+                thresholds.instance_imbalance,
+                f"connections unbalanced across instances by {ratio:.0%}",
+            )
+        )
+    return found
+
+
+Emit = Callable[[MonitoringAlert], Awaitable[None]]
+
+
+class AlertEngine:
+    """Raises each condition once and clears it once."""
+
+    def __init__(self, thresholds: Thresholds, emit: Emit, clock: Clock = time.time) -> None:
+        self.thresholds = thresholds
+        self.clock = clock
+        self._emit = emit
+        self.active: dict[tuple[str, str], MonitoringAlert] = {}
+        self.history: deque[MonitoringAlert] = deque(maxlen=HISTORY)
+
+    async def update(self, found: list[Condition]) -> list[MonitoringAlert]:
+        """Apply one evaluation; returns the alerts raised or cleared by it."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        current = {c.key: c for c in found}
+        changes = [self._raise(c, now) for key, c in current.items() if key not in self.active]
+        changes += [self._clear(key, now) for key in list(self.active) if key not in current]
+        for alert in changes:
+            self.history.append(alert)
+            await self._emit(alert)
+        return changes
+
+    def _raise(self, condition: Condition, now: datetime) -> MonitoringAlert:
+        alert = MonitoringAlert(
+            correlation_id=str(uuid.uuid4()),
+            alert_id=f"{condition.kind}:{uuid.uuid4().hex[:12]}",
+            kind=condition.kind,
+            state="raised",
+            severity=condition.severity,
+            subject=condition.subject[:200],
+            message=condition.message,
+            value=condition.value,
+            threshold=condition.threshold,
+            company_id=condition.company_id,
+            raised_at=now,
+        )
+        self.active[condition.key] = alert
+        return alert
+
+    def _clear(self, key: tuple[str, str], now: datetime) -> MonitoringAlert:
+        raised = self.active.pop(key)
+        return raised.model_copy(update={"state": "cleared", "cleared_at": now})
+
+    def visible_to(self, company_id: str | None) -> dict[str, list[dict[str, Any]]]:
+        """Active and recent alerts; a company sees only its own, platform admins see all."""
+
+        def mine(alert: MonitoringAlert) -> bool:
+            return company_id is None or alert.company_id == company_id
+
+        return {
+            "active": [a.to_wire() for a in self.active.values() if mine(a)],
+            "recent": [a.to_wire() for a in reversed(self.history) if mine(a)],
+        }
+
+
+class Monitor:
+    """The gateways' observer: metrics, reconnect tracking and the alert loop in one place."""
+
+    def __init__(
+        self,
+        metrics: HubMetrics,
+        connections: ConnectionRegistry,
+        registry: Registry,
+        engine: AlertEngine,
+        instance_id: str,
+    ) -> None:
+        self.metrics = metrics
+        self.connections = connections
+        self.registry = registry
+        self.engine = engine
+        self.instance_id = instance_id
+        self.reconnects = ReconnectTracker(engine.clock)
+        #: Connection counts per instance; one entry until cluster mode fills in the others.
+        self.instance_counts: Callable[[], dict[str, int]] = lambda: {
+            self.instance_id: len(self.connections)
+        }
+
+    def connected(self, session: ClientSession) -> None:
+        """A client connected (after authentication)."""
+        self.metrics.connected(session)
+        if self.reconnects.connected(session):
+            self.metrics.reconnected(client_kind(session.role))
+
+    def disconnected(self, session: ClientSession) -> None:
+        """A client disconnected."""
+        self.metrics.disconnected(session)
+        self.reconnects.disconnected(session)
+
+    def auth_refused(self, namespace: Namespace, code: str) -> None:
+        """A connection was refused."""
+        self.metrics.auth_refused(namespace, code)
+
+    def event_in(self, namespace: Namespace, event: str) -> None:
+        """A valid event arrived."""
+        self.metrics.event_in(namespace, event)
+
+    def invalid_payload(self, namespace: Namespace, event: str, code: str) -> None:
+        """An inbound event was refused."""
+        self.metrics.invalid_payload(namespace, event, code)
+
+    def stats(self) -> dict[str, Any]:
+        """This instance's connection pool."""
+        return connection_stats(self.connections, self.instance_id)
+
+    async def evaluate(self) -> list[MonitoringAlert]:
+        """Check every threshold now; raise and clear alerts."""
+        by_namespace = Counter(str(s.namespace) for s in self.connections)
+        found = conditions(
+            self.engine.thresholds,
+            dict(by_namespace),
+            self.registry,
+            self.reconnects.rates(),
+            self.instance_counts(),
+            self.engine.clock(),
+        )
+        changes = await self.engine.update(found)
+        self.metrics.set_alerts(Counter(a.kind for a in self.engine.active.values()))
+        return changes

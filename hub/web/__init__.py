@@ -1,0 +1,1 @@
+"""The managers' web UI: a static single-page app the hub serves at ``/``."""

@@ -1,0 +1,70 @@
+// Printer tests from the browser: POST with our own correlation id, result shown in the row.
+
+import { api, ApiError } from "../api.js";
+import { announce, clockSeconds, fill, h } from "../dom.js";
+import { errorHint, printerBadge } from "../status.js";
+
+/** A random UUID (crypto.randomUUID needs a secure context; a LAN hub may be plain http). */
+export function newCorrelationId() {
+  if (window.crypto.randomUUID) return window.crypto.randomUUID();
+  const b = window.crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function correlation(id) {
+  return h("span", { class: "correlation" }, "id ", h("code", {}, id));
+}
+
+/** Draw a finished test's result into a printer row. */
+export function showResult(row, result) {
+  row.dataset.lastTest = result.correlationId;
+  const box = row.querySelector(".test-result");
+  const state = result.status ? printerBadge(result.status, true).label : null;
+  const facts = [state, `${result.durationMs} ms`, clockSeconds(result.completedAt)].filter(Boolean).join(" · ");
+  if (result.success) {
+    box.dataset.outcome = "success";
+    fill(box, h("strong", { class: "ok-text" }, "✓ Test page printed"), h("span", {}, facts),
+      correlation(result.correlationId));
+    announce(`${row.printer?.name || "Printer"}: test page printed`);
+    return;
+  }
+  const error = result.error || { code: "failed", message: "the test failed" };
+  box.dataset.outcome = "failure";
+  fill(box, h("strong", { class: "bad-text" }, `✗ ${error.message}`),
+    errorHint(error) ? h("span", { class: "advice" }, errorHint(error)) : null,
+    h("span", {}, [facts, error.code].filter(Boolean).join(" · ")), correlation(result.correlationId));
+  announce(`${row.printer?.name || "Printer"}: test failed, ${error.message}`);
+}
+
+function showPending(row, correlationId) {
+  const box = row.querySelector(".test-result");
+  box.dataset.outcome = "pending";
+  fill(box, h("span", { class: "spinner", "aria-hidden": "true" }), h("span", {}, "Printing a test page…"),
+    correlation(correlationId));
+}
+
+/** Run a test on a printer and show how it went (the hub bounds the wait). */
+export async function runTest(printer, row) {
+  const button = row.querySelector(".test-button");
+  const correlationId = newCorrelationId();
+  button.disabled = true;
+  button.textContent = "Testing…";
+  row.dataset.pendingTest = correlationId;
+  showPending(row, correlationId);
+  try {
+    const path = `/api/v1/printers/${encodeURIComponent(printer.printerId)}/test?correlationId=${correlationId}`;
+    const answer = await api(path, { method: "POST" });
+    showResult(row, answer.result);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return;
+    const code = err instanceof ApiError ? err.code : "failed";
+    showResult(row, { correlationId, success: false, durationMs: 0, error: { code, message: err.message } });
+  } finally {
+    delete row.dataset.pendingTest;
+    button.disabled = false;
+    button.textContent = "Test";
+  }
+}
