@@ -23,7 +23,8 @@ export function showResult(row, result) {
   row.dataset.lastTest = result.correlationId;
   const box = row.querySelector(".test-result");
   const state = result.status ? printerBadge(result.status, true).label : null;
-  const facts = [state, `${result.durationMs} ms`, clockSeconds(result.completedAt)].filter(Boolean).join(" · ");
+  const duration = result.durationMs != null ? `${result.durationMs} ms` : null;
+  const facts = [state, duration, clockSeconds(result.completedAt)].filter(Boolean).join(" · ");
   if (result.success) {
     box.dataset.outcome = "success";
     fill(box, h("strong", { class: "ok-text" }, "✓ Test page printed"), h("span", {}, facts),
@@ -61,7 +62,7 @@ export async function runTest(printer, row) {
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return;
     const code = err instanceof ApiError ? err.code : "failed";
-    showResult(row, { correlationId, success: false, durationMs: 0, error: { code, message: err.message } });
+    showResult(row, { correlationId, success: false, durationMs: null, error: { code, message: err.message } });
   } finally {
     delete row.dataset.pendingTest;
     button.disabled = false;
