@@ -109,8 +109,9 @@ async def test_agent_offline_alert_after_five_minutes(hub: HubHarness) -> None:
     [event] = await manager.wait_for(NS, "newAlert")
     assert event["kind"] == "agent_offline"
     status, body = await hub.get("/api/v1/alerts", hub.token(Role.MANAGER, "acme"))
+    assert status == 200
     assert [a["subject"] for a in body["active"]] == ["agent-1"]
-    _status, body = await hub.get("/api/v1/alerts", hub.token(Role.MANAGER, "bistro"))
+    _, body = await hub.get("/api/v1/alerts", hub.token(Role.MANAGER, "bistro"))
     assert body["active"] == []
     await _agent(hub)
     [cleared] = await hub.ctx.observer.evaluate()
