@@ -58,7 +58,10 @@ class HubLink:
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
     ) -> None:
-        self.url = url
+        #: A comma-separated list names fallback hubs (cluster instances without a proxy):
+        #: the link moves to the next one whenever a connection fails or is lost.
+        self.urls = [u.strip() for u in url.split(",") if u.strip()]
+        self.url = self.urls[0]
         self._token = token
         self._on_connected = on_connected
         self._connect_timeout = connect_timeout
@@ -142,6 +145,7 @@ class HubLink:
             if self.state is not LinkState.REFUSED:
                 self._set_state(LinkState.DISCONNECTED, f"cannot reach hub: {exc}")
             await _quietly_disconnect(client)
+            self._next_url()
             return False
         self._client = client
         self._set_state(LinkState.CONNECTED)
@@ -150,7 +154,13 @@ class HubLink:
         self._client = None
         if not self._stop.is_set():
             self._set_state(LinkState.DISCONNECTED, "connection lost")
+            self._next_url()
         return True
+
+    def _next_url(self) -> None:
+        """Rotate to the next configured hub."""
+        index = self.urls.index(self.url) if self.url in self.urls else -1
+        self.url = self.urls[(index + 1) % len(self.urls)]
 
     def _new_client(self) -> socketio.AsyncClient:
         client = socketio.AsyncClient(

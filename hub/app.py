@@ -21,6 +21,7 @@ from hub.api import pairing as pairing_api
 from hub.api import printers as printers_api
 from hub.api.errors import error_middleware
 from hub.auth import load_keys
+from hub.cluster import ChitRedisManager, Cluster, ClusterState
 from hub.context import CTX_KEY, HubContext
 from hub.gateways.availability import AvailabilityGateway
 from hub.gateways.orders import OrdersGateway
@@ -56,11 +57,33 @@ class CountingServer(socketio.AsyncServer):  # type: ignore[misc]
         await super().emit(event, *args, **kwargs)
 
 
-def build_server(settings: Settings, metrics: HubMetrics) -> socketio.AsyncServer:
-    """The Socket.IO server, with limits from settings."""
+def build_cluster(settings: Settings) -> Cluster | None:
+    """Redis-backed cluster mode, when a Redis URL is configured."""
+    if not settings.redis_url:
+        return None
+    bus = ChitRedisManager(
+        settings.redis_url,
+        f"{settings.cluster_prefix}:socketio",
+        max_message_bytes=settings.cluster_max_message_bytes,
+    )
+    state = ClusterState(
+        settings.redis_url,
+        settings.cluster_prefix,
+        settings.instance_id,
+        stats_ttl=settings.cluster_stats_ttl,
+    )
+    return Cluster(state, bus)
+
+
+def build_server(
+    settings: Settings, metrics: HubMetrics, cluster: Cluster | None = None
+) -> socketio.AsyncServer:
+    """The Socket.IO server, with limits from settings (and Redis in cluster mode)."""
     cors: Any = list(settings.cors_origins) if settings.cors_origins else None
+    extra: dict[str, Any] = {"client_manager": cluster.bus} if cluster else {}
     return CountingServer(
         metrics,
+        **extra,
         async_mode="aiohttp",
         cors_allowed_origins=cors,
         max_http_buffer_size=settings.max_socket_message_bytes,
@@ -79,19 +102,39 @@ async def build_context(settings: Settings) -> HubContext:
         settings.jwt_secret, settings.public_key_files, settings.jwt_issuer, settings.jwt_audience
     )
     metrics = HubMetrics(settings.instance_id)
-    sio = build_server(settings, metrics)
+    cluster = build_cluster(settings)
+    sio = build_server(settings, metrics, cluster)
     directory = BranchDirectory()
     publisher = Publisher(sio, directory)
     db = await Database.connect(settings.database_url, settings.data_dir)
     printing = PrintingService(
-        publisher, metrics, settings.printer_test_timeout, PrinterRecords(db)
+        publisher, metrics, settings.printer_test_timeout, PrinterRecords(db), cluster
     )
     jobs = JobService(db, printing, publisher, metrics)
     connections = ConnectionRegistry()
-    engine = AlertEngine(thresholds_of(settings), alert_emitter(publisher))
-    monitor = Monitor(metrics, connections, printing.registry, engine, settings.instance_id)
+    engine = AlertEngine(thresholds_of(settings), alert_emitter(publisher, cluster))
+    if cluster is not None:
+        cluster.bus.on_bus("alert", mirror_into(engine))
+    monitor = Monitor(
+        metrics,
+        connections,
+        printing.registry,
+        engine,
+        settings.instance_id,
+        cluster.state if cluster else None,
+    )
     return HubContext(
-        settings, keys, sio, directory, connections, publisher, monitor, printing, db, jobs
+        settings,
+        keys,
+        sio,
+        directory,
+        connections,
+        publisher,
+        monitor,
+        printing,
+        db,
+        jobs,
+        cluster=cluster,
     )
 
 
@@ -105,16 +148,29 @@ def thresholds_of(settings: Settings) -> Thresholds:
     )
 
 
-def alert_emitter(publisher: Publisher) -> Callable[[MonitoringAlert], Awaitable[None]]:
-    """Alerts go to the affected company's rooms, hub-wide ones to the admins' room."""
+def alert_emitter(
+    publisher: Publisher, cluster: Cluster | None
+) -> Callable[[MonitoringAlert], Awaitable[None]]:
+    """Alerts go to the affected company's rooms and the admins' room (and to every instance)."""
     spec = lookup(Namespace.PRINTING, "newAlert")
 
     async def emit(alert: MonitoringAlert) -> None:
         if alert.company_id is not None:
             await publisher.to_tenant(spec, alert, alert.company_id)
         await publisher.to_room(spec, alert, ADMINS_ROOM)
+        if cluster is not None:
+            await cluster.bus.bus_publish("alert", alert.to_wire())
 
     return emit
+
+
+def mirror_into(engine: AlertEngine) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """Keep every instance's alert list equal to the leader's."""
+
+    async def mirror(payload: dict[str, Any]) -> None:
+        engine.mirror(MonitoringAlert.model_validate(payload))
+
+    return mirror
 
 
 async def build_app(settings: Settings) -> web.Application:
@@ -150,6 +206,15 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(ctx.jobs.run_expiry()),
         asyncio.create_task(_every(ctx.settings.alert_interval, ctx.observer.evaluate)),
     ]
+    if ctx.cluster is not None:
+        # python-socketio starts the Redis listener on the first connection; an instance
+        # that only serves REST must hear the cluster (test results, alerts) from the start.
+        if not ctx.sio.manager_initialized:
+            ctx.sio.manager_initialized = True
+            ctx.sio.manager.initialize()
+        await ctx.observer.share_stats()
+        every = ctx.settings.cluster_stats_ttl / 3
+        tasks.append(asyncio.create_task(_every(every, ctx.observer.share_stats)))
     yield
     for task in tasks:
         task.cancel()
@@ -166,4 +231,7 @@ async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
 
 
 async def _close_database(app: web.Application) -> None:
-    await app[CTX_KEY].db.close()
+    ctx = app[CTX_KEY]
+    await ctx.db.close()
+    if ctx.cluster is not None:
+        await ctx.cluster.state.close()

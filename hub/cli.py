@@ -44,8 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--instance-id")
     serve.add_argument("--database-url", help="postgresql://... (default: SQLite in data dir)")
+    serve.add_argument("--redis-url", help="redis://... : cluster mode over Redis")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run N instances on this machine sharing the port (needs Redis)",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--json-logs", dest="log_json", action="store_const", const=True)
     serve.add_argument("--log-level")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run a demo agent with three simulated printers and a demo manager login",
+    )
     token = sub.add_parser("token", help="mint a token (HS256, the hub's secret)")
     _common(token)
     token.add_argument("--company", required=False)
@@ -85,15 +98,31 @@ def serve(args: argparse.Namespace) -> int:
             "public_key_files",
             "instance_id",
             "database_url",
+            "redis_url",
             "log_json",
             "log_level",
         ],
     )
     if flags["public_key_files"]:
         flags["public_key_files"] = tuple(flags["public_key_files"])
+    if args.demo and flags["log_level"] is None:
+        # Keep the demo's banner (URL, login) readable: warnings only unless asked otherwise.
+        flags["log_level"] = "WARNING"
     settings = load_settings(flags, config_file=args.config)
     logs.configure(settings.instance_id, json_lines=settings.log_json, level=settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if args.demo:
+        return _demo(settings)
+    if args.workers > 1:
+        if not settings.redis_url:
+            print(
+                "error: --workers needs --redis-url (the instances share state through it)",
+                file=sys.stderr,
+            )
+            return 2
+        from hub.workers import run_workers
+
+        return run_workers(args.argv, args.workers)
     first = asyncio.run(_first_start(settings))
     if first is not None:
         # stdout only, never the log: log files are kept and shipped, this must not be.
@@ -107,7 +136,24 @@ def serve(args: argparse.Namespace) -> int:
         f"chit-hub {settings.instance_id} listening on http://{settings.host}:{settings.port}",
         flush=True,
     )
-    web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        reuse_port=args.reuse_port or None,
+    )
+    return 0
+
+
+def _demo(settings: Settings) -> int:
+    """Run the hub with the demo agent and printers (needs the agent extra installed)."""
+    try:
+        from hub.demo import run_demo
+    except ImportError as exc:
+        print(f"error: the demo needs the agent installed too: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(run_demo(settings))
     return 0
 
 
@@ -189,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments or arguments[0] not in (*COMMANDS, "-h", "--help"):
         arguments.insert(0, "serve")
     args = _parser().parse_args(arguments)
+    args.argv = arguments
     handler = {"serve": serve, "token": token, "user": user}[args.command]
     return handler(args)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import socketio
 from aiohttp import web
 
+from hub.cluster import Cluster
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
 from hub.services.monitoring import Monitor
@@ -34,6 +35,7 @@ class HubContext:
     printing: PrintingService
     db: Database
     jobs: JobService
+    cluster: Cluster | None = None
     started_at: float = field(default_factory=time.time)
     #: Failed logins per username and address: 10 in 5 minutes.
     login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(10, 300.0))

@@ -71,6 +71,10 @@ class HubMetrics:
         self.print_jobs = Counter(
             "chit_print_jobs", "Print jobs reaching a final state", ["outcome"], registry=r
         )
+        self.instances = Gauge("chit_cluster_instances", "Live hub instances", registry=r)
+        self.cluster_deaf = Gauge(
+            "chit_cluster_deaf", "1 while this instance cannot hear the cluster channel", registry=r
+        )
         self.alerts_active = Gauge(
             "chit_alerts_active", "Alerts currently raised", ["kind"], registry=r
         )
@@ -114,6 +118,10 @@ class HubMetrics:
     def invalid_payload(self, namespace: Namespace, event: str, code: str) -> None:
         """An inbound event was refused."""
         self.invalid_payloads.labels(str(namespace), event[:64], code).inc()
+
+    def cluster_instances(self, count: int) -> None:
+        """How many hub instances report to the cluster."""
+        self.instances.set(count)
 
     def reconnected(self, kind: str) -> None:
         """A client came back."""

@@ -49,6 +49,12 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     database_url: str | None = None
     redis_url: str | None = None
+    #: Prefix of every Redis key and channel, so several clusters can share one Redis.
+    cluster_prefix: str = "chit"
+    #: Seconds an instance's published counts stay valid (it refreshes them every third).
+    cluster_stats_ttl: float = 6.0
+    #: Largest message allowed on the cluster channel (bytes).
+    cluster_max_message_bytes: int = 1024 * 1024
     #: How long the hub waits for an agent's printer:test:result.
     printer_test_timeout: float = 20.0
     #: Alert thresholds (defaults from the platform report).
@@ -79,6 +85,8 @@ _CONVERTERS: dict[str, Any] = {
     "alert_reconnects_per_minute": int,
     "alert_instance_imbalance": float,
     "alert_interval": float,
+    "cluster_stats_ttl": float,
+    "cluster_max_message_bytes": int,
 }
 
 

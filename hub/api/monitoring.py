@@ -29,7 +29,7 @@ async def connections(request: web.Request) -> web.Response:
     """Sockets of this instance: total, by namespace, role, desktop vs web, per company."""
     ctx = ctx_of(request)
     claims = require(request, ADMINS)
-    stats = ctx.observer.stats()
+    stats = ctx.observer.cluster_stats()
     instances = ctx.observer.instance_counts()
     body = {**_scoped(stats, claims.company_id), "instances": instances}
     return web.json_response(body)

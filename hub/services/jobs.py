@@ -20,7 +20,6 @@ from hub.services.publisher import Publisher
 from hub.services.registry import AgentRecord
 from hub.store import Database
 from hub.store import jobs as job_store
-from hub.store import printers as printer_store
 from hub.store.jobs import JobKind, JobRow, NewJob
 from shared.events import PrintJobDispatch, PrintJobUpdate, lookup
 from shared.jobs import IllegalTransition, is_terminal
@@ -94,15 +93,16 @@ class JobService:
 
     async def submit(self, requester: Requester, request: JobRequest) -> tuple[JobRow, bool]:
         """Store a job (idempotent by key) and deliver it if its agent is online."""
-        agent_id, branch_id = await self._owner(requester, request.printer_id)
+        owner = await self._printing.find_owner(requester, request.printer_id)
+        assert owner.branch_id is not None
         new = NewJob(
             company_id=requester.company_id,
-            branch_id=branch_id,
+            branch_id=owner.branch_id,
             printer_id=request.printer_id,
             kind=request.kind,
             body=request.body,
             expires_at=_now() + request.lifetime,
-            agent_id=agent_id,
+            agent_id=owner.agent_id,
             copies=request.copies,
             correlation_id=request.correlation_id,
             idempotency_key=request.idempotency_key,
@@ -120,22 +120,9 @@ class JobService:
                 },
             )
             await self._broadcast(job)
-            agent = self._printing.registry.agent(requester.company_id, agent_id)
-            if agent is not None and agent.online:
-                await self.deliver(job, agent)
+            if owner.online:
+                await self.deliver(job, owner)
         return job, created
-
-    async def _owner(self, requester: Requester, printer_id: str) -> tuple[str, str]:
-        try:
-            agent = self._printing.owner_for(requester, printer_id)
-            assert agent.branch_id is not None
-            return agent.agent_id, agent.branch_id
-        except PrintingError:
-            async with self._db.session() as s:
-                row = await printer_store.get_printer(s, requester.company_id, printer_id)
-            if row is None or (requester.branch_id and row.branch_id != requester.branch_id):
-                raise
-            return row.agent_id, row.branch_id
 
     async def deliver_pending(self, agent: AgentRecord) -> int:
         """(Re)deliver every unfinished job of an agent that just announced itself."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.cluster.presence import ClusterState
 from hub.metrics import HubMetrics, client_kind
 from hub.services.connections import ClientSession, ConnectionRegistry
 from hub.services.registry import Registry
@@ -129,6 +130,7 @@ def conditions(
     rates: dict[str, tuple[int, str | None]],
     instances: dict[str, int],
     now: float,
+    online_elsewhere: frozenset[str] = frozenset(),
 ) -> list[Condition]:
     """Every threshold crossed at ``now``."""
     found = [
@@ -145,6 +147,8 @@ def conditions(
     ]
     for agent in registry.all_agents():
         gone = now - agent.offline_since if agent.offline_since is not None else 0.0
+        if agent.agent_id in online_elsewhere:
+            continue
         if not agent.online and gone > thresholds.agent_offline_seconds:
             found.append(
                 Condition(
@@ -227,6 +231,18 @@ class AlertEngine:
         raised = self.active.pop(key)
         return raised.model_copy(update={"state": "cleared", "cleared_at": now})
 
+    def mirror(self, alert: MonitoringAlert) -> None:
+        """Adopt an alert change made by the cluster's leader (idempotent)."""
+        seen = {(a.alert_id, a.state) for a in self.history}
+        if (alert.alert_id, alert.state) in seen:
+            return
+        key = (alert.kind, alert.subject)
+        if alert.state == "raised":
+            self.active[key] = alert
+        elif key in self.active and self.active[key].alert_id == alert.alert_id:
+            del self.active[key]
+        self.history.append(alert)
+
     def visible_to(self, company_id: str | None) -> dict[str, list[dict[str, Any]]]:
         """Active and recent alerts; a company sees only its own, platform admins see all."""
 
@@ -249,17 +265,18 @@ class Monitor:
         registry: Registry,
         engine: AlertEngine,
         instance_id: str,
+        cluster: ClusterState | None = None,
     ) -> None:
+        self.cluster = cluster
+        self._instances: dict[str, dict[str, Any]] = {}
         self.metrics = metrics
         self.connections = connections
         self.registry = registry
         self.engine = engine
         self.instance_id = instance_id
         self.reconnects = ReconnectTracker(engine.clock)
-        #: Connection counts per instance; one entry until cluster mode fills in the others.
-        self.instance_counts: Callable[[], dict[str, int]] = lambda: {
-            self.instance_id: len(self.connections)
-        }
+        #: Connection counts per instance (every live instance's, in cluster mode).
+        self.instance_counts: Callable[[], dict[str, int]] = self._instance_counts
 
     def connected(self, session: ClientSession) -> None:
         """A client connected (after authentication)."""
@@ -288,9 +305,38 @@ class Monitor:
         """This instance's connection pool."""
         return connection_stats(self.connections, self.instance_id)
 
+    def cluster_stats(self) -> dict[str, Any]:
+        """Every live instance's pool added up (just this one's when not clustered)."""
+        mine = self.stats()
+        instances = {**self._instances, self.instance_id: mine}
+        total: dict[str, Any] = {"instance": self.instance_id, "total": 0}
+        for name in ("byNamespace", "byRole", "byKind", "byCompany"):
+            summed: Counter[str] = Counter()
+            for stats in instances.values():
+                summed.update(stats.get(name, {}))
+            total[name] = dict(summed)
+        total["total"] = sum(s.get("total", 0) for s in instances.values())
+        return total
+
+    def _instance_counts(self) -> dict[str, int]:
+        counts = {i: int(s.get("total", 0)) for i, s in self._instances.items()}
+        counts[self.instance_id] = len(self.connections)
+        return counts
+
+    async def share_stats(self) -> None:
+        """Publish this instance's counts and fetch everyone's (cluster mode)."""
+        if self.cluster is None:
+            return
+        await self.cluster.publish_stats(self.stats())
+        self._instances = await self.cluster.instances()
+        self.metrics.cluster_instances(len(self._instances))
+
     async def evaluate(self) -> list[MonitoringAlert]:
-        """Check every threshold now; raise and clear alerts."""
-        by_namespace = Counter(str(s.namespace) for s in self.connections)
+        """Check every threshold now; raise and clear alerts (one leader does, when clustered)."""
+        if self.cluster is not None and not await self.cluster.lead("alerts", 15.0):
+            return []
+        by_namespace = Counter(self.cluster_stats()["byNamespace"])
+        elsewhere = await self._online_elsewhere()
         found = conditions(
             self.engine.thresholds,
             dict(by_namespace),
@@ -298,7 +344,15 @@ class Monitor:
             self.reconnects.rates(),
             self.instance_counts(),
             self.engine.clock(),
+            elsewhere,
         )
         changes = await self.engine.update(found)
         self.metrics.set_alerts(Counter(a.kind for a in self.engine.active.values()))
         return changes
+
+    async def _online_elsewhere(self) -> frozenset[str]:
+        """Agents offline here but connected to another instance (cluster mode)."""
+        if self.cluster is None:
+            return frozenset()
+        offline = [a.agent_id for a in self.registry.all_agents() if not a.online]
+        return frozenset([a for a in offline if await self.cluster.agent_location(a)])

@@ -16,7 +16,9 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from hub.cluster import Cluster
 from hub.metrics import HubMetrics
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
@@ -66,6 +68,8 @@ class PendingTest:
     company_id: str
     agent_id: str
     printer_id: str
+    #: The instance holding the agent's socket, when another one (cluster mode).
+    instance: str | None = None
     started: float = field(default_factory=time.monotonic)
     future: asyncio.Future[PrinterTestResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -104,9 +108,13 @@ class PrintingService:
         metrics: HubMetrics,
         test_timeout: float,
         records: PrinterRecords,
+        cluster: Cluster | None = None,
     ) -> None:
         self.registry = Registry()
         self.records = records
+        self.cluster = cluster
+        if cluster is not None:
+            cluster.bus.on_bus("test_result", self._remote_result)
         self._publisher = publisher
         self._metrics = metrics
         self._timeout = test_timeout
@@ -119,11 +127,16 @@ class PrintingService:
         self, agent_id: str, company: str, branch: str | None, sid: str
     ) -> AgentRecord:
         """Register the agent's socket."""
-        return self.registry.attach(agent_id, company, branch, sid)
+        record = self.registry.attach(agent_id, company, branch, sid)
+        if self.cluster is not None:
+            await self.cluster.state.agent_online(agent_id, sid, company, branch)
+        return record
 
     async def agent_disconnected(self, agent_id: str, sid: str) -> None:
         """Mark the agent offline and fail its tests in flight."""
         record = self.registry.detach(agent_id, sid)
+        if self.cluster is not None:
+            await self.cluster.state.agent_offline(agent_id, sid)
         if record is None:
             return
         for correlation_id, pending in list(self._pending.items()):
@@ -159,6 +172,8 @@ class PrintingService:
     async def heartbeat(self, record: AgentRecord, beat: AgentHeartbeat) -> None:
         """The agent is alive."""
         record.last_seen = time.time()
+        if self.cluster is not None:
+            await self.cluster.state.agent_seen(record.agent_id)
         await self.records.seen(record.agent_id)
 
     async def discovered(self, record: AgentRecord, event: PrinterDiscovered) -> None:
@@ -190,6 +205,8 @@ class PrintingService:
             requester.company_id, requester.branch_id, agent_id, requester.name or "unknown"
         )
         record = self.registry.agent(requester.company_id, agent_id)
+        if (record is None or not record.online) and self.cluster is not None:
+            record = await self._remote_agent(requester.company_id, agent_id, None)
         if revoked and record is not None and record.sid is not None:
             log.warning("agent revoked; disconnecting", extra={"agent_id": agent_id})
             await self._publisher.disconnect(record.sid, str(Namespace.PRINTING))
@@ -216,6 +233,42 @@ class PrintingService:
             raise PrintingError("unknown_printer", f"no printer {printer_id!r} in your scope")
         return owners[0]
 
+    async def find_owner(self, requester: Requester, printer_id: str) -> AgentRecord:
+        """Like :meth:`owner_for`, also finding agents on other instances or known offline."""
+        try:
+            local: AgentRecord | None = self.owner_for(requester, printer_id)
+        except PrintingError:
+            local = None
+        if local is not None and local.online:
+            return local
+        row = await self.records.printer_owner(
+            requester.company_id, requester.branch_id, printer_id
+        )
+        if row is None:
+            if local is None:
+                raise PrintingError("unknown_printer", f"no printer {printer_id!r} in your scope")
+            return local
+        remote = None
+        if self.cluster is not None:
+            remote = await self._remote_agent(requester.company_id, row.agent_id, row.branch_id)
+        return remote or local or AgentRecord(row.agent_id, requester.company_id, row.branch_id)
+
+    async def _remote_agent(
+        self, company_id: str, agent_id: str, branch_id: str | None
+    ) -> AgentRecord | None:
+        """The agent as connected to another instance, if it is."""
+        assert self.cluster is not None
+        where = await self.cluster.state.agent_location(agent_id)
+        if not where or where.get("company") != company_id:
+            return None
+        return AgentRecord(
+            agent_id,
+            company_id,
+            where.get("branch") or branch_id,
+            sid=where["sid"],
+            instance=where["instance"],
+        )
+
     async def request_test(
         self, requester: Requester, request: PrinterTestRequest
     ) -> PrinterTestResult:
@@ -228,11 +281,12 @@ class PrintingService:
             if pending.company_id != requester.company_id:
                 raise PrintingError("correlation_conflict", "correlation id already in use")
             return await asyncio.shield(pending.future)
-        agent = self.owner_for(requester, request.printer_id)
         # Claimed before the first await, so concurrent requests for the id share this run.
-        pending = PendingTest(requester.company_id, agent.agent_id, request.printer_id)
+        pending = PendingTest(requester.company_id, "", request.printer_id)
         self._pending[request.correlation_id] = pending
         try:
+            agent = await self.find_owner(requester, request.printer_id)
+            pending.agent_id, pending.instance = agent.agent_id, agent.instance
             result = await self._test_once(requester, agent, request, pending)
         except BaseException as exc:
             if not pending.future.done():
@@ -271,10 +325,13 @@ class PrintingService:
         )
         await self._publisher.to_sid(lookup(Namespace.PRINTING, "printer:test"), request, agent.sid)
         try:
-            result = await asyncio.wait_for(asyncio.shield(pending.future), self._timeout)
+            result = await self._await_result(pending)
         except TimeoutError:
             message = f"agent {agent.agent_id} did not answer within {self._timeout:g} s"
             result = failed_result(request, "timeout", message, started, agent.agent_id)
+        except InstanceLost as lost:
+            message = f"hub instance {lost} holding agent {agent.agent_id} went away"
+            result = failed_result(request, "instance_lost", message, started, agent.agent_id)
         return await self._finish(requester.company_id, agent, result, started)
 
     async def _finish(
@@ -296,13 +353,46 @@ class PrintingService:
         await self._to_agent_rooms(agent, "printer:test:result", result)
         return result
 
+    async def _await_result(self, pending: PendingTest) -> PrinterTestResult:
+        """The agent's result; checks that a remote agent's instance is still alive."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            try:
+                return await asyncio.wait_for(asyncio.shield(pending.future), min(left, 1.0))
+            except TimeoutError:
+                if (
+                    pending.instance is not None
+                    and self.cluster is not None
+                    and pending.instance not in await self.cluster.state.instances()
+                ):
+                    raise InstanceLost(pending.instance) from None
+
     async def complete_test(self, record: AgentRecord, result: PrinterTestResult) -> None:
         """The agent answered a test; resolve it (only the agent it was sent to may)."""
+        result = result.model_copy(update={"agent_id": record.agent_id})
         pending = self._pending.get(result.correlation_id)
-        if pending is None or pending.agent_id != record.agent_id:
+        if pending is not None and pending.agent_id == record.agent_id:
+            if not pending.future.done():
+                pending.future.set_result(result)
+            return
+        if self.cluster is None:
             raise PrintingError("unknown_test", "no test with this correlation id is waiting")
-        if not pending.future.done():
-            pending.future.set_result(result.model_copy(update={"agent_id": record.agent_id}))
+        await self.cluster.bus.bus_publish(
+            "test_result",
+            {"company": record.company_id, "agent": record.agent_id, "result": result.to_wire()},
+        )
+
+    async def _remote_result(self, payload: dict[str, Any]) -> None:
+        """Another instance forwarded an agent's result; resolve it if the test is ours."""
+        result = PrinterTestResult.model_validate(payload.get("result") or {})
+        pending = self._pending.get(result.correlation_id)
+        if pending is None or pending.future.done():
+            return
+        if (pending.agent_id, pending.company_id) == (payload.get("agent"), payload.get("company")):
+            pending.future.set_result(result)
 
     async def result_of(self, company_id: str, correlation_id: str) -> PrinterTestResult | None:
         """A finished test's result, by correlation id, within a company."""
@@ -338,6 +428,10 @@ class PrintingService:
             last_seen=datetime.fromtimestamp(record.last_seen, UTC),
         )
         await self._to_agent_rooms(record, "agent:status", presence)
+
+
+class InstanceLost(Exception):
+    """The hub instance holding an agent's socket stopped reporting."""
 
 
 def _branch(record: AgentRecord) -> str:

@@ -139,6 +139,16 @@ class PrinterRecords:
             )
         return row, history
 
+    async def printer_owner(
+        self, company_id: str, branch_id: str | None, printer_id: str
+    ) -> PrinterRow | None:
+        """The stored printer (and so its agent) within the caller's scope."""
+        async with self.db.session() as s:
+            row = await printer_store.get_printer(s, company_id, printer_id)
+        if row is None or (branch_id is not None and row.branch_id != branch_id):
+            return None
+        return row
+
     async def test_requested(
         self, company_id: str, request: PrinterTestRequest, agent_id: str | None
     ) -> None:

@@ -20,6 +20,8 @@ class AgentRecord:
     last_seen: float = field(default_factory=time.time)
     offline_since: float | None = None
     printers: dict[str, PrinterInfo] = field(default_factory=dict)
+    #: The hub instance holding the agent's socket when it is not this one (cluster mode).
+    instance: str | None = None
 
     @property
     def online(self) -> bool:

@@ -124,6 +124,34 @@ def _create_engine(url: URL, schema: str | None) -> AsyncEngine:
     )
 
 
+try:  # POSIX only: on Windows hubs sharing one SQLite file are not supported anyway
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+
+def _lock_file(data_dir: Path) -> Any:
+    """Open the migration lock file and take its exclusive lock (blocking)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / ".migrate.lock").open("a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+@asynccontextmanager
+async def _migration_lock(engine: AsyncEngine, data_dir: Path) -> AsyncIterator[None]:
+    """Serialise migrations of hubs sharing one SQLite file (PostgreSQL locks in migrate)."""
+    if engine.dialect.name != "sqlite" or fcntl is None:
+        yield
+        return
+    handle = await asyncio.to_thread(_lock_file, data_dir)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
 class Database:
     """The hub's database: an engine, its session factory and a bound on every session."""
 
@@ -149,7 +177,8 @@ class Database:
             async with asyncio.timeout(STARTUP_TIMEOUT):
                 if schema is not None:
                     await _create_schema(engine, schema)
-                await upgrade(engine)
+                async with _migration_lock(engine, data_dir):
+                    await upgrade(engine)
         except BaseException:
             await engine.dispose()
             raise

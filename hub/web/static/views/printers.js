@@ -127,7 +127,7 @@ export class PrinterBoard {
     badge.textContent = agent.online ? "Agent online" : "Agent offline";
     badge.dataset.tone = agent.online ? "ok" : "bad";
     group.querySelector(".agent-seen").textContent = agent.online
-      ? `agent ${agentId}`
+      ? agentId
       : `offline since ${clock(agent.offlineSince || agent.lastSeen)} (${ago(agent.offlineSince || agent.lastSeen)})`;
   }
 

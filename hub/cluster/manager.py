@@ -1,0 +1,222 @@
+"""``ChitRedisManager``: python-socketio's AsyncRedisManager, hardened.
+
+- Messages larger than ``max_message_bytes`` are refused before they reach Redis (a huge
+  message can make Redis drop every subscriber; see python-socketio issue 1581).
+- When Redis cannot take a broadcast, it is still delivered to this instance's own clients.
+- The listener resubscribes with a backoff capped at a few seconds (not 60), so delivery
+  resumes soon after a Redis restart.
+- Every few seconds the instance publishes a ping to itself on the Socket.IO channel; if it
+  stops hearing its own pings it is deaf (connected but not subscribed) and says so in
+  :attr:`deaf`, the logs, /healthz and a metric.
+- ``bus_publish``/``on_bus`` carry hub-internal messages (test results, lost instances) on
+  the same subscription, so they share its health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import socketio
+
+log = logging.getLogger("chit.hub.cluster")
+
+BUS_PREFIX = "chit:"
+PING = "chit:ping"
+BusHandler = Callable[[dict[str, Any]], Awaitable[None]]
+#: Set by _publish when Redis refused a message, read by the emit that caused it (per task).
+_publish_failed: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "publish_failed", default=False
+)
+
+
+class ChitRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """The Redis client manager of a clustered hub instance."""
+
+    connected: bool
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        *,
+        max_message_bytes: int = 1024 * 1024,
+        ping_interval: float = 2.0,
+        deaf_after: float = 10.0,
+        retry_cap: float = 2.0,
+    ) -> None:
+        super().__init__(
+            url=url,
+            channel=channel,
+            logger=log,
+            redis_options={
+                "socket_connect_timeout": 5,
+                "socket_timeout": None,
+                "health_check_interval": 10,
+            },
+        )
+        self.max_message_bytes = max_message_bytes
+        self.ping_interval = ping_interval
+        self.deaf_after = deaf_after
+        self.retry_cap = retry_cap
+        self.last_heard = time.monotonic()
+        self.refused_messages = 0
+        self._bus: dict[str, BusHandler] = {}
+        self._pinger: asyncio.Task[None] | None = None
+
+    @property
+    def deaf(self) -> bool:
+        """True when this instance has not heard its own pings for ``deaf_after`` seconds."""
+        return time.monotonic() - self.last_heard > self.deaf_after
+
+    def initialize(self) -> None:
+        """Start the listener (base class) and the self-ping."""
+        super().initialize()
+        self._pinger = asyncio.ensure_future(self._ping_forever())
+
+    def on_bus(self, kind: str, handler: BusHandler) -> None:
+        """Handle hub-internal messages of one kind (from every instance, this one included)."""
+        self._bus[BUS_PREFIX + kind] = handler
+
+    async def bus_publish(self, kind: str, payload: dict[str, Any]) -> bool:
+        """Send a hub-internal message to every instance."""
+        return await self._publish(
+            {"method": BUS_PREFIX + kind, "host_id": self.host_id, "payload": payload}
+        )
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Emit through Redis; deliver locally at least when Redis is unreachable."""
+        if kwargs.get("ignore_queue") or callback is not None:
+            return await super().emit(
+                event,
+                data,
+                namespace=namespace,
+                room=room,
+                skip_sid=skip_sid,
+                callback=callback,
+                to=to,
+                **kwargs,
+            )
+        _publish_failed.set(False)
+        await super().emit(
+            event, data, namespace=namespace, room=room, skip_sid=skip_sid, to=to, **kwargs
+        )
+        if _publish_failed.get():
+            log.warning(
+                "redis unavailable: delivered to this instance's clients only",
+                extra={"event": event},
+            )
+            await super().emit(
+                event,
+                data,
+                namespace=namespace,
+                room=to or room,
+                skip_sid=skip_sid,
+                ignore_queue=True,
+            )
+        return None
+
+    async def _publish(self, data: Any) -> bool:
+        encoded = self.json.dumps(data)
+        if len(encoded) > self.max_message_bytes:
+            self.refused_messages += 1
+            log.error(
+                "message too large for the cluster channel; refused",
+                extra={
+                    "bytes": len(encoded),
+                    "limit": self.max_message_bytes,
+                    "method": data.get("method") if isinstance(data, dict) else None,
+                },
+            )
+            return False
+        for attempt in (1, 2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                await asyncio.wait_for(self.redis.publish(self.channel, encoded), 5)
+                return True
+            except Exception as exc:
+                self.connected = False
+                log.warning(
+                    "cannot publish to redis", extra={"attempt": attempt, "error": str(exc)}
+                )
+        _publish_failed.set(True)
+        return False
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        delay = 0.25
+        while True:
+            try:
+                self._redis_connect()
+                await self.pubsub.subscribe(self.channel)
+                log.info("subscribed to the cluster channel", extra={"channel": self.channel})
+                delay = 0.25
+                async for message in self.pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "cluster channel lost; resubscribing",
+                    extra={"error": str(exc), "retry_in": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(self.retry_cap, delay * 2)
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        async for raw in super()._listen():
+            data = self._decode(raw)
+            method = data.get("method") if data else None
+            if isinstance(method, str) and method.startswith(BUS_PREFIX):
+                await self._on_internal(method, data or {})
+                continue
+            yield raw
+
+    def _decode(self, raw: Any) -> dict[str, Any] | None:
+        try:
+            data = raw if isinstance(raw, dict) else self.json.loads(raw)
+        except (ValueError, TypeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def _on_internal(self, method: str, data: dict[str, Any]) -> None:
+        if method == PING:
+            if data.get("host_id") == self.host_id:
+                self.last_heard = time.monotonic()
+            return
+        handler = self._bus.get(method)
+        if handler is None:
+            return
+        try:
+            await handler(data.get("payload") or {})
+        except Exception:
+            log.exception("cluster bus handler failed", extra={"method": method})
+
+    async def _ping_forever(self) -> None:
+        was_deaf = False
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            await self._publish({"method": PING, "host_id": self.host_id})
+            if self.deaf != was_deaf:
+                was_deaf = self.deaf
+                level = logging.ERROR if was_deaf else logging.INFO
+                log.log(
+                    level,
+                    "instance deaf to the cluster channel"
+                    if was_deaf
+                    else "instance hears the cluster channel again",
+                )

@@ -1,0 +1,199 @@
+"""Several real hub processes sharing one Redis (and one database), for cluster tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis
+
+from shared.tokens import Role, mint
+from tests.support import SECRET, HubHarness
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_reachable(url: str) -> bool:
+    """Whether a Redis answers PING at ``url`` (within a second)."""
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@dataclass
+class OwnRedis:
+    """A redis-server of our own on a free loopback port (so a test may restart it)."""
+
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not redis_reachable(self.url):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@dataclass
+class HubProc:
+    """One hub instance process."""
+
+    instance_id: str
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+
+class Cluster:
+    """N hub processes over one Redis key prefix and one SQLite database."""
+
+    def __init__(self, redis_url: str, workdir: Path, count: int, **env: str) -> None:
+        self.redis_url = redis_url
+        self.prefix = f"chit-test-{uuid.uuid4().hex[:8]}"
+        self.workdir = workdir
+        self.env = env
+        self.hubs = [HubProc(f"{self.prefix}-{i}", free_port()) for i in range(count)]
+
+    def _env(self, hub: HubProc) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CHIT_HUB_DATA_DIR": str(self.workdir / "data"),
+            "CHIT_HUB_PORT": str(hub.port),
+            "CHIT_HUB_JWT_SECRET": SECRET,
+            "CHIT_HUB_REDIS_URL": self.redis_url,
+            "CHIT_HUB_CLUSTER_PREFIX": self.prefix,
+            "CHIT_HUB_INSTANCE_ID": hub.instance_id,
+            "CHIT_HUB_CLUSTER_STATS_TTL": "1.5",
+            "CHIT_HUB_ALERT_INTERVAL": "0.5",
+            "CHIT_HUB_PRINTER_TEST_TIMEOUT": "8",
+            "CHIT_HUB_LOG_LEVEL": "WARNING",
+            **self.env,
+        }
+
+    def _spawn(self, target: HubProc) -> None:
+        log = (self.workdir / f"{target.instance_id}.log").open("ab")
+        target.proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "serve"],
+            cwd=ROOT,
+            env=self._env(target),
+            stdout=log,
+            stderr=log,
+        )
+
+    async def start(self, hub: HubProc | None = None) -> None:
+        """Start every hub (or one) and wait until it answers /healthz."""
+        targets = [hub] if hub else self.hubs
+        for target in targets:
+            self._spawn(target)
+        for target in targets:
+            await wait_healthy(target.url)
+
+    def stop(self) -> None:
+        """Kill every hub and forget the test's Redis keys."""
+        for hub in self.hubs:
+            hub.kill()
+        try:
+            client = redis.Redis.from_url(self.redis_url, socket_timeout=2)
+            keys = list(client.scan_iter(f"{self.prefix}:*"))
+            if keys:
+                client.delete(*keys)
+        except (redis.RedisError, OSError):
+            pass
+
+    def token(
+        self,
+        role: Role = Role.MANAGER,
+        company: str | None = "acme",
+        branch: str | None = None,
+        sub: str | None = None,
+    ) -> str:
+        """A token every instance accepts."""
+        return mint(
+            SECRET, sub=sub or f"{role.value}-user", role=role, company_id=company, branch_id=branch
+        )
+
+    async def request(
+        self, hub: HubProc, method: str, path: str, token: str | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        """One HTTP request to one instance."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+            http.request(method, hub.url + path, json=body, headers=headers) as resp,
+        ):
+            return resp.status, await resp.json()
+
+
+async def wait_healthy(url: str, timeout: float = 30) -> None:
+    """Until GET /healthz answers."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    async with http.get(url + "/healthz") as resp:
+                        if resp.status in (200, 503):
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+
+
+def harness_for(hub: HubProc) -> HubHarness:
+    """A HubHarness-like helper bound to a remote instance (for connect/post/get)."""
+    harness = HubHarness.__new__(HubHarness)
+    harness.url = hub.url
+    harness._clients = []
+    return harness
