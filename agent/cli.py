@@ -1,18 +1,28 @@
-"""``chit-agent``: run the agent, pair it, list printers, print a test page, simulate printers."""
+"""``chit-agent``: run the agent, pair it, list printers, print a test page, simulate printers.
+
+With a display, ``chit-agent`` (and ``chit-agent run``) start the tray app, the PySide6 face
+of the same core; ``chit-agent run --headless`` is the service mode. This module is the
+composition root: it is the only place outside ``agent.tray`` that names the tray, and it
+imports it lazily, so the core and the headless agent run without Qt installed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agent import logs
 from agent import settings as store
 from agent.pairing import PairingFailed, redeem
 from agent.service import Agent
@@ -28,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
-    run.add_argument("--headless", action="store_true", help="no tray icon")
+    run.add_argument("--headless", action="store_true", help="no tray icon (service mode)")
     run.add_argument("--hub", help="hub URL (overrides the settings)")
     pair = sub.add_parser("pair", help="pair with a hub using a code from the manager UI")
     pair.add_argument("code", help="the pairing code, e.g. ABCD-EFGH")
@@ -179,6 +189,35 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def has_display(environ: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
+    """Whether a desktop is there to show a tray icon (always on Windows and macOS)."""
+    env = os.environ if environ is None else environ
+    platform = platform or sys.platform
+    if platform.startswith("win") or platform == "darwin":
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def tray_available() -> bool:
+    """Whether PySide6 is installed (the ``tray`` extra)."""
+    return importlib.util.find_spec("PySide6") is not None
+
+
+def wants_tray(args: argparse.Namespace, display: bool, available: bool) -> bool:
+    """Run the tray for ``chit-agent`` / ``run`` with a display; never for ``--headless``."""
+    if (args.command or "run") != "run" or getattr(args, "headless", False) or not display:
+        return False
+    if not available:
+        log.warning("no PySide6 (pip install 'chit[tray]'): running headless")
+    return available
+
+
+def _start_tray(hub_url: str | None, verbose: bool) -> int:
+    tray = importlib.import_module("agent.tray.app")
+    code: int = tray.main(hub_url=hub_url, verbose=verbose)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chit-agent``."""
     args = _parser().parse_args(argv)
@@ -187,12 +226,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     command = args.command or "run"
+    if wants_tray(args, has_display(), tray_available()):
+        return _start_tray(getattr(args, "hub", None), args.verbose)
     if command == "config":
         return _config(args)
     if command == "simulate":
         return asyncio.run(_simulate(args.count, not args.no_mdns))
     settings = store.load()
     if command == "run":
+        logs.setup(args.verbose, console=False)
         if getattr(args, "hub", None):
             settings = settings.with_changes(hub_url=args.hub)
         return asyncio.run(_run(settings))

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# System packages the browser tests need: Debian's chromium and chromium-driver.
-# Never downloads a browser from elsewhere. Without apt-get (or root) it warns and carries on;
-# the browser tests then skip with a reason.
+# System packages the tests need, all from Debian's archive (never a downloaded browser):
+# - chromium and chromium-driver for the browser tests of the web UI;
+# - xvfb and the xcb libraries Qt's xcb plugin needs, for the tray screenshots under X;
+# - nginx, to test the shipped cluster configuration (deploy/nginx/chit.conf).
+# Without apt-get (or root) it warns and carries on; the tests that need a package then skip
+# with a reason.
 set -uo pipefail
 
-if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb xauth)
+/sbin/ldconfig -p 2>/dev/null | grep -q libxcb-icccm.so.4 \
+  || missing+=(libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "warning: apt-get not found; install chromium and chromium-driver to run the browser tests" >&2
+  echo "warning: apt-get not found; missing: ${missing[*]}" >&2
   exit 0
 fi
 SUDO=""
@@ -16,13 +26,20 @@ if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     SUDO="sudo -n"
   else
-    echo "warning: not root; run 'apt-get install chromium chromium-driver' to run the browser tests" >&2
+    echo "warning: not root; install with apt-get: ${missing[*]}" >&2
     exit 0
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Install packages without starting their services (nginx would otherwise take port 80).
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ] && [ -z "$SUDO" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+fi
+trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 if ! timeout 600 $SUDO apt-get update -q \
-  || ! timeout 1200 $SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; then
-  echo "warning: installing chromium failed; the browser tests will be skipped" >&2
+  || ! timeout 1200 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  echo "warning: installing ${missing[*]} failed; tests that need them will skip" >&2
 fi
 exit 0

@@ -91,7 +91,8 @@ async def publish_event(request: web.Request) -> web.Response:
         model = parse(spec, _with_correlation_id(spec, envelope.payload))
         rooms = await ctx.publisher.to_tenant(spec, model, envelope.company_id, envelope.branch_id)
     except PayloadError as exc:
-        raise_error(422, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
+        status = 413 if exc.code == "message_too_large" else 422
+        raise_error(status, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
     except TenantMismatch as exc:
         raise_error(409, exc.code, exc.message, "branchId")
     body = {

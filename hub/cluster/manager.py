@@ -2,7 +2,8 @@
 
 - Messages larger than ``max_message_bytes`` are refused before they reach Redis (a huge
   message can make Redis drop every subscriber; see python-socketio issue 1581).
-- When Redis cannot take a broadcast, it is still delivered to this instance's own clients.
+- Events always reach this instance's own clients (python-socketio delivers locally before
+  publishing), so an instance keeps serving them while Redis is down.
 - The listener resubscribes with a backoff capped at a few seconds (not 60), so delivery
   resumes soon after a Redis restart.
 - Every few seconds the instance publishes a ping to itself on the Socket.IO channel; if it
@@ -15,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,15 +23,22 @@ from typing import Any
 
 import socketio
 
+from shared.events import PayloadError
+
 log = logging.getLogger("chit.hub.cluster")
 
 BUS_PREFIX = "chit:"
 PING = "chit:ping"
 BusHandler = Callable[[dict[str, Any]], Awaitable[None]]
-#: Set by _publish when Redis refused a message, read by the emit that caused it (per task).
-_publish_failed: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "publish_failed", default=False
-)
+
+
+class MessageTooLarge(PayloadError):
+    """An event too large for the cluster channel: refused for everyone."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            "message_too_large", f"the event is {size} bytes; the cluster limit is {limit}"
+        )
 
 
 class ChitRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
@@ -99,36 +106,31 @@ class ChitRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         to: Any = None,
         **kwargs: Any,
     ) -> Any:
-        """Emit through Redis; deliver locally at least when Redis is unreachable."""
-        if kwargs.get("ignore_queue") or callback is not None:
-            return await super().emit(
-                event,
-                data,
-                namespace=namespace,
-                room=room,
-                skip_sid=skip_sid,
-                callback=callback,
-                to=to,
-                **kwargs,
-            )
-        _publish_failed.set(False)
-        await super().emit(
-            event, data, namespace=namespace, room=room, skip_sid=skip_sid, to=to, **kwargs
+        """Emit to this instance's clients and, through Redis, to every other instance.
+
+        python-socketio delivers to local clients before publishing, so an instance keeps
+        serving its own clients while Redis is down. A message over the size cap is refused
+        before anyone gets it (MessageTooLarge), so delivery never differs by instance.
+        """
+        if not kwargs.get("ignore_queue"):
+            size = len(self.json.dumps(data))
+            if size > self.max_message_bytes:
+                self.refused_messages += 1
+                log.error(
+                    "message too large for the cluster channel; refused",
+                    extra={"event": event, "bytes": size, "limit": self.max_message_bytes},
+                )
+                raise MessageTooLarge(size, self.max_message_bytes)
+        return await super().emit(
+            event,
+            data,
+            namespace=namespace,
+            room=room,
+            skip_sid=skip_sid,
+            callback=callback,
+            to=to,
+            **kwargs,
         )
-        if _publish_failed.get():
-            log.warning(
-                "redis unavailable: delivered to this instance's clients only",
-                extra={"event": event},
-            )
-            await super().emit(
-                event,
-                data,
-                namespace=namespace,
-                room=to or room,
-                skip_sid=skip_sid,
-                ignore_queue=True,
-            )
-        return None
 
     async def _publish(self, data: Any) -> bool:
         encoded = self.json.dumps(data)
@@ -154,7 +156,6 @@ class ChitRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 log.warning(
                     "cannot publish to redis", extra={"attempt": attempt, "error": str(exc)}
                 )
-        _publish_failed.set(True)
         return False
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:

@@ -1,0 +1,117 @@
+"""What the tray shows, computed from the core: one frozen value per change (no Qt).
+
+The core thread builds a :class:`CoreSnapshot` whenever printers or the hub link change and
+hands it to the UI thread; everything the icon, tooltip and menu show is a pure function of it,
+so the look of every state is tested without a display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from agent.settings import AgentSettings
+from shared.printers import PrinterInfo, PrinterState
+
+#: Printer states that need someone to walk over to the printer.
+ATTENTION_STATES = frozenset(
+    {
+        PrinterState.OFFLINE,
+        PrinterState.COVER_OPEN,
+        PrinterState.PAPER_OUT,
+        PrinterState.PAPER_NEAR_END,
+        PrinterState.ERROR,
+        PrinterState.UNKNOWN,
+    }
+)
+
+_LABELS = {
+    PrinterState.ONLINE: "OK",
+    PrinterState.PAPER_NEAR_END: "paper low",
+    PrinterState.OFFLINE: "offline",
+    PrinterState.COVER_OPEN: "cover open",
+    PrinterState.PAPER_OUT: "out of paper",
+    PrinterState.ERROR: "error",
+    PrinterState.UNKNOWN: "not answering",
+}
+
+
+class TrayState(StrEnum):
+    """The four looks of the tray icon, worst first."""
+
+    UNPAIRED = "unpaired"
+    DISCONNECTED = "disconnected"
+    ATTENTION = "attention"
+    OK = "ok"
+
+
+@dataclass(frozen=True)
+class CoreSnapshot:
+    """The agent core as the tray sees it at one moment."""
+
+    agent_id: str
+    hub_url: str | None
+    paired: bool
+    link_state: str | None = None
+    link_detail: str | None = None
+    printers: tuple[PrinterInfo, ...] = field(default_factory=tuple)
+    settings: AgentSettings | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the hub link is up."""
+        return self.link_state == "connected"
+
+
+def printer_state(printer: PrinterInfo) -> PrinterState:
+    """A printer's state; a printer never checked counts as not answering."""
+    return printer.status.state if printer.status is not None else PrinterState.UNKNOWN
+
+
+def state_label(state: PrinterState) -> str:
+    """Words for a printer state that staff understand."""
+    return _LABELS.get(state, str(state))
+
+
+def tray_state(snapshot: CoreSnapshot) -> TrayState:
+    """Which icon to show: not paired, not connected, a printer needs attention, or fine."""
+    if not snapshot.paired or not snapshot.hub_url:
+        return TrayState.UNPAIRED
+    if not snapshot.connected:
+        return TrayState.DISCONNECTED
+    if any(printer_state(p) in ATTENTION_STATES for p in snapshot.printers):
+        return TrayState.ATTENTION
+    return TrayState.OK
+
+
+def tooltip(snapshot: CoreSnapshot) -> str:
+    """The one-line summary shown on hover."""
+    state = tray_state(snapshot)
+    if state is TrayState.UNPAIRED:
+        return "Chit: not paired — use “Pair with hub…”"
+    if state is TrayState.DISCONNECTED:
+        reason = f" ({snapshot.link_detail})" if snapshot.link_detail else ""
+        return f"Chit: not connected to the hub{reason}"[:200]
+    return f"Chit: connected — {printers_summary(snapshot.printers)}"
+
+
+def printers_summary(printers: tuple[PrinterInfo, ...]) -> str:
+    """'3 printers OK', '1 of 3 printers needs attention', 'no printers found'."""
+    total = len(printers)
+    if total == 0:
+        return "no printers found"
+    bad = sum(1 for p in printers if printer_state(p) in ATTENTION_STATES)
+    noun = "printer" if total == 1 else "printers"
+    if bad == 0:
+        return f"{total} {noun} OK"
+    verb = "needs" if bad == 1 else "need"
+    return f"{bad} of {total} {noun} {verb} attention"
+
+
+def printer_line(printer: PrinterInfo, ambiguous: bool = False) -> str:
+    """A printer's menu entry: its name (with its address when names clash) and its state."""
+    name = printer.name
+    if ambiguous:
+        where = f"{printer.host}:{printer.port}" if printer.host else printer.printer_id
+        name = f"{name} ({where})" if where not in name else f"{name} ({printer.printer_id})"
+    return f"{name} — {state_label(printer_state(printer))}"

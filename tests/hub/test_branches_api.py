@@ -1,0 +1,41 @@
+"""GET /api/v1/branches: the caller's company's branches, a branch token only its own."""
+
+from __future__ import annotations
+
+from hub.store import tenants
+from shared.tokens import Role
+from tests.support import HubHarness
+
+
+async def _branches(hub: HubHarness) -> None:
+    async with hub.ctx.db.session() as s:
+        await tenants.ensure_branch(s, "b1", "acme", "Main Street")
+        await tenants.ensure_branch(s, "b2", "acme")
+        await tenants.ensure_branch(s, "z1", "zeta")
+
+
+async def test_company_token_sees_every_branch_of_its_company(hub: HubHarness) -> None:
+    await _branches(hub)
+    status, body = await hub.get("/api/v1/branches", hub.token(Role.MANAGER, "acme"))
+    assert status == 200
+    assert [(b["branchId"], b["name"]) for b in body["branches"]] == [
+        ("b1", "Main Street"),
+        ("b2", "b2"),
+    ]
+    assert {b["companyId"] for b in body["branches"]} == {"acme"}
+
+
+async def test_branch_token_sees_only_its_branch(hub: HubHarness) -> None:
+    await _branches(hub)
+    _, body = await hub.get("/api/v1/branches", hub.token(Role.STAFF, "acme", "b2"))
+    assert [b["branchId"] for b in body["branches"]] == ["b2"]
+
+
+async def test_tokens_without_a_company_or_any_token_are_refused(hub: HubHarness) -> None:
+    status, body = await hub.get("/api/v1/branches")
+    assert status == 401
+    assert body["code"] == "token_missing"
+    status, body = await hub.get("/api/v1/branches", hub.token(Role.SERVICE, None))
+    assert (status, body["code"]) == (403, "forbidden_tenant")
+    status, body = await hub.get("/api/v1/branches", hub.token(Role.DESKTOP_APP, "acme", "b1"))
+    assert status == 403

@@ -1,0 +1,1 @@
+"""Browser tests of the manager UI and checks of its served assets."""
