@@ -44,7 +44,7 @@ from shared.events import (
 )
 from shared.namespaces import Namespace
 from shared.printers import PrinterInfo, PrinterStatus
-from shared.wire import ErrorInfo
+from shared.wire import ErrorInfo, WireModel
 
 log = logging.getLogger("chit.agent")
 
@@ -59,6 +59,15 @@ def identity_from_token(token: str | None) -> str | None:
         return None
     value = claims.get("agentId") or claims.get("sub")
     return str(value) if value is not None else None
+
+
+def _inbound(event: str, data: Any) -> WireModel | None:
+    """A hub-to-agent event validated against the catalog (None, logged, when invalid)."""
+    try:
+        return parse(lookup(Namespace.PRINTING, event), data)
+    except PayloadError as exc:
+        log.warning("invalid event from the hub", extra={"event": event, "error": exc.message})
+        return None
 
 
 class Agent:
@@ -274,14 +283,9 @@ class Agent:
         )
 
     async def _on_printer_test(self, data: Any) -> None:
-        try:
-            request = parse(lookup(Namespace.PRINTING, "printer:test"), data)
-        except PayloadError as exc:
-            log.warning("bad printer:test from hub", extra={"error": exc.message})
-            return
-        assert isinstance(request, PrinterTestRequest)
-        result = await self.test_print(request)
-        await self._emit("printer:test:result", result)
+        request = _inbound("printer:test", data)
+        if isinstance(request, PrinterTestRequest):
+            await self._emit("printer:test:result", await self.test_print(request))
 
     # --- hub --------------------------------------------------------------------------------
 
@@ -306,13 +310,8 @@ class Agent:
             await self.jobs.resend_outcomes()
 
     async def _on_print_job(self, data: Any) -> None:
-        try:
-            job = parse(lookup(Namespace.PRINTING, "print:job"), data)
-        except PayloadError as exc:
-            log.warning("bad print:job from hub", extra={"error": exc.message})
-            return
-        assert isinstance(job, PrintJobDispatch)
-        if self.jobs is not None:
+        job = _inbound("print:job", data)
+        if isinstance(job, PrintJobDispatch) and self.jobs is not None:
             await self.jobs.accept(job)
 
     async def _report_job(self, update: PrintJobUpdate) -> bool:

@@ -29,6 +29,7 @@ from shared.wire import (
     PrinterId,
     ShortText,
     WireModel,
+    first_error,
 )
 
 AGENT_ONLY = frozenset({Role.DESKTOP_APP})
@@ -437,8 +438,6 @@ def parse(spec: EventSpec, payload: Any) -> WireModel:
     try:
         return spec.model.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or None
+        where, message = first_error(exc)
         prefix = f"{spec.name}: {where}" if where else spec.name
-        message = f"{prefix}: {first['msg']}"
-        raise PayloadError("invalid_payload", message, where) from None
+        raise PayloadError("invalid_payload", f"{prefix}: {message}", where) from None

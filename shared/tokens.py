@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 from pydantic import ValidationError
 
-from shared.wire import Identifier, WireModel
+from shared.wire import Identifier, WireModel, first_error
 
 HMAC_ALGORITHM = "HS256"
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
@@ -180,9 +180,8 @@ def _claims(payload: dict[str, Any]) -> Claims:
     try:
         claims = Claims.model_validate(picked)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise TokenError("token_claims", f"claim {where!r}: {first['msg']}") from None
+        where, message = first_error(exc)
+        raise TokenError("token_claims", f"claim {where!r}: {message}") from None
     if claims.role is not Role.SERVICE and claims.role is not Role.ADMIN and not claims.company_id:
         raise TokenError("token_claims", f"a {claims.role} token must carry companyId")
     return claims

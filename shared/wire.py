@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
 #: Ids of companies, branches, agents, printers: short, printable, no separators that could
@@ -59,3 +59,11 @@ def error_dict(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+def first_error(exc: ValidationError) -> tuple[str | None, str]:
+    """The dotted wire path (None for the whole object) and the message of a model's first
+    validation error: what every refusal names, so a client knows which field to fix."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or None
+    return where, str(first["msg"])

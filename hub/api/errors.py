@@ -6,11 +6,12 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
-from shared.wire import error_dict
+from shared.wire import error_dict, first_error
 
 log = logging.getLogger("chit.hub.api")
 
@@ -87,3 +88,17 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise_error(400, "invalid_json", f"body is not valid JSON: {exc}")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], body: Any, code: str = "invalid_payload") -> M:
+    """``body`` validated as ``model``, or a 422 naming the first bad field."""
+    if not isinstance(body, dict):
+        raise_error(422, code, "body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        where, message = first_error(exc)
+        raise_error(422, code, f"{where or 'body'}: {message}", where)

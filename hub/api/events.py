@@ -7,10 +7,9 @@ import uuid
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from hub.api.auth import require
-from hub.api.errors import raise_error, read_json
+from hub.api.errors import raise_error, read_json, validated
 from hub.context import ctx_of
 from hub.services.tenancy import TenantMismatch
 from shared.events import EventSpec, PayloadError, lookup, parse
@@ -23,12 +22,7 @@ routes = web.RouteTableDef()
 def _envelope(body: Any) -> PublishRequest:
     if not isinstance(body, dict):
         raise_error(422, "invalid_payload", "body must be a JSON object")
-    try:
-        return PublishRequest.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise_error(422, "invalid_envelope", f"{where}: {first['msg']}", where)
+    return validated(PublishRequest, body, "invalid_envelope")
 
 
 def _spec(envelope: PublishRequest) -> EventSpec:

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from hub.api.auth import require_tenant
-from hub.api.errors import raise_error, read_json
+from hub.api.errors import raise_error, read_json, validated
 from hub.context import ctx_of
 from hub.services.jobs import JobRequest
 from hub.services.printing import PrintingError, Requester
@@ -98,12 +98,7 @@ def _parse(body: Any, header_key: str | None) -> SubmitJob:
         raise_error(422, "invalid_payload", "body must be a JSON object")
     if header_key and "idempotencyKey" not in body:
         body = {**body, "idempotencyKey": header_key}
-    try:
-        return SubmitJob.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or None
-        raise_error(422, "invalid_payload", f"{where or 'body'}: {first['msg']}", where)
+    return validated(SubmitJob, body)
 
 
 @routes.post("/api/v1/jobs")

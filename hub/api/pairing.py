@@ -12,10 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from hub.api.auth import require_tenant
-from hub.api.errors import raise_error, rate_limited, read_json
+from hub.api.errors import M, raise_error, rate_limited, read_json, validated
 from hub.context import HubContext, ctx_of
 from hub.store import NotFound, PairingError, TenantConflict, agents, audit, pairing, tenants
 from hub.store.columns import utcnow
@@ -45,13 +44,8 @@ class RedeemRequest(WireModel):
     hostname: str | None = None
 
 
-def _parse(model: type[WireModel], body: Any) -> Any:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or None
-        raise_error(422, "invalid_payload", str(first["msg"]), where)
+def _parse(model: type[M], body: Any) -> M:
+    return validated(model, body)
 
 
 @routes.post("/api/v1/pairing-codes")
