@@ -50,8 +50,7 @@ async def list_agents(request: web.Request) -> web.Response:
     """Agents of the caller's company (or branch), with their printers and live status."""
     ctx = ctx_of(request)
     who = _requester(request)
-    branch = who.branch_id or request.query.get("branchId")
-    agents = ctx.printing.registry.agents(who.company_id, branch)
+    agents = await ctx.printing.agents_in_scope(who, request.query.get("branchId"))
     return web.json_response({"agents": [agent_view(a) for a in agents]})
 
 
@@ -67,7 +66,8 @@ async def list_printers(request: web.Request) -> web.Response:
             "branchId": agent.branch_id,
             "agentOnline": agent.online,
         }
-        for agent, pid in ctx.printing.printers_for(who)
+        for agent in await ctx.printing.agents_in_scope(who)
+        for pid in agent.printers
     ]
     return web.json_response({"printers": rows})
 
@@ -83,7 +83,7 @@ async def printer_detail(request: web.Request) -> web.Response:
     if found is None:
         raise_error(404, "not_found", "no such printer")
     row, history = found
-    live = {a.agent_id: a for a, _ in ctx.printing.printers_for(who)}
+    live = {a.agent_id: a for a in await ctx.printing.agents_in_scope(who)}
     agent = live.get(row.agent_id)
     body = {
         **row.info,

@@ -23,6 +23,8 @@ from hub.metrics import HubMetrics
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
 from hub.services.registry import AgentRecord, Registry
+from hub.store.agents import AgentRow
+from hub.store.printers import PrinterRow
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
@@ -36,6 +38,7 @@ from shared.events import (
     lookup,
 )
 from shared.namespaces import Namespace
+from shared.printers import PrinterInfo, PrinterStatus
 from shared.wire import ErrorInfo, WireModel
 
 log = logging.getLogger("chit.hub.printing")
@@ -215,12 +218,41 @@ class PrintingService:
     # --- tests ------------------------------------------------------------------------------
 
     def printers_for(self, requester: Requester) -> list[tuple[AgentRecord, str]]:
-        """(agent, printer id) pairs the requester may see."""
+        """(agent, printer id) pairs the requester may see on this instance."""
         return [
             (agent, printer_id)
             for agent in self.registry.agents(requester.company_id, requester.branch_id)
             for printer_id in agent.printers
         ]
+
+    async def agents_in_scope(
+        self, requester: Requester, branch_id: str | None = None
+    ) -> list[AgentRecord]:
+        """Agents the requester may see, with printers and live state, across the cluster.
+
+        On one instance the live registry is the whole truth. In a cluster, agents connected to
+        other instances come from the database, their online state from the cluster presence.
+        """
+        branch = requester.branch_id or branch_id
+        local = self.registry.agents(requester.company_id, branch)
+        if self.cluster is None:
+            return local
+        live = {a.agent_id: a for a in local if a.online}
+        rows, printers = await self.records.scope(requester.company_id, branch)
+        out = list(live.values())
+        for row in rows:
+            if row.id in live:
+                continue
+            record = await self._remote_agent(
+                requester.company_id, row.id, row.branch_id
+            ) or AgentRecord(row.id, row.company_id, row.branch_id)
+            record.info = agent_info(row)
+            record.last_seen = row.last_seen.timestamp() if row.last_seen else 0.0
+            record.printers = {
+                p.printer_id: stored_printer(p) for p in printers if p.agent_id == row.id
+            }
+            out.append(record)
+        return sorted(out, key=lambda a: a.agent_id)
 
     def owner_for(self, requester: Requester, printer_id: str) -> AgentRecord:
         """The agent that should print for this requester, or PrintingError(unknown_printer)."""
@@ -428,6 +460,21 @@ class PrintingService:
             last_seen=datetime.fromtimestamp(record.last_seen, UTC),
         )
         await self._to_agent_rooms(record, "agent:status", presence)
+
+
+def agent_info(row: AgentRow) -> AgentHello | None:
+    """What a stored agent said about itself, when it did."""
+    if not row.hostname:
+        return None
+    return AgentHello(
+        agent_id=row.id, hostname=row.hostname, os=row.os or "", version=row.version or ""
+    )
+
+
+def stored_printer(row: PrinterRow) -> PrinterInfo:
+    """A stored printer with its last status."""
+    status = PrinterStatus.model_validate(row.last_status) if row.last_status else None
+    return PrinterInfo.model_validate(row.info).model_copy(update={"status": status})
 
 
 class InstanceLost(Exception):

@@ -14,6 +14,7 @@ from hub.store import audit as audit_store
 from hub.store import printer_tests as test_store
 from hub.store import printers as printer_store
 from hub.store import tenants as tenant_store
+from hub.store.agents import AgentRow
 from hub.store.printer_tests import PrinterTestRow
 from hub.store.printers import PrinterRow, StatusRow
 from shared.events import PrinterTestRequest, PrinterTestResult
@@ -138,6 +139,15 @@ class PrinterRecords:
                 s, company_id, printer_id, limit, row.agent_id
             )
         return row, history
+
+    async def scope(
+        self, company_id: str, branch_id: str | None
+    ) -> tuple[list[AgentRow], list[PrinterRow]]:
+        """Every stored agent (not revoked) and present printer of a company or branch."""
+        async with self.db.session() as s:
+            agents = await agent_store.list_agents(s, company_id, branch_id)
+            printers = await printer_store.list_printers(s, company_id, branch_id)
+        return [a for a in agents if not a.revoked], printers
 
     async def printer_owner(
         self, company_id: str, branch_id: str | None, printer_id: str

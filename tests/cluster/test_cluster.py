@@ -45,8 +45,11 @@ async def test_printer_test_and_job_across_instances(cluster: Cluster, tmp_path:
             manager = cluster.token(Role.MANAGER, "acme")
 
             async def listed() -> bool:
-                _, body = await cluster.request(cluster.hubs[1], "GET", "/api/v1/printers", manager)
-                return bool(body["printers"])
+                # The agent is on instance 1; instance 0 lists it (cluster-wide registry).
+                _, body = await cluster.request(cluster.hubs[0], "GET", "/api/v1/printers", manager)
+                return any(
+                    p["printerId"] == sim.printer_id and p["agentOnline"] for p in body["printers"]
+                )
 
             async with asyncio.timeout(15):
                 while not await listed():
