@@ -20,10 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "hub" / "web" / "static" / "vendor"
 MANIFEST = VENDOR / "VERSIONS.json"
 #: package -> (file in the package, name in vendor/)
+#:
+#: chart.js draws the monitoring dashboard. Chosen over uPlot because one library covers all
+#: of its charts (time-series lines, bars for the duration histogram, a doughnut for desktop vs
+#: web) and its UMD build is a single self-contained script (its only dependency is bundled),
+#: loaded with a plain <script> tag: no build step, MIT licensed, ~200 KB.
 ASSETS: dict[str, list[tuple[str, str]]] = {
     "socket.io-client": [
         ("dist/socket.io.min.js", "socket.io.min.js"),
         ("LICENSE", "socket.io.LICENSE"),
+    ],
+    "chart.js": [
+        ("dist/chart.umd.min.js", "chart.umd.min.js"),
+        ("LICENSE.md", "chart.js.LICENSE"),
     ],
 }
 

@@ -42,4 +42,5 @@ async def alerts(request: web.Request) -> web.Response:
     claims = require(request, WATCHERS)
     if claims.role is not Role.ADMIN and claims.company_id is None:
         return web.json_response({"active": [], "recent": []})
-    return web.json_response(ctx.observer.engine.visible_to(claims.company_id))
+    hub_wide = claims.role is Role.ADMIN
+    return web.json_response(ctx.observer.engine.visible_to(claims.company_id, hub_wide))

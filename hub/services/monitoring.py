@@ -243,11 +243,16 @@ class AlertEngine:
             del self.active[key]
         self.history.append(alert)
 
-    def visible_to(self, company_id: str | None) -> dict[str, list[dict[str, Any]]]:
-        """Active and recent alerts; a company sees only its own, platform admins see all."""
+    def visible_to(
+        self, company_id: str | None, hub_wide: bool = False
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Active and recent alerts: a company's own, plus hub-wide ones for admins (which
+        is what their sockets receive live); everything for a platform admin (no company)."""
 
         def mine(alert: MonitoringAlert) -> bool:
-            return company_id is None or alert.company_id == company_id
+            if company_id is None or alert.company_id == company_id:
+                return True
+            return hub_wide and alert.company_id is None
 
         return {
             "active": [a.to_wire() for a in self.active.values() if mine(a)],

@@ -89,6 +89,10 @@ async def test_namespace_connection_alert_raises_and_clears_once(hub: HubHarness
     assert await hub.ctx.observer.evaluate() == []
     events = await admin.wait_for(NS, "newAlert", count=2)
     assert [e["state"] for e in events] == ["raised", "cleared"]
+    _, seen = await hub.get("/api/v1/alerts", hub.token(Role.ADMIN, "acme"))
+    assert [a["state"] for a in seen["recent"]] == ["cleared", "raised"]
+    _, seen = await hub.get("/api/v1/alerts", hub.token(Role.MANAGER, "acme"))
+    assert seen["recent"] == []  # hub-wide alerts are for admins
 
 
 async def test_agent_offline_alert_after_five_minutes(hub: HubHarness) -> None:

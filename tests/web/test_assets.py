@@ -1,7 +1,8 @@
-"""The hub serves the UI from its package, with the vendored socket.io client at the locked version."""
+"""The hub serves the UI from its package, with vendored socket.io and Chart.js at the locked versions."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -30,10 +31,38 @@ def test_vendored_socketio_client_is_the_locked_version() -> None:
     assert (VENDOR / "socket.io.LICENSE").read_text(encoding="utf-8").startswith("The MIT License")
 
 
+def test_vendored_chartjs_is_the_locked_version() -> None:
+    head = (VENDOR / "chart.umd.min.js").read_text(encoding="utf-8")[:200]
+    found = re.search(r"Chart\.js v(\d+\.\d+\.\d+)", head)
+    assert found, "no version banner in the vendored chart.umd.min.js"
+    assert found.group(1) == _locked("chart.js")
+    manifest = json.loads((VENDOR / "VERSIONS.json").read_text(encoding="utf-8"))
+    assert manifest["chart.js"]["version"] == _locked("chart.js")
+    assert (VENDOR / "chart.js.LICENSE").read_text(encoding="utf-8").startswith("The MIT License")
+    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    assert package["dependencies"]["chart.js"] == _locked("chart.js"), "pin an exact version"
+
+
+def test_every_vendored_file_matches_its_manifest_hash() -> None:
+    manifest = json.loads((VENDOR / "VERSIONS.json").read_text(encoding="utf-8"))
+    listed = {
+        name: digest for entry in manifest.values() for name, digest in entry["files"].items()
+    }
+    assert {"socket.io.min.js", "chart.umd.min.js", "chart.js.LICENSE"} <= set(listed)
+    for name, digest in listed.items():
+        assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name
+    on_disk = {p.name for p in VENDOR.iterdir()} - {"VERSIONS.json"}
+    assert on_disk == set(listed), "a vendored file is missing from VERSIONS.json"
+
+
 def test_vendored_copy_equals_node_modules_when_installed() -> None:
-    installed = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-    if installed.exists():
-        assert installed.read_bytes() == (VENDOR / "socket.io.min.js").read_bytes()
+    for package, inner, name in (
+        ("socket.io-client", "dist/socket.io.min.js", "socket.io.min.js"),
+        ("chart.js", "dist/chart.umd.min.js", "chart.umd.min.js"),
+    ):
+        installed = ROOT / "node_modules" / package / inner
+        if installed.exists():
+            assert installed.read_bytes() == (VENDOR / name).read_bytes(), name
 
 
 def test_the_page_uses_no_cdn() -> None:
@@ -58,8 +87,9 @@ async def test_index_and_static_files_are_served(hub: HubHarness) -> None:
     status, kind, _ = await _fetch(hub, "/static/app.js")
     assert status == 200
     assert "javascript" in kind
-    status, _, _ = await _fetch(hub, "/static/vendor/socket.io.min.js")
-    assert status == 200
+    for vendored in ("socket.io.min.js", "chart.umd.min.js"):
+        status, _, _ = await _fetch(hub, "/static/vendor/" + vendored)
+        assert status == 200, vendored
 
 
 async def test_nothing_outside_the_static_dir_is_served(hub: HubHarness) -> None:

@@ -55,16 +55,6 @@ async def sign_in(browser: Browser, url: str) -> None:
     await browser.find("#branches")
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """A fresh headless Chromium."""
-    started = await Browser.start()
-    try:
-        yield started
-    finally:
-        await started.close()
-
-
 @contextlib.asynccontextmanager
 async def scene(hub: HubHarness, browser: Browser) -> AsyncIterator[Scene]:
     """Two simulated printers behind one agent in branch b1 of acme, and a manager account."""

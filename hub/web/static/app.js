@@ -6,6 +6,7 @@ import { crumbs, showWho, signOut, takeNotice } from "./session.js";
 import { renderAgents } from "./views/agents.js";
 import { renderBranch } from "./views/branch.js";
 import { renderBranches } from "./views/branches.js";
+import { renderDashboard } from "./views/dashboard.js";
 import { renderLogin } from "./views/login.js";
 
 const ROUTES = [
@@ -13,6 +14,7 @@ const ROUTES = [
   [/^#\/branches$/, renderBranches],
   [/^#\/branches\/([^/]+)$/, renderBranch],
   [/^#\/branches\/([^/]+)\/agents$/, renderAgents],
+  [/^#\/dashboard$/, renderDashboard],
 ];
 
 let cleanup = null;

@@ -8,6 +8,7 @@ const EVENTS = [
   "agent:status",
   "printer:test:result",
   "printJobUpdate",
+  "newAlert",
 ];
 const TOKEN_REFUSALS = new Set([
   "token_missing", "token_malformed", "token_expired", "token_signature",

@@ -44,6 +44,10 @@ export function showWho() {
   const token = getToken();
   const c = claims();
   document.getElementById("signout").hidden = !token;
+  const dashboard = document.getElementById("nav-dashboard");
+  dashboard.hidden = !token || !["admin", "manager"].includes(c.role);
+  if (location.hash === "#/dashboard") dashboard.setAttribute("aria-current", "page");
+  else dashboard.removeAttribute("aria-current");
   const where = [c.companyId, c.branchId].filter(Boolean).join(" / ");
   document.getElementById("who").textContent = token ? [c.role, where].filter(Boolean).join(" · ") : "";
 }
