@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,3 +182,24 @@ async def _body(resp: aiohttp.ClientResponse) -> Any:
 async def settle(seconds: float = 0.2) -> None:
     """Give in-flight socket messages time to arrive before asserting that none did."""
     await asyncio.sleep(seconds)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for processes that must listen on a known port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_healthy(url: str, timeout: float = 30) -> None:
+    """Until the hub at ``url`` answers GET /healthz (200, or 503 when deaf)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    async with http.get(url + "/healthz") as resp:
+                        if resp.status in (200, 503):
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +17,9 @@ import aiohttp
 import redis
 
 from shared.tokens import Role, mint
-from tests.support import SECRET, HubHarness
+from tests.support import SECRET, HubHarness, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def redis_reachable(url: str) -> bool:
@@ -175,20 +166,6 @@ class Cluster:
             http.request(method, hub.url + path, json=body, headers=headers) as resp,
         ):
             return resp.status, await resp.json()
-
-
-async def wait_healthy(url: str, timeout: float = 30) -> None:
-    """Until GET /healthz answers."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        async with asyncio.timeout(timeout):
-            while True:
-                try:
-                    async with http.get(url + "/healthz") as resp:
-                        if resp.status in (200, 503):
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
 
 
 def harness_for(hub: HubProc) -> HubHarness:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from tests.e2e.support import (
     manual,
     running_agent,
 )
-from tests.support import HubHarness
+from tests.support import HubHarness, free_port
 
 NS = "/printing-ws"
 
@@ -150,16 +149,10 @@ async def test_agent_gone_gives_clear_result(
     assert result["error"]["code"] == "agent_offline"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_agent_reconnects_and_reannounces_after_hub_restart(
     tmp_path: Path, printer: SimulatedNetworkPrinter
 ) -> None:
-    port = _free_port()
+    port = free_port()
     hub = await HubHarness.start(tmp_path / "h1", port=port)
     settings = fast_settings(hub_url=hub.url, manual_printers=(manual(printer),))
     token = device_token(hub)

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,15 +25,9 @@ from tests.e2e.support import (
     manual,
     running_agent,
 )
-from tests.support import SECRET, HubHarness
+from tests.support import SECRET, HubHarness, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _raw(marker: str) -> str:
@@ -67,16 +60,7 @@ class HubProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-            async with asyncio.timeout(30):
-                while True:
-                    try:
-                        async with http.get(self.url + "/healthz") as resp:
-                            if resp.status == 200:
-                                return
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
+        await wait_healthy(self.url)
 
     async def kill(self) -> None:
         assert self.proc is not None
@@ -117,7 +101,7 @@ async def _wait_state(get: Any, job_id: str, state: str, timeout: float = 20) ->
 async def test_hub_sigkill_with_queued_jobs_loses_nothing(
     tmp_path: Path, sim: SimulatedNetworkPrinter
 ) -> None:
-    hub = HubProcess(tmp_path / "hub", _free_port())
+    hub = HubProcess(tmp_path / "hub", free_port())
     await hub.start()
     settings = fast_settings(hub_url=hub.url, manual_printers=(manual(sim),))
     token = mint(SECRET, sub="agent-e2e", role=Role.DESKTOP_APP, company_id="acme", branch_id="b1")

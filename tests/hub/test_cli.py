@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from hub.cli import main
 from shared.tokens import Role, TokenKeys, verify
+from tests.support import free_port
 
 
 def test_token_command_mints_a_verifiable_token(
@@ -46,14 +46,8 @@ def test_token_needs_company_for_tenant_roles(tmp_path: Path) -> None:
     assert main(["token", "--data-dir", str(tmp_path), "--role", "staff"]) == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_hub_process_serves_healthz(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CHIT_HUB_DATA_DIR": str(tmp_path), "CHIT_HUB_PORT": str(port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "--json-logs"],
