@@ -122,6 +122,7 @@ async def build_context(settings: Settings) -> HubContext:
         engine,
         settings.instance_id,
         cluster.state if cluster else None,
+        printing.records.last_seen if cluster else None,
     )
     return HubContext(
         settings,

@@ -131,6 +131,7 @@ def conditions(
     instances: dict[str, int],
     now: float,
     online_elsewhere: frozenset[str] = frozenset(),
+    stored_offline: tuple[tuple[str, str, float], ...] = (),
 ) -> list[Condition]:
     """Every threshold crossed at ``now``."""
     found = [
@@ -160,6 +161,19 @@ def conditions(
                     agent.company_id,
                 )
             )
+    known = {c.subject for c in found if c.kind == "agent_offline"}
+    found += [
+        Condition(
+            "agent_offline",
+            agent_id,
+            round(now - seen),
+            thresholds.agent_offline_seconds,
+            f"agent {agent_id} not seen for {(now - seen) / 60:.0f} min",
+            company,
+        )
+        for agent_id, company, seen in stored_offline
+        if agent_id not in known and now - seen > thresholds.agent_offline_seconds
+    ]
     found += [
         Condition(
             "reconnect_rate",
@@ -271,8 +285,12 @@ class Monitor:
         engine: AlertEngine,
         instance_id: str,
         cluster: ClusterState | None = None,
+        stored_agents: Callable[[], Awaitable[list[tuple[str, str, float]]]] | None = None,
     ) -> None:
         self.cluster = cluster
+        #: In a cluster the leader knows only its own sockets: agents that left another
+        #: instance are found in the store (last seen) and the cluster presence.
+        self.stored_agents = stored_agents
         self._instances: dict[str, dict[str, Any]] = {}
         self.metrics = metrics
         self.connections = connections
@@ -350,10 +368,26 @@ class Monitor:
             self.instance_counts(),
             self.engine.clock(),
             elsewhere,
+            await self._stored_offline(elsewhere),
         )
         changes = await self.engine.update(found)
         self.metrics.set_alerts(Counter(a.kind for a in self.engine.active.values()))
         return changes
+
+    async def _stored_offline(
+        self, elsewhere: frozenset[str]
+    ) -> tuple[tuple[str, str, float], ...]:
+        """Stored agents connected nowhere in the cluster, with when they were last seen."""
+        if self.cluster is None or self.stored_agents is None:
+            return ()
+        here = {a.agent_id for a in self.registry.all_agents()}
+        out = []
+        for agent_id, company, seen in await self.stored_agents():
+            if agent_id in here or agent_id in elsewhere:
+                continue
+            if not await self.cluster.agent_location(agent_id):
+                out.append((agent_id, company, seen))
+        return tuple(out)
 
     async def _online_elsewhere(self) -> frozenset[str]:
         """Agents offline here but connected to another instance (cluster mode)."""

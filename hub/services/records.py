@@ -140,6 +140,12 @@ class PrinterRecords:
             )
         return row, history
 
+    async def last_seen(self) -> list[tuple[str, str, float]]:
+        """(agent id, company id, last seen) of every active agent."""
+        async with self.db.session() as s:
+            rows = await agent_store.active_agents(s)
+        return [(r.id, r.company_id, r.last_seen.timestamp() if r.last_seen else 0.0) for r in rows]
+
     async def scope(
         self, company_id: str, branch_id: str | None
     ) -> tuple[list[AgentRow], list[PrinterRow]]:

@@ -102,6 +102,12 @@ async def list_agents(
     return [_agent(row) for row in await session.scalars(statement)]
 
 
+async def active_agents(session: AsyncSession) -> list[AgentRow]:
+    """Every agent that is not revoked, of every company: for the hub's own monitoring."""
+    statement = select(Agent).where(Agent.revoked_at.is_(None)).order_by(Agent.id)
+    return [_agent(row) for row in await session.scalars(statement)]
+
+
 async def touch(
     session: AsyncSession,
     agent_id: str,

@@ -205,3 +205,33 @@ async def test_redis_restart_resumes_cross_instance_delivery(
         await b.close()
     finally:
         hubs.stop()
+
+
+async def test_agent_offline_alert_is_cluster_wide(redis_url: str, tmp_path: Path) -> None:
+    hubs = Cluster(redis_url, tmp_path, 3, CHIT_HUB_ALERT_AGENT_OFFLINE_SECONDS="2")
+    await hubs.start()
+    try:
+        agent = await _client(
+            hubs, 2, hubs.token(Role.DESKTOP_APP, "acme", "b1", sub="agent-gone"), [NS]
+        )
+        hello = {"agentId": "agent-gone", "hostname": "pc", "os": "linux", "version": "1"}
+        assert (await agent.call(NS, "agent:hello", hello))["ok"]
+        await agent.close()
+        manager = hubs.token(Role.MANAGER, "acme")
+
+        async def subjects(index: int) -> set[str]:
+            _, body = await hubs.request(hubs.hubs[index], "GET", "/api/v1/alerts", manager)
+            return {a["subject"] for a in body["active"] if a["kind"] == "agent_offline"}
+
+        async with asyncio.timeout(20):
+            while not all(["agent-gone" in await subjects(i) for i in range(3)]):
+                await asyncio.sleep(0.3)
+        back = await _client(
+            hubs, 0, hubs.token(Role.DESKTOP_APP, "acme", "b1", sub="agent-gone"), [NS]
+        )
+        async with asyncio.timeout(20):
+            while any(["agent-gone" in await subjects(i) for i in range(3)]):
+                await asyncio.sleep(0.3)
+        await back.close()
+    finally:
+        hubs.stop()
