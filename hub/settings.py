@@ -47,6 +47,9 @@ class Settings:
     #: Largest Socket.IO message accepted from a client (bytes).
     max_socket_message_bytes: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
+    #: Addresses of reverse proxies (nginx) whose X-Forwarded-For names the real client, so
+    #: rate limits count clients, not the proxy.
+    trusted_proxies: tuple[str, ...] = ()
     database_url: str | None = None
     redis_url: str | None = None
     #: Prefix of every Redis key and channel, so several clusters can share one Redis.
@@ -79,6 +82,7 @@ _CONVERTERS: dict[str, Any] = {
     "max_payload_bytes": int,
     "max_socket_message_bytes": int,
     "cors_origins": lambda v: tuple(_as_list(v)),
+    "trusted_proxies": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,
     "alert_namespace_connections": int,
     "alert_agent_offline_seconds": float,

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.auth import require
-from hub.api.errors import raise_error, rate_limited, read_json
+from hub.api.errors import client_address, raise_error, rate_limited, read_json
 from hub.context import HubContext, ctx_of
 from hub.store import users
 from shared.tokens import Role, mint
@@ -59,7 +59,8 @@ async def login(request: web.Request) -> web.Response:
     """Exchange a username and password for a short-lived session token."""
     ctx = ctx_of(request)
     username, password = _credentials(await read_json(request, MAX_LOGIN_BODY))
-    key = f"{users.normalize_username(username)}|{request.remote}"
+    remote = client_address(request, ctx.settings.trusted_proxies)
+    key = f"{users.normalize_username(username)}|{remote}"
     wait = ctx.login_failures.retry_after(key)
     if wait is not None:
         return rate_limited(wait, "too many failed sign-ins; try again later")

@@ -102,3 +102,13 @@ def validated(model: type[M], body: Any, code: str = "invalid_payload") -> M:
     except ValidationError as exc:
         where, message = first_error(exc)
         raise_error(422, code, f"{where or 'body'}: {message}", where)
+
+
+def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str:
+    """The caller's address: the peer, or the client a trusted proxy forwarded for."""
+    peer = request.remote or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For")
+    if peer in trusted_proxies and forwarded:
+        # The proxy appends the address it saw last; that is the one it vouches for.
+        return forwarded.split(",")[-1].strip() or peer
+    return peer

@@ -14,7 +14,14 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.auth import require_tenant
-from hub.api.errors import M, raise_error, rate_limited, read_json, validated
+from hub.api.errors import (
+    M,
+    client_address,
+    raise_error,
+    rate_limited,
+    read_json,
+    validated,
+)
 from hub.context import HubContext, ctx_of
 from hub.store import NotFound, PairingError, TenantConflict, agents, audit, pairing, tenants
 from hub.store.columns import utcnow
@@ -109,7 +116,7 @@ async def _redeem(ctx: HubContext, redeem: RedeemRequest, credential: str) -> pa
 async def redeem_code(request: web.Request) -> web.Response:
     """Trade a pairing code for a device token (no auth; failures rate-limited per address)."""
     ctx = ctx_of(request)
-    remote = request.remote or "unknown"
+    remote = client_address(request, ctx.settings.trusted_proxies)
     wait = ctx.redeem_failures.retry_after(remote)
     if wait is not None:
         return rate_limited(wait, "too many wrong pairing codes; try again later")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from hub.store import audit, pairing, tenants
@@ -85,3 +86,36 @@ async def test_branch_manager_issues_codes_for_its_own_branch_only(hub: HubHarne
     assert (await _code(hub, "b1", branch="b1"))[0] == 201
     status, body = await _code(hub, "b2", branch="b1")
     assert status == 403 and body["code"] == "forbidden_branch"
+
+
+async def test_behind_a_trusted_proxy_limits_count_clients(tmp_path: Path) -> None:
+    harness = await HubHarness.start(tmp_path / "h", trusted_proxies=("127.0.0.1",))
+    try:
+        bad = {"code": "AAAA-AAAA", "agentId": "agent-x"}
+        for n in range(5):
+            status, _ = await harness.post(
+                "/api/v1/pairing/redeem", bad, headers={"X-Forwarded-For": "203.0.113.7"}
+            )
+            assert status == 400, n
+        status, _ = await harness.post(
+            "/api/v1/pairing/redeem", bad, headers={"X-Forwarded-For": "203.0.113.7"}
+        )
+        assert status == 429
+        status, _ = await harness.post(
+            "/api/v1/pairing/redeem", bad, headers={"X-Forwarded-For": "203.0.113.8"}
+        )
+        assert status == 400  # another client behind the same proxy is not blocked
+    finally:
+        await harness.stop()
+
+
+async def test_forwarded_header_from_untrusted_peers_is_ignored(hub: HubHarness) -> None:
+    bad = {"code": "AAAA-AAAA", "agentId": "agent-x"}
+    for n in range(5):
+        await hub.post(
+            "/api/v1/pairing/redeem", bad, headers={"X-Forwarded-For": f"198.51.100.{n}"}
+        )
+    status, _ = await hub.post(
+        "/api/v1/pairing/redeem", bad, headers={"X-Forwarded-For": "198.51.100.99"}
+    )
+    assert status == 429
