@@ -213,6 +213,8 @@ class PrintingService:
         if revoked and record is not None and record.sid is not None:
             log.warning("agent revoked; disconnecting", extra={"agent_id": agent_id})
             await self._publisher.disconnect(record.sid, str(Namespace.PRINTING))
+        if revoked:
+            self.registry.forget(requester.company_id, agent_id)
         return revoked
 
     # --- tests ------------------------------------------------------------------------------

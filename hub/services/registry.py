@@ -61,6 +61,13 @@ class Registry:
         record.sid, record.offline_since = None, time.time()
         return record
 
+    def forget(self, company_id: str, agent_id: str) -> AgentRecord | None:
+        """Drop an agent of a company (revoked): it no longer appears anywhere."""
+        record = self.agent(company_id, agent_id)
+        if record is not None:
+            del self._agents[agent_id]
+        return record
+
     def agent(self, company_id: str, agent_id: str) -> AgentRecord | None:
         """An agent of a company (None for another company's agent)."""
         record = self._agents.get(agent_id)
