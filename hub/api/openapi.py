@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from hub import __version__
+from hub.api.branches import NewBranch
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
 from shared.events import PrinterTestResult
@@ -122,6 +123,16 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "post",
+        "/api/v1/branches",
+        "Add a branch to the caller's company",
+        "manager, admin (company-wide)",
+        NewBranch,
+        ok=201,
+        errors=(401, 403, 409, 422),
+        tags=("branches",),
+    ),
+    Operation(
+        "post",
         "/api/v1/pairing-codes",
         "Create a one-time pairing code for a branch",
         "manager, admin",
@@ -223,6 +234,7 @@ OPERATIONS: tuple[Operation, ...] = (
 def _schemas() -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         SubmitJob,
+        NewBranch,
         CodeRequest,
         RedeemRequest,
         PublishRequest,

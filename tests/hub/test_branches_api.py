@@ -39,3 +39,28 @@ async def test_tokens_without_a_company_or_any_token_are_refused(hub: HubHarness
     assert (status, body["code"]) == (403, "forbidden_tenant")
     status, body = await hub.get("/api/v1/branches", hub.token(Role.DESKTOP_APP, "acme", "b1"))
     assert status == 403
+
+
+async def test_managers_add_branches_to_their_company(hub: HubHarness) -> None:
+    await _branches(hub)
+    manager = hub.token(Role.MANAGER, "acme")
+    status, body = await hub.post(
+        "/api/v1/branches", {"branchId": "b3", "name": "Airport"}, token=manager
+    )
+    assert (status, body["branchId"], body["companyId"]) == (201, "b3", "acme")
+    status, body = await hub.post("/api/v1/branches", {"branchId": "b3"}, token=manager)
+    assert (status, body["code"]) == (409, "branch_exists")
+    status, body = await hub.post("/api/v1/branches", {"branchId": "z1"}, token=manager)
+    assert (status, body["code"]) == (409, "branch_exists")  # another company's: no leak
+    status, body = await hub.post("/api/v1/branches", {"branchId": "a:b"}, token=manager)
+    assert (status, body["field"]) == (422, "branchId")
+    status, _ = await hub.post(
+        "/api/v1/branches", {"branchId": "b4"}, token=hub.token(Role.STAFF, "acme")
+    )
+    assert status == 403
+    status, body = await hub.post(
+        "/api/v1/branches", {"branchId": "b4"}, token=hub.token(Role.MANAGER, "acme", "b1")
+    )
+    assert (status, body["code"]) == (403, "forbidden_branch")
+    _, body = await hub.get("/api/v1/branches", manager)
+    assert [b["branchId"] for b in body["branches"]] == ["b1", "b2", "b3"]

@@ -216,3 +216,22 @@ async def test_the_page_reconnects_and_refreshes_after_a_hub_restart(
                 assert await browser.js("return window.__sameDocument") is True
             finally:
                 await second.stop()
+
+
+async def test_a_manager_adds_a_branch(hub: HubHarness, browser: Browser) -> None:
+    await _manager(hub)
+    await sign_in(browser, hub.url)
+    await browser.click("details.add-branch summary")
+    await browser.type("#branchId", "b-airport")
+    await browser.type("#branchName", "Airport")
+    await browser.click("#add-branch-form button[type=submit]")
+    await browser.until(
+        "return [...document.querySelectorAll('#branches .branch-name')]"
+        ".some((e) => e.textContent === 'Airport')"
+    )
+    await browser.click("details.add-branch summary")
+    await browser.type("#branchId", "b-airport")
+    await browser.click("#add-branch-form button[type=submit]")
+    await browser.until(
+        "return document.querySelector('#add-branch-error').textContent.includes('exists')"
+    )

@@ -36,6 +36,43 @@ function branchCard([id, name], agents) {
       h("span", { class: attention === "all ready" ? "ok-text" : "warn-text" }, attention)));
 }
 
+/** Company-wide managers and admins may add a branch (then pair its first agent there). */
+function canAddBranch() {
+  const { role, branchId } = claims();
+  return !branchId && (role === "manager" || role === "admin");
+}
+
+async function addBranch(event, error, main) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const button = form.querySelector("button");
+  button.disabled = true;
+  error.textContent = "";
+  try {
+    const body = { branchId: form.branchId.value.trim() };
+    if (form.branchName.value.trim()) body.name = form.branchName.value.trim();
+    await api("/api/v1/branches", { method: "POST", body });
+    await renderBranches(main);
+  } catch (err) {
+    error.textContent = err instanceof ApiError ? err.message : String(err);
+    button.disabled = false;
+  }
+}
+
+function addBranchForm(main) {
+  const error = h("p", { class: "error", role: "alert", id: "add-branch-error" });
+  return h("details", { class: "card add-branch" },
+    h("summary", {}, "Add a branch"),
+    h("form", { class: "stack", id: "add-branch-form", onsubmit: (e) => addBranch(e, error, main) },
+      h("div", { class: "field" }, h("label", { for: "branchId" }, "Branch id"),
+        h("input", { id: "branchId", name: "branchId", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]{0,127}",
+          title: "Letters, digits, dot, dash and underscore; unique across the platform" })),
+      h("div", { class: "field" }, h("label", { for: "branchName" }, "Name (optional)"),
+        h("input", { id: "branchName", name: "branchName", maxlength: 200 })),
+      error,
+      h("button", { class: "button primary", type: "submit" }, "Add branch")));
+}
+
 /** The branches page. */
 export async function renderBranches(main) {
   crumbs([["Branches", null]]);
@@ -46,7 +83,8 @@ export async function renderBranches(main) {
     main.replaceChildren(h("h1", {}, "Branches"),
       ids.length
         ? h("ul", { class: "branch-list", id: "branches" }, ids.map((entry) => branchCard(entry, agents)))
-        : h("p", { class: "empty" }, "No branches yet. A branch appears when you pair its first agent."));
+        : h("p", { class: "empty" }, "No branches yet. Add one, then pair its first agent from its Agents tab."),
+      canAddBranch() ? addBranchForm(main) : null);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return;
     main.replaceChildren(h("h1", {}, "Branches"), h("p", { class: "error", role: "alert" }, err.message));
