@@ -74,8 +74,9 @@ async def test_crafted_room_requests_change_nothing(
         assert ack["ok"] is False
         assert ack["error"]["code"] in ("unknown_event", "not_accepted")
     for ns in ALL_NAMESPACES:
-        rooms = hub.ctx.sio.rooms(attacker.client.get_sid(ns), namespace=ns)
-        assert not any("bistro" in r or "b9" in r for r in rooms)
+        sid = attacker.client.get_sid(ns)
+        # Every socket is in its own sid room; the attacker must be in nothing else but acme's.
+        assert set(hub.ctx.sio.rooms(sid, namespace=ns)) == {sid, "company:acme"}
     await hub.publish("newOrder", ORDER, company="bistro", branch="b9")
     await victim.wait_for("/orders", "newOrder")
     await settle()
