@@ -81,3 +81,44 @@ async def login(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     """The verified claims of the caller's token."""
     return web.json_response(require(request, _ALL_ROLES).to_wire())
+
+
+MIN_PASSWORD = 10
+
+
+@routes.post("/api/v1/me/password")
+async def change_password(request: web.Request) -> web.Response:
+    """Change the caller's own password (standalone accounts), given the current one."""
+    ctx = ctx_of(request)
+    claims = require(request, _ALL_ROLES)
+    body = await read_json(request, MAX_LOGIN_BODY)
+    current, new = _passwords(body)
+    async with ctx.db.session() as s:
+        user = await users.get_user(s, claims.sub)
+        if user is None:
+            raise_error(404, "not_found", "this token does not belong to a hub account")
+        key = f"{user.username}|{client_address(request, ctx.settings.trusted_proxies)}"
+        wait = ctx.login_failures.retry_after(key)
+        if wait is not None:
+            return rate_limited(wait, "too many failed attempts; try again later")
+        if await users.authenticate(s, user.username, current) is None:
+            ctx.login_failures.fail(key)
+            raise_error(403, "invalid_credentials", "the current password is wrong")
+        await users.set_password(s, user.id, new)
+    return web.json_response({"ok": True})
+
+
+def _passwords(body: Any) -> tuple[str, str]:
+    if not isinstance(body, dict):
+        raise_error(422, "invalid_payload", "send {currentPassword, newPassword}")
+    current, new = body.get("currentPassword"), body.get("newPassword")
+    if not isinstance(current, str) or not current:
+        raise_error(422, "invalid_payload", "currentPassword is required", "currentPassword")
+    if not isinstance(new, str) or len(new) < MIN_PASSWORD:
+        raise_error(
+            422,
+            "weak_password",
+            f"newPassword needs at least {MIN_PASSWORD} characters",
+            "newPassword",
+        )
+    return current, new

@@ -34,6 +34,16 @@ LOGIN_SCHEMA = {
 }
 
 
+PASSWORD_SCHEMA = {
+    "type": "object",
+    "required": ["currentPassword", "newPassword"],
+    "properties": {
+        "currentPassword": {"type": "string"},
+        "newPassword": {"type": "string", "minLength": 10},
+    },
+}
+
+
 @dataclass(frozen=True)
 class Operation:
     """One route: what it does, who may call it, what it takes and answers."""
@@ -114,6 +124,15 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("accounts",),
     ),
     Operation("get", "/api/v1/me", "The caller's verified claims", "any token", tags=("accounts",)),
+    Operation(
+        "post",
+        "/api/v1/me/password",
+        "Change the caller's own password (current password required)",
+        "any hub account",
+        PASSWORD_SCHEMA,
+        errors=(401, 403, 404, 422, 429),
+        tags=("accounts",),
+    ),
     Operation(
         "get",
         "/api/v1/branches",

@@ -138,3 +138,40 @@ def test_user_add_asks_for_the_password_twice(
     _prompted(monkeypatch, ["same pass", "same pass"])
     assert cli.main([*base, "--username", "ana"]) == 0
     assert "created admin 'ana'" in capsys.readouterr().out
+
+
+async def test_users_change_their_own_password(hub: HubHarness) -> None:
+    await _add_user(hub)
+    _, login = await hub.post(
+        "/api/v1/auth/login", {"username": "alice", "password": "correct horse"}
+    )
+    token = login["token"]
+    change = "/api/v1/me/password"
+    status, body = await hub.post(
+        change, {"currentPassword": "wrong", "newPassword": "x" * 12}, token=token
+    )
+    assert (status, body["code"]) == (403, "invalid_credentials")
+    status, body = await hub.post(
+        change, {"currentPassword": "correct horse", "newPassword": "short"}, token=token
+    )
+    assert (status, body["code"], body["field"]) == (422, "weak_password", "newPassword")
+    status, _ = await hub.post(
+        change,
+        {"currentPassword": "correct horse", "newPassword": "a much better one"},
+        token=token,
+    )
+    assert status == 200
+    status, _ = await hub.post(
+        "/api/v1/auth/login", {"username": "alice", "password": "correct horse"}
+    )
+    assert status == 401
+    status, _ = await hub.post(
+        "/api/v1/auth/login", {"username": "alice", "password": "a much better one"}
+    )
+    assert status == 200
+    status, body = await hub.post(
+        change,
+        {"currentPassword": "x", "newPassword": "y" * 12},
+        token=hub.token(Role.MANAGER, "acme"),
+    )
+    assert (status, body["code"]) == (404, "not_found")  # a platform token has no account
