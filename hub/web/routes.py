@@ -12,8 +12,19 @@ from aiohttp import web
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: The page must always be fresh; assets may be cached briefly but are revalidated.
-_NO_STORE = {"Cache-Control": "no-store"}
-_REVALIDATE = {"Cache-Control": "no-cache"}
+#: Only our own scripts, styles and sockets: an injected script or a framing page gets nothing.
+_PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": _PAGE_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_REVALIDATE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 routes = web.RouteTableDef()
 

@@ -101,3 +101,11 @@ async def test_nothing_outside_the_static_dir_is_served(hub: HubHarness) -> None
     ):
         status, _, _ = await _fetch(hub, path)
         assert status == 404, path
+
+
+async def test_the_page_is_served_with_a_strict_content_security_policy(hub: HubHarness) -> None:
+    async with aiohttp.ClientSession() as http, http.get(hub.url + "/") as resp:
+        policy = resp.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
