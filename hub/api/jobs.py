@@ -14,7 +14,7 @@ from hub.api.auth import require_tenant
 from hub.api.errors import raise_error, read_json, validated
 from hub.context import ctx_of
 from hub.services.jobs import JobRequest
-from hub.services.printing import PrintingError, Requester
+from hub.services.locator import PrintingError, Requester
 from hub.store.errors import IdempotencyConflict
 from hub.store.jobs import JobEventRow, JobRow
 from shared.documents import ReceiptDocument

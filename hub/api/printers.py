@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from hub.api.auth import require_tenant
 from hub.api.errors import raise_error
 from hub.context import ctx_of
-from hub.services.printing import PrintingError, Requester, new_correlation_id
+from hub.services.locator import PrintingError, Requester
+from hub.services.printing import new_correlation_id
 from hub.services.registry import AgentRecord
 from shared.events import PrinterTestRequest
 from shared.tokens import WEB_ROLES, Role
@@ -50,7 +51,7 @@ async def list_agents(request: web.Request) -> web.Response:
     """Agents of the caller's company (or branch), with their printers and live status."""
     ctx = ctx_of(request)
     who = _requester(request)
-    agents = await ctx.printing.agents_in_scope(who, request.query.get("branchId"))
+    agents = await ctx.printing.locator.agents_in_scope(who, request.query.get("branchId"))
     return web.json_response({"agents": [agent_view(a) for a in agents]})
 
 
@@ -66,7 +67,7 @@ async def list_printers(request: web.Request) -> web.Response:
             "branchId": agent.branch_id,
             "agentOnline": agent.online,
         }
-        for agent in await ctx.printing.agents_in_scope(who)
+        for agent in await ctx.printing.locator.agents_in_scope(who)
         for pid in agent.printers
     ]
     return web.json_response({"printers": rows})
@@ -83,7 +84,7 @@ async def printer_detail(request: web.Request) -> web.Response:
     if found is None:
         raise_error(404, "not_found", "no such printer")
     row, history = found
-    live = {a.agent_id: a for a in await ctx.printing.agents_in_scope(who)}
+    live = {a.agent_id: a for a in await ctx.printing.locator.agents_in_scope(who)}
     agent = live.get(row.agent_id)
     body = {
         **row.info,

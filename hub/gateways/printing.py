@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from hub.auth import AuthRefused
 from hub.gateways.base import Ack, Gateway, Handler, ok, refused
 from hub.services.connections import ClientSession
-from hub.services.printing import PrintingError, Requester
+from hub.services.locator import PrintingError, Requester
 from hub.services.records import AgentRefused
 from hub.services.registry import AgentMismatch, AgentRecord
 from hub.store.errors import TenantConflict

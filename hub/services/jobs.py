@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.metrics import HubMetrics
-from hub.services.printing import PrintingError, PrintingService, Requester
+from hub.services.locator import PrintingError, Requester
+from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.registry import AgentRecord
 from hub.store import Database
@@ -93,7 +94,7 @@ class JobService:
 
     async def submit(self, requester: Requester, request: JobRequest) -> tuple[JobRow, bool]:
         """Store a job (idempotent by key) and deliver it if its agent is online."""
-        owner = await self._printing.find_owner(requester, request.printer_id)
+        owner = await self._printing.locator.find_owner(requester, request.printer_id)
         assert owner.branch_id is not None
         new = NewJob(
             company_id=requester.company_id,

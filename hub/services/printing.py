@@ -20,11 +20,10 @@ from typing import Any
 
 from hub.cluster import Cluster
 from hub.metrics import HubMetrics
+from hub.services.locator import AgentLocator, PrintingError, Requester
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
 from hub.services.registry import AgentRecord, Registry
-from hub.store.agents import AgentRow
-from hub.store.printers import PrinterRow
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
@@ -38,30 +37,11 @@ from shared.events import (
     lookup,
 )
 from shared.namespaces import Namespace
-from shared.printers import PrinterInfo, PrinterStatus
 from shared.wire import ErrorInfo, WireModel
 
 log = logging.getLogger("chit.hub.printing")
 
 RESULT_CACHE_SIZE = 2000
-
-
-class PrintingError(Exception):
-    """A request the printing service refuses (unknown printer, foreign agent, ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Who asks: their tenant scope bounds what they can reach."""
-
-    company_id: str
-    branch_id: str | None = None
-    name: str | None = None
 
 
 @dataclass
@@ -116,6 +96,7 @@ class PrintingService:
         self.registry = Registry()
         self.records = records
         self.cluster = cluster
+        self.locator = AgentLocator(self.registry, records, cluster)
         if cluster is not None:
             cluster.bus.on_bus("test_result", self._remote_result)
         self._publisher = publisher
@@ -209,7 +190,7 @@ class PrintingService:
         )
         record = self.registry.agent(requester.company_id, agent_id)
         if (record is None or not record.online) and self.cluster is not None:
-            record = await self._remote_agent(requester.company_id, agent_id, None)
+            record = await self.locator.remote(requester.company_id, agent_id, None)
         if revoked and record is not None and record.sid is not None:
             log.warning("agent revoked; disconnecting", extra={"agent_id": agent_id})
             await self._publisher.disconnect(record.sid, str(Namespace.PRINTING))
@@ -218,90 +199,6 @@ class PrintingService:
         return revoked
 
     # --- tests ------------------------------------------------------------------------------
-
-    def printers_for(self, requester: Requester) -> list[tuple[AgentRecord, str]]:
-        """(agent, printer id) pairs the requester may see on this instance."""
-        return [
-            (agent, printer_id)
-            for agent in self.registry.agents(requester.company_id, requester.branch_id)
-            for printer_id in agent.printers
-        ]
-
-    async def agents_in_scope(
-        self, requester: Requester, branch_id: str | None = None
-    ) -> list[AgentRecord]:
-        """Agents the requester may see, with printers and live state, across the cluster.
-
-        On one instance the live registry is the whole truth. In a cluster, agents connected to
-        other instances come from the database, their online state from the cluster presence.
-        """
-        branch = requester.branch_id or branch_id
-        local = self.registry.agents(requester.company_id, branch)
-        if self.cluster is None:
-            return local
-        live = {a.agent_id: a for a in local if a.online}
-        rows, printers = await self.records.scope(requester.company_id, branch)
-        out = list(live.values())
-        for row in rows:
-            if row.id in live:
-                continue
-            record = await self._remote_agent(
-                requester.company_id, row.id, row.branch_id
-            ) or AgentRecord(row.id, row.company_id, row.branch_id)
-            record.info = agent_info(row)
-            record.last_seen = row.last_seen.timestamp() if row.last_seen else 0.0
-            record.printers = {
-                p.printer_id: stored_printer(p) for p in printers if p.agent_id == row.id
-            }
-            out.append(record)
-        return sorted(out, key=lambda a: a.agent_id)
-
-    def owner_for(self, requester: Requester, printer_id: str) -> AgentRecord:
-        """The agent that should print for this requester, or PrintingError(unknown_printer)."""
-        owners = [
-            a
-            for a in self.registry.owners(requester.company_id, printer_id)
-            if requester.branch_id is None or a.branch_id == requester.branch_id
-        ]
-        if not owners:
-            raise PrintingError("unknown_printer", f"no printer {printer_id!r} in your scope")
-        return owners[0]
-
-    async def find_owner(self, requester: Requester, printer_id: str) -> AgentRecord:
-        """Like :meth:`owner_for`, also finding agents on other instances or known offline."""
-        try:
-            local: AgentRecord | None = self.owner_for(requester, printer_id)
-        except PrintingError:
-            local = None
-        if local is not None and local.online:
-            return local
-        row = await self.records.printer_owner(
-            requester.company_id, requester.branch_id, printer_id
-        )
-        if row is None:
-            if local is None:
-                raise PrintingError("unknown_printer", f"no printer {printer_id!r} in your scope")
-            return local
-        remote = None
-        if self.cluster is not None:
-            remote = await self._remote_agent(requester.company_id, row.agent_id, row.branch_id)
-        return remote or local or AgentRecord(row.agent_id, requester.company_id, row.branch_id)
-
-    async def _remote_agent(
-        self, company_id: str, agent_id: str, branch_id: str | None
-    ) -> AgentRecord | None:
-        """The agent as connected to another instance, if it is."""
-        assert self.cluster is not None
-        where = await self.cluster.state.agent_location(agent_id)
-        if not where or where.get("company") != company_id:
-            return None
-        return AgentRecord(
-            agent_id,
-            company_id,
-            where.get("branch") or branch_id,
-            sid=where["sid"],
-            instance=where["instance"],
-        )
 
     async def request_test(
         self, requester: Requester, request: PrinterTestRequest
@@ -319,7 +216,7 @@ class PrintingService:
         pending = PendingTest(requester.company_id, "", request.printer_id)
         self._pending[request.correlation_id] = pending
         try:
-            agent = await self.find_owner(requester, request.printer_id)
+            agent = await self.locator.find_owner(requester, request.printer_id)
             pending.agent_id, pending.instance = agent.agent_id, agent.instance
             result = await self._test_once(requester, agent, request, pending)
         except BaseException as exc:
@@ -462,21 +359,6 @@ class PrintingService:
             last_seen=datetime.fromtimestamp(record.last_seen, UTC),
         )
         await self._to_agent_rooms(record, "agent:status", presence)
-
-
-def agent_info(row: AgentRow) -> AgentHello | None:
-    """What a stored agent said about itself, when it did."""
-    if not row.hostname:
-        return None
-    return AgentHello(
-        agent_id=row.id, hostname=row.hostname, os=row.os or "", version=row.version or ""
-    )
-
-
-def stored_printer(row: PrinterRow) -> PrinterInfo:
-    """A stored printer with its last status."""
-    status = PrinterStatus.model_validate(row.last_status) if row.last_status else None
-    return PrinterInfo.model_validate(row.info).model_copy(update={"status": status})
 
 
 class InstanceLost(Exception):

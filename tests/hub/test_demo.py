@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub import demo
-from hub.services.printing import Requester
+from hub.services.locator import Requester
 from hub.settings import Settings
 from tests.e2e.support import eventually
 from tests.support import SECRET, HubHarness
