@@ -62,7 +62,7 @@ class PrintingGateway(Gateway):
         if claims.role is not Role.DESKTOP_APP:
             return
         try:
-            await self.ctx.printing.records.admit_agent(claims.agent_id or claims.sub, claims)
+            await self.ctx.printing.admit_agent(claims)
         except AgentRefused as exc:
             raise AuthRefused(exc.code, exc.message) from None
         except TenantConflict as exc:

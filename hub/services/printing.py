@@ -37,6 +37,7 @@ from shared.events import (
     lookup,
 )
 from shared.namespaces import Namespace
+from shared.tokens import Claims
 from shared.wire import ErrorInfo, WireModel
 
 log = logging.getLogger("chit.hub.printing")
@@ -106,6 +107,10 @@ class PrintingService:
         self._results: OrderedDict[tuple[str, str], PrinterTestResult] = OrderedDict()
 
     # --- agent side -------------------------------------------------------------------------
+
+    async def admit_agent(self, claims: Claims) -> None:
+        """May this desktop token connect? AgentRefused (revoked, replaced) or TenantConflict."""
+        await self.records.admit_agent(claims.agent_id or claims.sub, claims)
 
     async def agent_connected(
         self, agent_id: str, company: str, branch: str | None, sid: str
