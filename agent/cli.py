@@ -159,7 +159,8 @@ async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
         print(f"pairing failed: {exc}", file=sys.stderr)
         return 1
     store.write_token(paired.token)
-    store.save(settings.with_changes(hub_url=hub_url))
+    # The hub may name the agent itself (its id was taken); keep the id the token is for.
+    store.save(settings.with_changes(hub_url=hub_url, agent_id=paired.agent_id))
     print(
         f"paired agent {paired.agent_id} with {hub_url} "
         f"(company {paired.company_id}, branch {paired.branch_id})"

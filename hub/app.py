@@ -35,26 +35,14 @@ from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings, ensure_secret
+from hub.sio_server import ChitServer
 from hub.store import Database
 from hub.web import routes as web_ui
 from shared.events import MonitoringAlert, lookup
 from shared.namespaces import Namespace
-from shared.rooms import ADMINS_ROOM
+from shared.rooms import OPERATORS_ROOM
 
 log = logging.getLogger("chit.hub")
-
-
-class CountingServer(socketio.AsyncServer):  # type: ignore[misc]
-    """AsyncServer that counts every event it emits, for /metrics."""
-
-    def __init__(self, metrics: HubMetrics, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._metrics = metrics
-
-    async def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
-        """Emit and count."""
-        self._metrics.event_out(kwargs.get("namespace") or "/", event)
-        await super().emit(event, *args, **kwargs)
 
 
 def build_cluster(settings: Settings) -> Cluster | None:
@@ -81,7 +69,7 @@ def build_server(
     """The Socket.IO server, with limits from settings (and Redis in cluster mode)."""
     cors: Any = list(settings.cors_origins) if settings.cors_origins else None
     extra: dict[str, Any] = {"client_manager": cluster.bus} if cluster else {}
-    return CountingServer(
+    return ChitServer(
         metrics,
         **extra,
         async_mode="aiohttp",
@@ -104,9 +92,9 @@ async def build_context(settings: Settings) -> HubContext:
     metrics = HubMetrics(settings.instance_id)
     cluster = build_cluster(settings)
     sio = build_server(settings, metrics, cluster)
-    directory = BranchDirectory()
-    publisher = Publisher(sio, directory)
+    publisher = Publisher(sio)
     db = await Database.connect(settings.database_url, settings.data_dir)
+    directory = BranchDirectory(db)
     printing = PrintingService(
         publisher, metrics, settings.printer_test_timeout, PrinterRecords(db), cluster
     )
@@ -152,13 +140,17 @@ def thresholds_of(settings: Settings) -> Thresholds:
 def alert_emitter(
     publisher: Publisher, cluster: Cluster | None
 ) -> Callable[[MonitoringAlert], Awaitable[None]]:
-    """Alerts go to the affected company's rooms and the admins' room (and to every instance)."""
+    """A company's alert goes to that company's room only; a hub-wide one to operators only.
+
+    The alert is also handed to every instance so each keeps the same list.
+    """
     spec = lookup(Namespace.PRINTING, "newAlert")
 
     async def emit(alert: MonitoringAlert) -> None:
         if alert.company_id is not None:
             await publisher.to_tenant(spec, alert, alert.company_id)
-        await publisher.to_room(spec, alert, ADMINS_ROOM)
+        else:
+            await publisher.to_room(spec, alert, OPERATORS_ROOM)
         if cluster is not None:
             await cluster.bus.bus_publish("alert", alert.to_wire())
 

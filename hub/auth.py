@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.namespaces import Namespace, may_connect
-from shared.tokens import Claims, Role, TokenError, TokenKeys, verify
+from shared.tokens import HUB_WIDE_ROLES, Claims, Role, TokenError, TokenKeys, verify
 from shared.wire import error_dict
 
 
@@ -77,7 +77,7 @@ def authenticate_connect(
         raise AuthRefused(
             "role_not_allowed", f"role {claims.role} may not connect to namespace {namespace}"
         )
-    if claims.company_id is None:
+    if claims.company_id is None and claims.role not in HUB_WIDE_ROLES:
         raise AuthRefused("token_claims", "socket clients need a companyId claim")
     return claims
 

@@ -12,14 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import logs
+from hub import cli_branch, logs
 from hub.app import build_app
 from hub.services.bootstrap import FirstAdmin, bootstrap_admin
 from hub.settings import Settings, ensure_secret, load_settings
 from hub.store import AlreadyExists, Database, NotFound, TenantConflict, tenants, users
-from shared.tokens import Role, mint
+from shared.tokens import HUB_WIDE_ROLES, Role, mint
 
-COMMANDS = ("serve", "token", "user")
+COMMANDS = ("serve", "token", "user", "branch")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", default=None, help="subject (default: derived from role)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     _user_parser(sub.add_parser("user", help="manage standalone accounts"))
+    cli_branch.add_parser(sub)
     return parser
 
 
@@ -212,7 +213,7 @@ def token(args: argparse.Namespace) -> int:
     )
     assert settings.jwt_secret is not None
     role = Role(args.role)
-    if role not in (Role.SERVICE, Role.ADMIN) and not args.company:
+    if role not in HUB_WIDE_ROLES and not args.company:
         print("error: --company is required for this role", file=sys.stderr)
         return 2
     subject = args.sub or f"{role.value}-{args.company or 'platform'}"
@@ -236,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments.insert(0, "serve")
     args = _parser().parse_args(arguments)
     args.argv = arguments
-    handler = {"serve": serve, "token": token, "user": user}[args.command]
+    handler = {"serve": serve, "token": token, "user": user, "branch": cli_branch.run}[args.command]
     return handler(args)
 
 

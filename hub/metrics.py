@@ -115,7 +115,7 @@ class HubMetrics:
         """The hub emitted an event."""
         self.events_out.labels(namespace, event).inc()
 
-    def invalid_payload(self, namespace: Namespace, event: str, code: str) -> None:
+    def invalid_payload(self, namespace: Namespace | str, event: str, code: str) -> None:
         """An inbound event was refused."""
         self.invalid_payloads.labels(str(namespace), event[:64], code).inc()
 

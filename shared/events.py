@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Base64Bytes, Field, ValidationError, model_validator
 
 from shared.documents import ReceiptDocument
-from shared.namespaces import Namespace
+from shared.namespaces import ALLOWED_ROLES, Namespace
 from shared.printers import AgentInfo, PrinterInfo, PrinterStatus
 from shared.tokens import WEB_ROLES, Role
 from shared.wire import (
@@ -248,6 +248,52 @@ class NewAlert(OpenWireModel):
     message: LongText | None = None
 
 
+# --- every namespace: the connection's own token -------------------------------------------------
+
+#: Tokens are short strings; a cap keeps a refresh from carrying a megabyte of claims.
+MAX_TOKEN_LENGTH = 8192
+
+
+class AuthRefresh(WireModel):
+    """Client to hub: a new token for the same subject and tenant; the socket outlives the old."""
+
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+
+
+class AuthExpiring(WireModel):
+    """Hub to one client: its token expires soon; send ``auth:refresh`` to stay connected."""
+
+    expires_at: datetime
+
+
+class AuthExpired(WireModel):
+    """Hub to one client, just before it closes the socket: the token has expired."""
+
+    code: Literal["token_expired"] = "token_expired"
+    message: LongText
+
+
+def _auth_specs(ns: Namespace) -> tuple[EventSpec, ...]:
+    """The token-lifetime events, the same on every namespace."""
+    return (
+        _spec(
+            ns,
+            "auth:refresh",
+            AuthRefresh,
+            "Client replaces its connection's token (same subject, role and tenant).",
+            senders=ALLOWED_ROLES[ns],
+            to_clients=False,
+        ),
+        _spec(ns, "auth:expiring", AuthExpiring, "This connection's token expires soon."),
+        _spec(
+            ns,
+            "auth:expired",
+            AuthExpired,
+            "This connection's token expired; the hub closes the socket next.",
+        ),
+    )
+
+
 # --- the catalog ------------------------------------------------------------------------------
 
 
@@ -403,6 +449,7 @@ CATALOG: tuple[EventSpec, ...] = (
         critical=True,
     ),
     _spec(A, "newAlert", NewAlert, "A critical inventory alert.", publishable=True, critical=True),
+    *(spec for ns in Namespace for spec in _auth_specs(ns)),
 )
 
 _BY_KEY: dict[tuple[Namespace, str], EventSpec] = {(s.namespace, s.name): s for s in CATALOG}

@@ -16,9 +16,10 @@ class Namespace(StrEnum):
 
 
 #: Desktop agents live on /printing-ws only; web clients of the listed roles may use all three.
-#: Service tokens publish over REST and never hold a socket.
+#: Operators watch hub-wide alerts on /printing-ws. Service tokens publish over REST and never
+#: hold a socket.
 ALLOWED_ROLES: dict[Namespace, frozenset[Role]] = {
-    Namespace.PRINTING: frozenset({Role.DESKTOP_APP, *WEB_ROLES}),
+    Namespace.PRINTING: frozenset({Role.DESKTOP_APP, Role.OPERATOR, *WEB_ROLES}),
     Namespace.ORDERS: frozenset(WEB_ROLES),
     Namespace.AVAILABILITY: frozenset(WEB_ROLES),
 }

@@ -41,13 +41,15 @@ def target_rooms(company_id: str, branch_id: str | None = None) -> list[str]:
     return rooms
 
 
-#: Where alerts that concern no single company (the whole hub) go: admins' sockets only.
-ADMINS_ROOM = "role:admin"
+#: Where alerts that concern no single company (the whole hub) go: platform operators only.
+#: A company's ``admin`` never joins it: company admins see their own company's rooms alone.
+OPERATORS_ROOM = "role:operator"
 
 
 def rooms_for_claims(claims: Claims) -> list[str]:
     """Rooms a connecting client enters, derived from its verified claims only."""
-    rooms = [ADMINS_ROOM] if claims.role is Role.ADMIN else []
+    if claims.role is Role.OPERATOR:
+        return [OPERATORS_ROOM]
     if claims.company_id is None:
-        return rooms
-    return target_rooms(claims.company_id, claims.branch_id) + rooms
+        return []
+    return target_rooms(claims.company_id, claims.branch_id)

@@ -32,9 +32,14 @@ class Role(StrEnum):
     STAFF = "staff"
     ADMIN = "admin"
     SERVICE = "service"
+    #: A platform operator: hub-wide monitoring and alerts, no company. Distinct from a
+    #: company's ``admin``, who sees only that company.
+    OPERATOR = "operator"
 
 
 WEB_ROLES = frozenset({Role.MANAGER, Role.STAFF, Role.ADMIN})
+#: Roles that speak for no company: the platform's backend and its operators.
+HUB_WIDE_ROLES = frozenset({Role.SERVICE, Role.OPERATOR})
 
 
 class Claims(WireModel):
@@ -182,6 +187,6 @@ def _claims(payload: dict[str, Any]) -> Claims:
     except ValidationError as exc:
         where, message = first_error(exc)
         raise TokenError("token_claims", f"claim {where!r}: {message}") from None
-    if claims.role is not Role.SERVICE and claims.role is not Role.ADMIN and not claims.company_id:
+    if claims.role not in HUB_WIDE_ROLES and not claims.company_id:
         raise TokenError("token_claims", f"a {claims.role} token must carry companyId")
     return claims

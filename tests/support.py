@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,10 +15,14 @@ import socketio
 
 from hub.runner import RunningHub, start_hub
 from hub.settings import Settings
+from hub.store import TenantConflict, tenants
 from shared.namespaces import Namespace
 from shared.tokens import Role, mint
 
 SECRET = "test-secret-" + "x" * 40
+#: The branches of the test world, provisioned in every test hub's store at start (as an
+#: operator would with ``chit-hub branch add``). A hub admits no branch that is not provisioned.
+TEST_BRANCHES = (("acme", "b1"), ("acme", "b2"), ("bistro", "b9"), ("globex", "g1"))
 ALL_NAMESPACES = [str(ns) for ns in Namespace]
 
 
@@ -59,6 +64,9 @@ class HubHarness:
         self.ctx = running.ctx
         self.data_dir = data_dir
         self._clients: list[Recorder] = []
+        #: Branches named by tokens minted here, provisioned in the store before the next call
+        #: (as an operator would, with ``chit-hub branch add``): the hub admits no other branch.
+        self._to_provision: set[tuple[str, str]] = set()
 
     @classmethod
     async def start(cls, data_dir: Path, **overrides: Any) -> HubHarness:
@@ -71,7 +79,11 @@ class HubHarness:
             "printer_test_timeout": 3.0,
         }
         settings = Settings(**{**options, **overrides})
-        return cls(await start_hub(settings), data_dir)
+        harness = cls(await start_hub(settings), data_dir)
+        for company, branch in TEST_BRANCHES:
+            with contextlib.suppress(TenantConflict):
+                await harness.provision(company, branch)
+        return harness
 
     async def stop(self) -> None:
         """Disconnect test clients and stop the hub."""
@@ -90,6 +102,8 @@ class HubHarness:
     ) -> str:
         """A token signed with the hub's secret."""
         role = Role(role)
+        if company is not None and branch is not None and kw.pop("provision", True):
+            self._to_provision.add((company, branch))
         return mint(
             SECRET,
             sub=sub or f"{role.value}-user",
@@ -103,6 +117,7 @@ class HubHarness:
         self, token: str, namespaces: list[str] | None = None, **kwargs: Any
     ) -> Recorder:
         """A connected client that records every event on the given namespaces."""
+        await self.provision_pending()
         namespaces = namespaces or ALL_NAMESPACES
         client = socketio.AsyncClient(reconnection=False)
         recorder = Recorder(client)
@@ -123,6 +138,21 @@ class HubHarness:
         self._clients.append(recorder)
         return recorder
 
+    async def provision(self, company: str, branch: str, name: str | None = None) -> None:
+        """Record in the hub's store that ``branch`` belongs to ``company``."""
+        async with self.ctx.db.session() as s:
+            await tenants.ensure_branch(s, branch, company, name)
+
+    async def provision_pending(self) -> None:
+        """Provision every branch named by a token minted so far (in-process hubs only)."""
+        pending = getattr(self, "_to_provision", set())
+        if not pending or getattr(self, "ctx", None) is None:
+            return
+        for company, branch in sorted(pending):
+            with contextlib.suppress(TenantConflict):  # a test naming another's branch on purpose
+                await self.provision(company, branch)
+        pending.clear()
+
     async def post(
         self,
         path: str,
@@ -132,6 +162,7 @@ class HubHarness:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """POST JSON (or raw bytes) and return (status, parsed body)."""
+        await self.provision_pending()
         hdrs = dict(headers or {})
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -146,6 +177,7 @@ class HubHarness:
 
     async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
         """GET and return (status, parsed body)."""
+        await self.provision_pending()
         hdrs = {"Authorization": f"Bearer {token}"} if token else {}
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
@@ -170,6 +202,7 @@ class HubHarness:
         }
         if branch is not None:
             body["branchId"] = branch
+            self._to_provision.add((company, branch))
         return await self.post("/api/v1/events", body, token=self.token(Role.SERVICE, None))
 
 

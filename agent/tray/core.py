@@ -129,6 +129,7 @@ class AgentCore:
         """Redeem a pairing code, store the token and hub URL, restart on them."""
         settings = await asyncio.to_thread(store.load)
         paired = await redeem(hub_url, code, settings.agent_id, settings.hostname)
+        settings = settings.with_changes(agent_id=paired.agent_id)  # the hub may rename it
         await asyncio.to_thread(_store_pairing, settings, paired.token, hub_url)
         await self._restart()
         return paired

@@ -11,7 +11,7 @@ from aiohttp import web
 from hub.api.auth import require
 from hub.api.errors import raise_error, read_json, validated
 from hub.context import ctx_of
-from hub.services.tenancy import TenantMismatch
+from hub.services.tenancy import UnknownBranch
 from shared.events import EventSpec, PayloadError, lookup, parse
 from shared.publish import TENANT_FIELDS, PublishRequest
 from shared.tokens import Claims, Role
@@ -38,6 +38,7 @@ def _spec(envelope: PublishRequest) -> EventSpec:
 
 
 def _check_scope(claims: Claims, envelope: PublishRequest) -> None:
+    """A company- or branch-scoped service token publishes inside its own scope only."""
     if claims.company_id is not None and claims.company_id != envelope.company_id:
         raise_error(
             403,
@@ -45,6 +46,23 @@ def _check_scope(claims: Claims, envelope: PublishRequest) -> None:
             "this service token may not publish to that company",
             "companyId",
         )
+    if claims.branch_id is not None and claims.branch_id != envelope.branch_id:
+        raise_error(
+            403,
+            "forbidden_branch",
+            "this service token may publish to its own branch only",
+            "branchId",
+        )
+
+
+async def _check_branch(request: web.Request, envelope: PublishRequest) -> None:
+    """The envelope's branch must be provisioned and the company's (same answer otherwise)."""
+    if envelope.branch_id is None:
+        return
+    try:
+        await ctx_of(request).directory.check(envelope.company_id, envelope.branch_id)
+    except UnknownBranch as exc:
+        raise_error(404, exc.code, exc.message, "branchId")
 
 
 def _check_tenant_fields(envelope: PublishRequest) -> None:
@@ -74,6 +92,7 @@ async def publish_event(request: web.Request) -> web.Response:
     _check_scope(claims, envelope)
     spec = _spec(envelope)
     _check_tenant_fields(envelope)
+    await _check_branch(request, envelope)
     size = len(json.dumps(envelope.payload, separators=(",", ":")))
     if size > ctx.settings.max_payload_bytes:
         raise_error(
@@ -87,8 +106,6 @@ async def publish_event(request: web.Request) -> web.Response:
     except PayloadError as exc:
         status = 413 if exc.code == "message_too_large" else 422
         raise_error(status, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
-    except TenantMismatch as exc:
-        raise_error(409, exc.code, exc.message, "branchId")
     body = {
         "ok": True,
         "namespace": str(spec.namespace),

@@ -9,17 +9,18 @@ from aiohttp import web
 
 from hub.api.auth import require
 from hub.context import ctx_of
-from shared.tokens import Role
+from shared.tokens import Claims, Role
 
 routes = web.RouteTableDef()
-ADMINS = frozenset({Role.ADMIN})
-WATCHERS = frozenset({Role.ADMIN, Role.MANAGER})
+ADMINS = frozenset({Role.ADMIN, Role.OPERATOR})
+WATCHERS = frozenset({Role.ADMIN, Role.MANAGER, Role.OPERATOR})
 
 
-def _scoped(stats: dict[str, Any], company_id: str | None) -> dict[str, Any]:
+def _scoped(stats: dict[str, Any], claims: Claims) -> dict[str, Any]:
     """A company admin sees only its own company's line of the per-company counts."""
-    if company_id is None:
+    if claims.role is Role.OPERATOR:
         return stats
+    company_id = claims.company_id or ""
     by_company = Counter({company_id: stats["byCompany"].get(company_id, 0)})
     return {**stats, "byCompany": dict(by_company)}
 
@@ -31,16 +32,17 @@ async def connections(request: web.Request) -> web.Response:
     claims = require(request, ADMINS)
     stats = ctx.observer.cluster_stats()
     instances = ctx.observer.instance_counts()
-    body = {**_scoped(stats, claims.company_id), "instances": instances}
+    body = {**_scoped(stats, claims), "instances": instances}
     return web.json_response(body)
 
 
 @routes.get("/api/v1/alerts")
 async def alerts(request: web.Request) -> web.Response:
-    """Raised and recent alerts; managers see their company's, platform admins all."""
+    """Raised and recent alerts: a company's own for its admins and managers; all for operators."""
     ctx = ctx_of(request)
     claims = require(request, WATCHERS)
-    if claims.role is not Role.ADMIN and claims.company_id is None:
+    if claims.role is Role.OPERATOR:
+        return web.json_response(ctx.observer.engine.visible_to(None))
+    if claims.company_id is None:
         return web.json_response({"active": [], "recent": []})
-    hub_wide = claims.role is Role.ADMIN
-    return web.json_response(ctx.observer.engine.visible_to(claims.company_id, hub_wide))
+    return web.json_response(ctx.observer.engine.visible_to(claims.company_id))

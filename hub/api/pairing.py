@@ -66,7 +66,7 @@ async def create_code(request: web.Request) -> web.Response:
     now = utcnow()
     try:
         async with ctx.db.session() as s:
-            await tenants.ensure_branch(s, body.branch_id, company)
+            await tenants.check_branch(s, company, body.branch_id)
             code = await pairing.create_pairing_code(
                 s, company, body.branch_id, claims.sub, now=now
             )
@@ -112,6 +112,21 @@ async def _redeem(ctx: HubContext, redeem: RedeemRequest, credential: str) -> pa
     return where
 
 
+async def _redeem_with_free_id(
+    ctx: HubContext, redeem: RedeemRequest, credential: str
+) -> tuple[pairing.Redeemed, RedeemRequest]:
+    """Redeem; when the agent id is another company's, the hub names the agent itself.
+
+    Answering "taken" would tell the caller that the id exists in another company, so the
+    answer has the same shape either way: the agent keeps the ``agentId`` it is given.
+    """
+    try:
+        return await _redeem(ctx, redeem, credential), redeem
+    except TenantConflict:
+        fresh = redeem.model_copy(update={"agent_id": f"agent-{uuid.uuid4().hex[:12]}"})
+        return await _redeem(ctx, fresh, credential), fresh
+
+
 @routes.post("/api/v1/pairing/redeem")
 async def redeem_code(request: web.Request) -> web.Response:
     """Trade a pairing code for a device token (no auth; failures rate-limited per address)."""
@@ -123,13 +138,11 @@ async def redeem_code(request: web.Request) -> web.Response:
     redeem: RedeemRequest = _parse(RedeemRequest, await read_json(request, MAX_BODY))
     credential = uuid.uuid4().hex
     try:
-        where = await _redeem(ctx, redeem, credential)
+        where, redeem = await _redeem_with_free_id(ctx, redeem, credential)
     except PairingError as exc:
         ctx.redeem_failures.fail(remote)
         log.info("pairing refused", extra={"remote": remote, "reason": exc.code})
         raise_error(400, "pairing_code_invalid", INVALID)
-    except TenantConflict:
-        raise_error(409, "agent_conflict", f"agent id {redeem.agent_id!r} is taken")
     token = _device_token(ctx, redeem, where, credential)
     answer = {
         "token": token,

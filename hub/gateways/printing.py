@@ -12,7 +12,8 @@ from hub.services.connections import ClientSession
 from hub.services.locator import PrintingError, Requester
 from hub.services.records import AgentRefused
 from hub.services.registry import AgentMismatch, AgentRecord
-from hub.store.errors import TenantConflict
+from hub.services.tenancy import UnknownBranch
+from hub.store.errors import NotFound, TenantConflict
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
@@ -65,8 +66,9 @@ class PrintingGateway(Gateway):
             await self.ctx.printing.admit_agent(claims)
         except AgentRefused as exc:
             raise AuthRefused(exc.code, exc.message) from None
-        except TenantConflict as exc:
-            raise AuthRefused("tenant_mismatch", exc.message) from None
+        except (NotFound, TenantConflict):
+            assert claims.branch_id is not None
+            raise AuthRefused("unknown_branch", UnknownBranch(claims.branch_id).message) from None
 
     async def client_connected(self, session: ClientSession) -> None:
         """Agents are registered as online as soon as their socket is authenticated."""

@@ -103,7 +103,8 @@ class PrintingService:
         self._publisher = publisher
         self._metrics = metrics
         self._timeout = test_timeout
-        self._pending: dict[str, PendingTest] = {}
+        #: Tests in flight by (company, correlation id): companies never share an id space.
+        self._pending: dict[tuple[str, str], PendingTest] = {}
         self._results: OrderedDict[tuple[str, str], PrinterTestResult] = OrderedDict()
 
     # --- agent side -------------------------------------------------------------------------
@@ -128,10 +129,11 @@ class PrintingService:
             await self.cluster.state.agent_offline(agent_id, sid)
         if record is None:
             return
-        for correlation_id, pending in list(self._pending.items()):
+        for key, pending in list(self._pending.items()):
             if pending.agent_id == agent_id and not pending.future.done():
                 self._fail_pending(
-                    correlation_id,
+                    key[1],
+                    pending,
                     "agent_disconnected",
                     f"agent {agent_id} disconnected before answering",
                 )
@@ -212,14 +214,13 @@ class PrintingService:
         cached = self._results.get((requester.company_id, request.correlation_id))
         if cached is not None:
             return cached
-        pending = self._pending.get(request.correlation_id)
+        key = (requester.company_id, request.correlation_id)
+        pending = self._pending.get(key)
         if pending is not None:
-            if pending.company_id != requester.company_id:
-                raise PrintingError("correlation_conflict", "correlation id already in use")
             return await asyncio.shield(pending.future)
         # Claimed before the first await, so concurrent requests for the id share this run.
         pending = PendingTest(requester.company_id, "", request.printer_id)
-        self._pending[request.correlation_id] = pending
+        self._pending[key] = pending
         try:
             agent = await self.locator.find_owner(requester, request.printer_id)
             pending.agent_id, pending.instance = agent.agent_id, agent.instance
@@ -230,7 +231,7 @@ class PrintingService:
                 pending.future.exception()
             raise
         finally:
-            self._pending.pop(request.correlation_id, None)
+            self._pending.pop(key, None)
         if not pending.future.done():
             pending.future.set_result(result)
         return result
@@ -309,7 +310,7 @@ class PrintingService:
     async def complete_test(self, record: AgentRecord, result: PrinterTestResult) -> None:
         """The agent answered a test; resolve it (only the agent it was sent to may)."""
         result = result.model_copy(update={"agent_id": record.agent_id})
-        pending = self._pending.get(result.correlation_id)
+        pending = self._pending.get((record.company_id, result.correlation_id))
         if pending is not None and pending.agent_id == record.agent_id:
             if not pending.future.done():
                 pending.future.set_result(result)
@@ -324,7 +325,7 @@ class PrintingService:
     async def _remote_result(self, payload: dict[str, Any]) -> None:
         """Another instance forwarded an agent's result; resolve it if the test is ours."""
         result = PrinterTestResult.model_validate(payload.get("result") or {})
-        pending = self._pending.get(result.correlation_id)
+        pending = self._pending.get((str(payload.get("company")), result.correlation_id))
         if pending is None or pending.future.done():
             return
         if (pending.agent_id, pending.company_id) == (payload.get("agent"), payload.get("company")):
@@ -337,8 +338,9 @@ class PrintingService:
             return cached
         return await self.records.test_result(company_id, correlation_id)
 
-    def _fail_pending(self, correlation_id: str, code: str, message: str) -> None:
-        pending = self._pending[correlation_id]
+    def _fail_pending(
+        self, correlation_id: str, pending: PendingTest, code: str, message: str
+    ) -> None:
         request = PrinterTestRequest(correlation_id=correlation_id, printer_id=pending.printer_id)
         pending.future.set_result(
             failed_result(request, code, message, pending.started, pending.agent_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from hub.services.tenancy import BranchDirectory
 from shared.events import EventSpec
 from shared.rooms import target_rooms
 from shared.wire import WireModel
@@ -32,9 +31,8 @@ class Emitter(Protocol):
 class Publisher:
     """Validated events out to ``company:{id}`` and ``branch:{id}`` rooms of one namespace."""
 
-    def __init__(self, emitter: Emitter, directory: BranchDirectory) -> None:
+    def __init__(self, emitter: Emitter) -> None:
         self._emitter = emitter
-        self._directory = directory
 
     async def to_tenant(
         self,
@@ -43,9 +41,10 @@ class Publisher:
         company_id: str,
         branch_id: str | None = None,
     ) -> list[str]:
-        """Emit to the company room and, when given, the branch room; returns the rooms."""
-        if branch_id is not None:
-            self._directory.bind(branch_id, company_id)
+        """Emit to the company room and, when given, the branch room; returns the rooms.
+
+        Callers have checked that the branch is the company's (the directory, or the store).
+        """
         rooms = target_rooms(company_id, branch_id)
         await self._emitter.emit(
             spec.name, payload.to_wire(), room=rooms, namespace=str(spec.namespace)
@@ -62,7 +61,7 @@ class Publisher:
         return rooms
 
     async def to_room(self, spec: EventSpec, payload: WireModel, room: str) -> None:
-        """Emit to one named room (the admins' room for hub-wide alerts)."""
+        """Emit to one named room (the operators' room for hub-wide alerts)."""
         await self._emitter.emit(
             spec.name, payload.to_wire(), room=room, namespace=str(spec.namespace)
         )

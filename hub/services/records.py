@@ -58,7 +58,7 @@ class PrinterRecords:
         if claims.branch_id is None:
             raise AgentRefused("token_claims", "desktop tokens must carry a branchId claim")
         async with self.db.session() as s:
-            await tenant_store.ensure_branch(s, claims.branch_id, claims.company_id)
+            await tenant_store.check_branch(s, claims.company_id, claims.branch_id)
             row = await agent_store.get_agent(s, claims.company_id, agent_id)
             if row is not None and row.revoked:
                 raise AgentRefused("agent_revoked", f"agent {agent_id} was revoked; pair it again")

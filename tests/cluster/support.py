@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +91,25 @@ class HubProc:
 
 
 class Cluster:
-    """N hub processes over one Redis key prefix and one SQLite database."""
+    """N hub processes over one Redis key prefix and one database (SQLite, or a PostgreSQL URL)."""
 
-    def __init__(self, redis_url: str, workdir: Path, count: int, **env: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        workdir: Path,
+        count: int,
+        database_url: str | None = None,
+        **env: str,
+    ) -> None:
         self.redis_url = redis_url
+        self.database_url = database_url
         self.prefix = f"chit-test-{uuid.uuid4().hex[:8]}"
         self.workdir = workdir
         self.env = env
         self.hubs = [HubProc(f"{self.prefix}-{i}", free_port()) for i in range(count)]
+        #: Branches named by tokens minted here, written to the shared store (as an operator
+        #: would with ``chit-hub branch add``) once it exists: hubs admit no other branch.
+        self._to_provision: set[tuple[str, str]] = set()
 
     def _env(self, hub: HubProc) -> dict[str, str]:
         return {
@@ -111,6 +124,7 @@ class Cluster:
             "CHIT_HUB_ALERT_INTERVAL": "0.5",
             "CHIT_HUB_PRINTER_TEST_TIMEOUT": "8",
             "CHIT_HUB_LOG_LEVEL": "WARNING",
+            **({"CHIT_HUB_DATABASE_URL": self.database_url} if self.database_url else {}),
             **self.env,
         }
 
@@ -131,6 +145,52 @@ class Cluster:
             self._spawn(target)
         for target in targets:
             await wait_healthy(target.url)
+        self._provision()
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file every instance shares."""
+        return self.workdir / "data" / "chit-hub.db"
+
+    def provision(self, company: str, branch: str) -> None:
+        """Record that ``branch`` belongs to ``company`` (now, or once the store exists)."""
+        self._to_provision.add((company, branch))
+        self._provision()
+
+    def _provision(self) -> None:
+        if self.database_url is not None:
+            self._provision_by_cli()
+            return
+        if not self.database.exists():
+            return
+        with sqlite3.connect(self.database, timeout=10) as db:
+            now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
+            for company, branch in sorted(self._to_provision):
+                db.execute(
+                    "INSERT OR IGNORE INTO companies (id, name, created_at) VALUES (?, ?, ?)",
+                    (company, company, now),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO branches (id, company_id, name, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (branch, company, branch, now),
+                )
+        self._to_provision.clear()
+
+    def _provision_by_cli(self) -> None:
+        """``chit-hub branch add`` against the shared PostgreSQL database."""
+        assert self.database_url is not None
+        for company, branch in sorted(self._to_provision):
+            store = ["--database-url", self.database_url, "--data-dir", str(self.workdir / "data")]
+            names = ["--company", company, "--branch", branch]
+            subprocess.run(
+                [sys.executable, "-m", "hub.cli", "branch", "add", *store, *names],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        self._to_provision.clear()
 
     def stop(self) -> None:
         """Kill every hub and forget the test's Redis keys."""
@@ -151,10 +211,16 @@ class Cluster:
         branch: str | None = None,
         sub: str | None = None,
     ) -> str:
-        """A token every instance accepts."""
+        """A token every instance accepts (its branch is provisioned in the shared store)."""
+        if company is not None and branch is not None:
+            self.provision(company, branch)
         return mint(
             SECRET, sub=sub or f"{role.value}-user", role=role, company_id=company, branch_id=branch
         )
+
+    def token_unprovisioned(self, role: Role, company: str, branch: str) -> str:
+        """A valid token naming a branch nobody provisioned for ``company``: an attacker's."""
+        return mint(SECRET, sub=f"{company}-user", role=role, company_id=company, branch_id=branch)
 
     async def request(
         self, hub: HubProc, method: str, path: str, token: str | None = None, body: Any = None

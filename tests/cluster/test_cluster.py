@@ -83,7 +83,7 @@ async def test_connection_counts_are_cluster_wide(cluster: Cluster) -> None:
         await _client(cluster, i % 3, cluster.token(Role.STAFF, "acme"), ["/orders"])
         for i in range(6)
     ]
-    admin = cluster.token(Role.ADMIN, None)
+    admin = cluster.token(Role.OPERATOR, None)
 
     async def total(index: int) -> int:
         _, body = await cluster.request(cluster.hubs[index], "GET", "/api/v1/connections", admin)
@@ -102,7 +102,7 @@ async def test_instance_imbalance_alert(cluster: Cluster) -> None:
     clients = [
         await _client(cluster, 0, cluster.token(Role.STAFF, "acme"), ["/orders"]) for _ in range(4)
     ]
-    admin = cluster.token(Role.ADMIN, None)
+    admin = cluster.token(Role.OPERATOR, None)
 
     async def kinds(index: int) -> set[str]:
         _, body = await cluster.request(cluster.hubs[index], "GET", "/api/v1/alerts", admin)

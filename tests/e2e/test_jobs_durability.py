@@ -61,6 +61,26 @@ class HubProcess:
             stderr=asyncio.subprocess.DEVNULL,
         )
         await wait_healthy(self.url)
+        await self.provision("acme", "b1")
+
+    async def provision(self, company: str, branch: str) -> None:
+        """``chit-hub branch add``, as an operator provisions a branch."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "branch",
+            "add",
+            "--data-dir",
+            str(self.data_dir),
+            "--company",
+            company,
+            "--branch",
+            branch,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert await proc.wait() == 0
 
     async def kill(self) -> None:
         assert self.proc is not None

@@ -9,8 +9,7 @@ from tests.support import HubHarness
 
 async def _branches(hub: HubHarness) -> None:
     async with hub.ctx.db.session() as s:
-        await tenants.ensure_branch(s, "b1", "acme", "Main Street")
-        await tenants.ensure_branch(s, "b2", "acme")
+        await tenants.ensure_branch(s, "b7", "acme", "Main Street")
         await tenants.ensure_branch(s, "z1", "zeta")
 
 
@@ -19,8 +18,9 @@ async def test_company_token_sees_every_branch_of_its_company(hub: HubHarness) -
     status, body = await hub.get("/api/v1/branches", hub.token(Role.MANAGER, "acme"))
     assert status == 200
     assert [(b["branchId"], b["name"]) for b in body["branches"]] == [
-        ("b1", "Main Street"),
+        ("b1", "b1"),
         ("b2", "b2"),
+        ("b7", "Main Street"),
     ]
     assert {b["companyId"] for b in body["branches"]} == {"acme"}
 
@@ -63,4 +63,4 @@ async def test_managers_add_branches_to_their_company(hub: HubHarness) -> None:
     )
     assert (status, body["code"]) == (403, "forbidden_branch")
     _, body = await hub.get("/api/v1/branches", manager)
-    assert [b["branchId"] for b in body["branches"]] == ["b1", "b2", "b3"]
+    assert [b["branchId"] for b in body["branches"]] == ["b1", "b2", "b3", "b7"]

@@ -143,4 +143,4 @@ async def test_platform_es256_tokens_with_configured_key(tmp_path: Any) -> None:
 async def test_branch_claimed_by_two_companies_is_refused(hub: HubHarness) -> None:
     await hub.connect(hub.token(Role.STAFF, "acme", "b1"), ["/orders"])
     data = await _refusal(hub.url, "/orders", {"token": hub.token(Role.STAFF, "evil", "b1")})
-    assert data["code"] == "tenant_mismatch"
+    assert data["code"] == "unknown_branch"

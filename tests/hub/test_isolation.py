@@ -98,7 +98,7 @@ async def test_spoofed_tenant_in_published_payload_is_refused(hub: HubHarness) -
 async def test_publishing_to_another_companys_branch_is_refused(hub: HubHarness) -> None:
     victim = await hub.connect(hub.token(Role.STAFF, "bistro", "b9"), ["/orders"])
     status, body = await hub.publish("newOrder", ORDER, company="acme", branch="b9")
-    assert status == 409 and body["code"] == "tenant_mismatch"
+    assert status == 404 and body["code"] == "unknown_branch"
     await settle()
     assert victim.events("/orders") == []
 

@@ -40,7 +40,7 @@ async def _connections(hub: HubHarness, token: str) -> dict:  # type: ignore[typ
 
 
 async def test_counts_match_real_clients_through_churn(hub: HubHarness) -> None:
-    admin = hub.token(Role.ADMIN, None)
+    admin = hub.token(Role.OPERATOR, None)
     clients: list[Recorder] = []
     rng = random.Random(7)
     for _ in range(30):
@@ -75,8 +75,9 @@ async def test_connections_endpoint_is_for_admins(hub: HubHarness) -> None:
 
 async def test_namespace_connection_alert_raises_and_clears_once(hub: HubHarness) -> None:
     _controlled(hub, namespace_connections=2)
-    admin = await hub.connect(hub.token(Role.ADMIN, "acme"), ["/printing-ws"])
-    extra = [await hub.connect(hub.token(Role.STAFF, "acme"), ["/printing-ws"]) for _ in range(2)]
+    operator = await hub.connect(hub.token(Role.OPERATOR, None), ["/printing-ws"])
+    company_admin = await hub.connect(hub.token(Role.ADMIN, "acme"), ["/printing-ws"])
+    extra = [await hub.connect(hub.token(Role.STAFF, "acme"), ["/printing-ws"]) for _ in range(1)]
     raised = await hub.ctx.observer.evaluate()
     assert [(a.kind, a.state, a.subject) for a in raised] == [
         ("namespace_connections", "raised", "/printing-ws")
@@ -87,12 +88,15 @@ async def test_namespace_connection_alert_raises_and_clears_once(hub: HubHarness
     cleared = await hub.ctx.observer.evaluate()
     assert [(a.kind, a.state) for a in cleared] == [("namespace_connections", "cleared")]
     assert await hub.ctx.observer.evaluate() == []
-    events = await admin.wait_for(NS, "newAlert", count=2)
+    events = await operator.wait_for(NS, "newAlert", count=2)
     assert [e["state"] for e in events] == ["raised", "cleared"]
-    _, seen = await hub.get("/api/v1/alerts", hub.token(Role.ADMIN, "acme"))
+    _, seen = await hub.get("/api/v1/alerts", hub.token(Role.OPERATOR, None))
     assert [a["state"] for a in seen["recent"]] == ["cleared", "raised"]
-    _, seen = await hub.get("/api/v1/alerts", hub.token(Role.MANAGER, "acme"))
-    assert seen["recent"] == []  # hub-wide alerts are for admins
+    # Hub-wide alerts are for platform operators: not a company's admin, nor its managers.
+    assert company_admin.events(NS, "newAlert") == []
+    for role in (Role.ADMIN, Role.MANAGER):
+        _, seen = await hub.get("/api/v1/alerts", hub.token(role, "acme"))
+        assert seen["recent"] == []
 
 
 async def test_agent_offline_alert_after_five_minutes(hub: HubHarness) -> None:

@@ -45,7 +45,7 @@ export function showWho() {
   const c = claims();
   document.getElementById("signout").hidden = !token;
   const dashboard = document.getElementById("nav-dashboard");
-  dashboard.hidden = !token || !["admin", "manager"].includes(c.role);
+  dashboard.hidden = !token || !["admin", "manager", "operator"].includes(c.role);
   if (location.hash === "#/dashboard") dashboard.setAttribute("aria-current", "page");
   else dashboard.removeAttribute("aria-current");
   const where = [c.companyId, c.branchId].filter(Boolean).join(" / ");
