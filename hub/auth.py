@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from hub.settings import Settings
+from shared.jwks import PlatformKeySet
 from shared.namespaces import Namespace, may_connect
 from shared.tokens import Claims, Role, TokenError, TokenKeys, verify
 from shared.wire import error_dict
@@ -24,15 +25,24 @@ class AuthRefused(Exception):
         return error_dict(self.code, self.message)
 
 
-def load_keys(
-    secret: str,
-    public_key_files: tuple[Path, ...],
-    issuer: str | None = None,
-    audience: str | None = None,
-) -> TokenKeys:
-    """Build verification keys from the secret and the PEM files of accepted public keys."""
-    pems = tuple(path.read_text() for path in public_key_files)
-    return TokenKeys(secret=secret, public_keys=pems, issuer=issuer, audience=audience)
+def load_keys(settings: Settings) -> TokenKeys:
+    """Verification keys from settings: the secret, the PEM files, the maps, the leeway.
+
+    With a JWKS URL the keys hold an empty :class:`PlatformKeySet` that the keyring fills.
+    Raises ValueError (a bad PEM file or map) or OSError (an unreadable file) at start-up.
+    """
+    if not settings.jwt_secret:
+        raise ValueError("load_keys needs the signing secret (see ensure_secret)")
+    return TokenKeys(
+        secret=settings.jwt_secret,
+        public_keys=tuple(path.read_text() for path in settings.public_key_files),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway=settings.jwt_leeway_seconds,
+        jwks=PlatformKeySet() if settings.jwks_url else None,
+        role_map=settings.role_map,
+        claim_map=settings.claim_map,
+    )
 
 
 def bearer_from_header(value: str | None) -> str | None:

@@ -57,6 +57,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         """Authenticate, enter the tenant's rooms, register the session."""
         try:
+            await self.ctx.keyring.ensure_for_connect(environ, auth)
             claims = authenticate_connect(environ, auth, self.namespace_id, self.ctx.keys)
             if claims.branch_id is not None and claims.company_id is not None:
                 self.ctx.directory.bind(claims.branch_id, claims.company_id)
