@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hub.settings import Settings
-from shared.jwks import PlatformKeySet
+from shared.jwks import PlatformKeySet, key_from_pem
 from shared.namespaces import Namespace, may_connect
 from shared.tokens import Claims, Role, TokenError, TokenKeys, verify
 from shared.wire import error_dict
@@ -35,7 +36,7 @@ def load_keys(settings: Settings) -> TokenKeys:
         raise ValueError("load_keys needs the signing secret (see ensure_secret)")
     return TokenKeys(
         secret=settings.jwt_secret,
-        public_keys=tuple(path.read_text() for path in settings.public_key_files),
+        public_keys=tuple(_pem_text(path) for path in settings.public_key_files),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway=settings.jwt_leeway_seconds,
@@ -43,6 +44,16 @@ def load_keys(settings: Settings) -> TokenKeys:
         role_map=settings.role_map,
         claim_map=settings.claim_map,
     )
+
+
+def _pem_text(path: Path) -> str:
+    """The text of a PEM public key file, checked (a bad file names itself at start-up)."""
+    text = path.read_text()
+    try:
+        key_from_pem(text)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return text
 
 
 def bearer_from_header(value: str | None) -> str | None:

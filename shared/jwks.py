@@ -32,7 +32,10 @@ class PlatformKey:
 def key_from_pem(pem: str | bytes) -> PlatformKey:
     """A PEM public key (RSA, EC P-256 or Ed25519), or ValueError saying why not."""
     data = pem.encode() if isinstance(pem, str) else pem
-    key = load_pem_public_key(data)
+    try:
+        key = load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise ValueError("not a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
     if isinstance(key, rsa.RSAPublicKey):
         return PlatformKey("RS256", key)
     if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):

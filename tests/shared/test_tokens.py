@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 
@@ -14,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.tokens import HUB_WIDE_ROLES, WEB_ROLES, Role, TokenError, TokenKeys, mint, verify
+from tests.hostile_tokens import DECODER_PHRASES, b64, hostile_tokens, signed_hs256
 
 SECRET = "s" * 48
 
@@ -159,110 +157,8 @@ def test_numeric_platform_ids_become_strings() -> None:
 # --- Every malformed token is a TokenError with a code, never another exception -----------
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _hs256(header: bytes, payload: bytes) -> str:
-    """A token whose header and payload are given as raw bytes, signed with SECRET."""
-    signing_input = f"{_b64(header)}.{_b64(payload)}"
-    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
-
-
-_CLAIMS = {"sub": "u", "role": "manager", "companyId": "c", "exp": int(time.time()) + 600}
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-_EC = ec.generate_private_key(ec.SECP256R1())
-
-
-def _malformed_cases() -> list[tuple[str, str, str]]:
-    hs = b'{"alg":"HS256","typ":"JWT"}'
-    good_payload = json.dumps(_CLAIMS).encode()
-    return [
-        ("es256-vs-rsa", jwt.encode(_CLAIMS, _EC, algorithm="ES256"), "token_algorithm"),
-        ("rs256-vs-none", jwt.encode(_CLAIMS, "s" * 48, algorithm="HS384"), "token_algorithm"),
-        (
-            "crit",
-            jwt.encode(_CLAIMS, SECRET, algorithm="HS256", headers={"crit": ["exp"]}),
-            "token_malformed",
-        ),
-        ("garbage-bytes", "\xb7\x00.\xff\xfe.\x01", "token_malformed"),
-        ("non-utf8-header", _b64(b"\xb7\xff") + ".e30.c2ln", "token_malformed"),
-        ("non-utf8-payload", _hs256(hs, b"\xb7\xff\xfe"), "token_malformed"),
-        ("non-json-header", f"{_b64(b'hello')}.{_b64(b'{}')}.c2ln", "token_malformed"),
-        ("header-not-object", f"{_b64(b'[1, 2]')}.{_b64(b'{}')}.c2ln", "token_malformed"),
-        ("payload-not-object", _hs256(hs, b"[1, 2]"), "token_malformed"),
-        ("deep-header", f"{_b64(b'[' * 5000)}.{_b64(b'{}')}.c2ln", "token_malformed"),
-        (
-            "huge",
-            jwt.encode({**_CLAIMS, "x": "a" * 9000}, SECRET, algorithm="HS256"),
-            "token_malformed",
-        ),
-        (
-            "non-ascii",
-            "é" + mint(SECRET, sub="u", role=Role.STAFF, company_id="c"),
-            "token_malformed",
-        ),
-        ("bad-padding", "e30.e30.!!!!", "token_malformed"),
-        (
-            "kid-not-string",
-            _hs256(b'{"alg": "HS256", "kid": 7}', good_payload),
-            "token_malformed",
-        ),
-        ("alg-not-string", _hs256(b'{"alg": ["HS256"]}', good_payload), "token_algorithm"),
-        ("alg-missing", _hs256(b"{}", good_payload), "token_algorithm"),
-        ("exp-string", jwt.encode({**_CLAIMS, "exp": str(_CLAIMS["exp"])}, SECRET), "token_claims"),
-        ("exp-bool", jwt.encode({**_CLAIMS, "exp": True}, SECRET), "token_claims"),
-        ("exp-list", jwt.encode({**_CLAIMS, "exp": [1]}, SECRET), "token_claims"),
-        (
-            "exp-infinity",
-            _hs256(hs, b'{"sub": "u", "role": "staff", "companyId": "c", "exp": Infinity}'),
-            "token_claims",
-        ),
-        (
-            "exp-huge-int",
-            _hs256(
-                hs, b'{"sub": "u", "role": "staff", "companyId": "c", "exp": 1' + b"0" * 400 + b"}"
-            ),
-            "token_claims",
-        ),
-        (
-            "exp-missing",
-            jwt.encode({k: v for k, v in _CLAIMS.items() if k != "exp"}, SECRET),
-            "token_claims",
-        ),
-        (
-            "nbf-future",
-            jwt.encode({**_CLAIMS, "nbf": int(time.time()) + 3600}, SECRET),
-            "token_not_yet_valid",
-        ),
-        (
-            "iat-future",
-            jwt.encode({**_CLAIMS, "iat": int(time.time()) + 3600}, SECRET),
-            "token_not_yet_valid",
-        ),
-        ("nbf-string", jwt.encode({**_CLAIMS, "nbf": "soon"}, SECRET), "token_claims"),
-        ("jti-number", jwt.encode({**_CLAIMS, "jti": 5}, SECRET), "token_claims"),
-        ("sub-object", jwt.encode({**_CLAIMS, "sub": {"a": 1}}, SECRET), "token_claims"),
-        (
-            "role-missing",
-            jwt.encode({k: v for k, v in _CLAIMS.items() if k != "role"}, SECRET),
-            "token_claims",
-        ),
-    ]
-
-
-MALFORMED = _malformed_cases()
-#: Phrases of Python's decoders that a refusal must never quote.
-DECODER_PHRASES = (
-    "codec",
-    "decode byte",
-    "Expecting",
-    "line 1 column",
-    "char ",
-    "padding",
-    "Traceback",
-)
+MALFORMED = hostile_tokens(SECRET)
 
 
 @pytest.mark.parametrize(("name", "token", "code"), MALFORMED, ids=[c[0] for c in MALFORMED])
@@ -276,14 +172,17 @@ def test_malformed_tokens_are_refused_with_a_code(name: str, token: str, code: s
 
 
 def test_garbage_token_message_says_it_is_not_a_jwt() -> None:
-    token = _b64(b"\xb7\xff") + ".e30.c2ln"
+    token = b64(b"\xb7\xff") + ".e30.c2ln"
     with pytest.raises(TokenError) as exc:
         verify(token, _keys())
     assert exc.value.message == "the token is not a valid JWT"
 
 
 def test_long_algorithm_names_are_cut_short_in_messages() -> None:
-    token = _hs256(json.dumps({"alg": "X" * 3000}).encode(), json.dumps(_CLAIMS).encode())
+    claims = {"sub": "u", "role": "staff", "companyId": "c", "exp": time.time() + 60}
+    token = signed_hs256(
+        SECRET, json.dumps({"alg": "X" * 3000}).encode(), json.dumps(claims).encode()
+    )
     with pytest.raises(TokenError) as exc:
         verify(token, _keys())
     assert exc.value.code == "token_algorithm" and len(exc.value.message) < 100
@@ -305,7 +204,8 @@ def test_leeway_is_a_setting() -> None:
 
 def test_nbf_within_leeway_is_accepted() -> None:
     now = time.time()
-    token = jwt.encode({**_CLAIMS, "nbf": int(now) + 20}, SECRET)
+    claims = {"sub": "u", "role": "staff", "companyId": "c", "exp": now + 60}
+    token = jwt.encode({**claims, "nbf": int(now) + 20}, SECRET)
     assert verify(token, _keys(), now=now).sub == "u"
     with pytest.raises(TokenError) as exc:
         verify(token, _keys(leeway=0), now=now)
