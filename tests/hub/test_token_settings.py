@@ -109,3 +109,15 @@ def test_a_bad_pem_file_names_itself(tmp_path: Path) -> None:
     bad.write_text("not a key")
     with pytest.raises(ValueError, match=re.escape("platform.pem: not a PEM public key")):
         load_keys(Settings(data_dir=tmp_path, jwt_secret="s" * 40, public_key_files=(bad,)))
+
+
+def test_the_documented_toml_example_loads(tmp_path: Path) -> None:
+    """docs/operations.md's "Platform keys and roles" example is a working configuration."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    section = docs.split("### Platform keys and roles", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "hub.toml").write_text(example)
+    settings = load_settings({}, environ={}, config_file=tmp_path / "hub.toml")
+    assert settings.jwks_url and settings.role_map["cashier"] is Role.STAFF
+    assert settings.role_map["ops"] is Role.OPERATOR
+    assert settings.claim_map["companyId"] == "tenant_id"
