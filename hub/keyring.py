@@ -132,12 +132,19 @@ class Keyring:
         """aiohttp cleanup context: refresh in the background while the app serves."""
         task = asyncio.create_task(self._refresh_forever()) if self._jwks is not None else None
         yield
-        for running in (task, self._inflight):
-            if running is not None:
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop a fetch under way and close the HTTP client."""
+        if self._inflight is not None:
+            self._inflight.cancel()
+            await asyncio.gather(self._inflight, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
+            self._http = None
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -169,6 +176,10 @@ class Keyring:
                 "JWKS fetch failed; keeping the keys held",
                 extra={"url": self.url, "error": reason, "keys_held": len(jwks)},
             )
+            return False
+        except Exception:
+            # A bug here must not turn token checks into 500s: log it, keep the keys held.
+            log.exception("JWKS fetch crashed; keeping the keys held", extra={"url": self.url})
             return False
         jwks.replace(keys)
         log.info("JWKS fetched", extra={"url": self.url, "kids": [k.kid for k in keys]})

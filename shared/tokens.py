@@ -163,6 +163,41 @@ def mint(
     return jwt.encode(payload, secret, algorithm=HMAC_ALGORITHM)
 
 
+#: What PyJWT and the key libraries raise besides PyJWTError on hostile input: bad base64
+#: (binascii.Error), bad UTF-8 and JSON (ValueError), numbers beyond float (OverflowError),
+#: deep nesting (RecursionError), odd types (TypeError, KeyError).
+_DATA_ERRORS: tuple[type[Exception], ...] = (
+    binascii.Error,
+    ValueError,
+    TypeError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+)
+_HEADER_ERRORS: tuple[type[Exception], ...] = (jwt.PyJWTError, *_DATA_ERRORS)
+
+# Times are checked by _check_times (numbers only, one leeway); claim names by _claims.
+_OPTIONS: Options = {
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_sub": False,
+    "require": [],
+}
+
+#: PyJWT's refusals, most specific first (InvalidSignatureError is a DecodeError).
+_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.InvalidSignatureError, "token_signature", "token signature is not valid"),
+    (jwt.InvalidAudienceError, "token_claims", "the token is not meant for this hub (aud)"),
+    (jwt.InvalidIssuerError, "token_claims", "the token's issuer (iss) is not accepted"),
+    (jwt.exceptions.InvalidJTIError, "token_claims", "claim 'jti' must be a string"),
+    (jwt.InvalidKeyError, "token_algorithm", "the configured key does not fit the token's alg"),
+    (jwt.InvalidAlgorithmError, "token_algorithm", "the token's signing algorithm is refused"),
+    (jwt.DecodeError, "token_malformed", NOT_A_JWT),
+    (jwt.PyJWTError, "token_invalid", "the token is not valid"),
+)
+
+
 def verify(token: str, keys: TokenKeys, *, now: float | None = None) -> Claims:
     """Verify a token's signature, times and claims and return them, or raise TokenError."""
     header = read_header(token)
@@ -251,41 +286,6 @@ def _candidates(
 
 def _unknown_key(kid: Any) -> TokenError:
     return TokenError("token_unknown_key", f"no platform key has kid {_shown(kid)}")
-
-
-#: What PyJWT and the key libraries raise besides PyJWTError on hostile input: bad base64
-#: (binascii.Error), bad UTF-8 and JSON (ValueError), numbers beyond float (OverflowError),
-#: deep nesting (RecursionError), odd types (TypeError, KeyError).
-_DATA_ERRORS: tuple[type[Exception], ...] = (
-    binascii.Error,
-    ValueError,
-    TypeError,
-    KeyError,
-    OverflowError,
-    RecursionError,
-)
-_HEADER_ERRORS: tuple[type[Exception], ...] = (jwt.PyJWTError, *_DATA_ERRORS)
-
-# Times are checked by _check_times (numbers only, one leeway); claim names by _claims.
-_OPTIONS: Options = {
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_sub": False,
-    "require": [],
-}
-
-#: PyJWT's refusals, most specific first (InvalidSignatureError is a DecodeError).
-_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
-    (jwt.InvalidSignatureError, "token_signature", "token signature is not valid"),
-    (jwt.InvalidAudienceError, "token_claims", "the token is not meant for this hub (aud)"),
-    (jwt.InvalidIssuerError, "token_claims", "the token's issuer (iss) is not accepted"),
-    (jwt.exceptions.InvalidJTIError, "token_claims", "claim 'jti' must be a string"),
-    (jwt.InvalidKeyError, "token_algorithm", "the configured key does not fit the token's alg"),
-    (jwt.InvalidAlgorithmError, "token_algorithm", "the token's signing algorithm is refused"),
-    (jwt.DecodeError, "token_malformed", NOT_A_JWT),
-    (jwt.PyJWTError, "token_invalid", "the token is not valid"),
-)
 
 
 def _decode(token: str, key: PlatformKey, keys: TokenKeys) -> dict[str, Any]:

@@ -117,7 +117,7 @@ async def test_the_refetch_interval_lets_a_new_fetch_through(tmp_path: Path) -> 
 
 async def test_a_hanging_jwks_server_times_out_without_blocking_others(tmp_path: Path) -> None:
     async with JwksServer((RSA_1, "k1")) as jwks:
-        hub = await _start(tmp_path, jwks, jwks_refetch_seconds=0, jwks_timeout_seconds=1.0)
+        hub = await _start(tmp_path, jwks, jwks_refetch_seconds=0, jwks_timeout_seconds=2.0)
         try:
             jwks.hang = True
             started = time.monotonic()
@@ -127,14 +127,14 @@ async def test_a_hanging_jwks_server_times_out_without_blocking_others(tmp_path:
             for token in (hub.token(), platform_token(RSA_1, "k1")):
                 began = time.monotonic()
                 assert (await hub.get("/api/v1/me", token))[0] == 200
-                assert time.monotonic() - began < 0.5
+                assert time.monotonic() - began < 1.0
             client = await hub.connect(hub.token(Role.STAFF), ["/orders"])
             assert client.client.connected
             assert not waiting.done()
             status, body = await waiting
             elapsed = time.monotonic() - started
             assert (status, body["code"]) == (401, "token_unknown_key")
-            assert 0.9 <= elapsed < 3.0
+            assert 1.9 <= elapsed < 5.0
             # The keys held survive the failed fetch.
             assert (await hub.get("/api/v1/me", platform_token(RSA_1, "k1")))[0] == 200
         finally:
@@ -182,7 +182,7 @@ async def test_a_failed_fetch_keeps_the_keys_held(
             failed = [r for r in caplog.records if r.getMessage().startswith("JWKS fetch failed")]
             assert failed and reason in failed[0].error  # type: ignore[attr-defined]
         finally:
-            await _close(keyring)
+            await keyring.close()
 
 
 async def test_an_unreachable_jwks_url_is_a_logged_failure() -> None:
@@ -192,14 +192,7 @@ async def test_an_unreachable_jwks_url_is_a_logged_failure() -> None:
         assert not await keyring.refresh()
         assert keyring.fetches == 1 and len(keys.jwks or ()) == 0
     finally:
-        await _close(keyring)
-
-
-async def _close(keyring: Keyring) -> None:
-    lifecycle = keyring.serving(None)  # type: ignore[arg-type]
-    await anext(lifecycle)
-    with pytest.raises(StopAsyncIteration):
-        await anext(lifecycle)
+        await keyring.close()
 
 
 async def test_platform_roles_and_claims_are_mapped(tmp_path: Path) -> None:
