@@ -26,6 +26,7 @@ from hub.context import CTX_KEY, HubContext
 from hub.gateways.availability import AvailabilityGateway
 from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
+from hub.keyring import Keyring
 from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
@@ -86,9 +87,7 @@ async def build_context(settings: Settings) -> HubContext:
     """Wire the services of one hub instance (connects and migrates the database)."""
     settings = ensure_secret(settings)
     assert settings.jwt_secret is not None
-    keys = load_keys(
-        settings.jwt_secret, settings.public_key_files, settings.jwt_issuer, settings.jwt_audience
-    )
+    keys = load_keys(settings)
     metrics = HubMetrics(settings.instance_id)
     cluster = build_cluster(settings)
     sio = build_server(settings, metrics, cluster)
@@ -123,6 +122,7 @@ async def build_context(settings: Settings) -> HubContext:
         printing,
         db,
         jobs,
+        Keyring.from_settings(keys, settings),
         cluster=cluster,
     )
 
@@ -169,7 +169,8 @@ def mirror_into(engine: AlertEngine) -> Callable[[dict[str, Any]], Awaitable[Non
 async def build_app(settings: Settings) -> web.Application:
     """The hub's aiohttp application."""
     ctx = await build_context(settings)
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    middlewares = [error_middleware, ctx.keyring.middleware()]
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[CTX_KEY] = ctx
     for gateway in (PrintingGateway(ctx), OrdersGateway(ctx), AvailabilityGateway(ctx)):
         ctx.sio.register_namespace(gateway)
@@ -188,6 +189,7 @@ async def build_app(settings: Settings) -> web.Application:
     ):
         app.add_routes(module.routes)
     app.cleanup_ctx.append(_background)
+    app.cleanup_ctx.append(ctx.keyring.serving)
     app.on_cleanup.append(_close_database)
     return app
 

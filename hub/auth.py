@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hub.settings import Settings
+from shared.jwks import PlatformKeySet, key_from_pem
 from shared.namespaces import Namespace, may_connect
 from shared.tokens import HUB_WIDE_ROLES, Claims, Role, TokenError, TokenKeys, verify
 from shared.wire import error_dict
@@ -24,15 +26,34 @@ class AuthRefused(Exception):
         return error_dict(self.code, self.message)
 
 
-def load_keys(
-    secret: str,
-    public_key_files: tuple[Path, ...],
-    issuer: str | None = None,
-    audience: str | None = None,
-) -> TokenKeys:
-    """Build verification keys from the secret and the PEM files of accepted public keys."""
-    pems = tuple(path.read_text() for path in public_key_files)
-    return TokenKeys(secret=secret, public_keys=pems, issuer=issuer, audience=audience)
+def load_keys(settings: Settings) -> TokenKeys:
+    """Verification keys from settings: the secret, the PEM files, the maps, the leeway.
+
+    With a JWKS URL the keys hold an empty :class:`PlatformKeySet` that the keyring fills.
+    Raises ValueError (a bad PEM file or map) or OSError (an unreadable file) at start-up.
+    """
+    if not settings.jwt_secret:
+        raise ValueError("load_keys needs the signing secret (see ensure_secret)")
+    return TokenKeys(
+        secret=settings.jwt_secret,
+        public_keys=tuple(_pem_text(path) for path in settings.public_key_files),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway=settings.jwt_leeway_seconds,
+        jwks=PlatformKeySet() if settings.jwks_url else None,
+        role_map=settings.role_map,
+        claim_map=settings.claim_map,
+    )
+
+
+def _pem_text(path: Path) -> str:
+    """The text of a PEM public key file, checked (a bad file names itself at start-up)."""
+    text = path.read_text()
+    try:
+        key_from_pem(text)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return text
 
 
 def bearer_from_header(value: str | None) -> str | None:

@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
         dest="public_key_files",
         action="append",
         type=Path,
-        help="PEM public key accepted for RS256/ES256 tokens (repeatable)",
+        help="PEM public key accepted for RS256/ES256/EdDSA tokens (repeatable)",
+    )
+    serve.add_argument(
+        "--jwks-url", help="the platform's JWKS (keys picked by kid, refetched on rotation)"
     )
     serve.add_argument("--instance-id")
     serve.add_argument("--database-url", help="postgresql://... (default: SQLite in data dir)")
@@ -65,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--branch")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--sub", default=None, help="subject (default: derived from role)")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (positive)")
     _user_parser(sub.add_parser("user", help="manage standalone accounts"))
     cli_branch.add_parser(sub)
     return parser
@@ -97,6 +100,7 @@ def serve(args: argparse.Namespace) -> int:
             "host",
             "port",
             "public_key_files",
+            "jwks_url",
             "instance_id",
             "database_url",
             "redis_url",
@@ -208,14 +212,21 @@ def user(args: argparse.Namespace) -> int:
 
 def token(args: argparse.Namespace) -> int:
     """Print a freshly signed token."""
+    role = Role(args.role)
+    if role not in HUB_WIDE_ROLES and not args.company:
+        print(f"error: --company is required for role {role}", file=sys.stderr)
+        return 2
+    if args.ttl <= 0:
+        print(
+            f"error: --ttl must be a positive number of seconds, not {args.ttl} "
+            "(the token would be expired when made)",
+            file=sys.stderr,
+        )
+        return 2
     settings = ensure_secret(
         load_settings(_flags(args, ["data_dir", "jwt_secret"]), config_file=args.config)
     )
     assert settings.jwt_secret is not None
-    role = Role(args.role)
-    if role not in HUB_WIDE_ROLES and not args.company:
-        print("error: --company is required for this role", file=sys.stderr)
-        return 2
     subject = args.sub or f"{role.value}-{args.company or 'platform'}"
     print(
         mint(

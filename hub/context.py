@@ -9,6 +9,7 @@ import socketio
 from aiohttp import web
 
 from hub.cluster import Cluster
+from hub.keyring import Keyring
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
 from hub.services.monitoring import Monitor
@@ -35,6 +36,8 @@ class HubContext:
     printing: PrintingService
     db: Database
     jobs: JobService
+    #: The platform's JWKS keys (inert without jwks_url); holds the jwks inside ``keys``.
+    keyring: Keyring
     cluster: Cluster | None = None
     started_at: float = field(default_factory=time.time)
     #: Failed logins per username and address: 10 in 5 minutes.

@@ -5,17 +5,23 @@ Precedence is applied field by field, so a flag overrides only what it names.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tomllib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import platformdirs
 
+from shared.tokens import DEFAULT_LEEWAY_SECONDS, claim_map_of, role_map_of
+
 ENV_PREFIX = "CHIT_HUB_"
+Number = TypeVar("Number", int, float)
 DEFAULT_PORT = 3001
 
 
@@ -37,6 +43,20 @@ class Settings:
     public_key_files: tuple[Path, ...] = ()
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    #: Clock skew allowed on a token's exp, nbf and iat (seconds).
+    jwt_leeway_seconds: int = DEFAULT_LEEWAY_SECONDS
+    #: The platform's JWKS (RFC 7517): keys picked by kid, refetched on an unknown kid.
+    jwks_url: str | None = None
+    #: Least time between two fetches of the JWKS caused by unknown kids (seconds).
+    jwks_refetch_seconds: float = 30.0
+    #: How often the JWKS is fetched anyway, so removed keys stop working (seconds).
+    jwks_refresh_seconds: float = 600.0
+    #: How long one JWKS fetch may take (seconds).
+    jwks_timeout_seconds: float = 5.0
+    #: Platform role name -> Chit role, for platform-signed tokens (empty: Chit's names).
+    role_map: Mapping[str, str] = field(default_factory=dict)
+    #: Chit claim (sub, role, companyId, branchId) -> the platform's claim name.
+    claim_map: Mapping[str, str] = field(default_factory=dict)
     instance_id: str = field(default_factory=lambda: f"hub-{uuid.uuid4().hex[:8]}")
     log_json: bool = False
     log_level: str = "INFO"
@@ -91,7 +111,38 @@ _CONVERTERS: dict[str, Any] = {
     "alert_interval": float,
     "cluster_stats_ttl": float,
     "cluster_max_message_bytes": int,
+    "jwt_leeway_seconds": lambda v: _at_least("jwt_leeway_seconds", int(v), 0),
+    "jwks_url": lambda v: _http_url("jwks_url", str(v)),
+    "jwks_refetch_seconds": lambda v: _at_least("jwks_refetch_seconds", float(v), 0),
+    "jwks_refresh_seconds": lambda v: _at_least("jwks_refresh_seconds", float(v), 1),
+    "jwks_timeout_seconds": lambda v: _at_least("jwks_timeout_seconds", float(v), 0.1),
+    "role_map": lambda v: role_map_of(_table("role_map", v)),
+    "claim_map": lambda v: claim_map_of(_table("claim_map", v)),
 }
+
+
+def _table(name: str, value: Any) -> Mapping[str, Any]:
+    """A TOML table, or (from the environment) a JSON object string, of strings."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f'{name}: expected a JSON object like {{"a": "b"}}') from None
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{name}: expected a table of names (strings)")
+    return value
+
+
+def _at_least(name: str, value: Number, least: float) -> Number:
+    if value < least:
+        raise ValueError(f"{name}: must be at least {least}, not {value}")
+    return value
+
+
+def _http_url(name: str, value: str) -> str:
+    if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+        raise ValueError(f"{name}: expected an http(s):// URL, not {value!r}")
+    return value
 
 
 def _as_list(value: Any) -> list[str]:

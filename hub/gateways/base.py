@@ -86,6 +86,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.client_connected(session)
 
     async def _admit_connect(self, environ: Mapping[str, Any], auth: Any) -> Claims:
+        await self.ctx.keyring.ensure_for_connect(environ, auth)  # a rotated platform key
         claims = authenticate_connect(environ, auth, self.namespace_id, self.ctx.keys)
         if claims.branch_id is not None:
             assert claims.company_id is not None  # socket tokens always name their company
@@ -171,6 +172,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _refresh(self, session: ClientSession, model: WireModel) -> Ack:
         """Replace the session's token with a new one for the same identity and tenant."""
         assert isinstance(model, AuthRefresh)
+        await self.ctx.keyring.ensure_key_for(model.token)
         try:
             claims = check_token(model.token, self.ctx.keys)
         except AuthRefused as exc:

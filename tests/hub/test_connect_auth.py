@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
 
@@ -9,9 +11,10 @@ import jwt
 import pytest
 import socketio
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.tokens import Role
+from tests.hostile_tokens import DECODER_PHRASES, b64, hostile_tokens
 from tests.support import SECRET, HubHarness
 
 
@@ -33,6 +36,23 @@ async def _refusal(
     await client.disconnect()
     assert errors, "the hub gave no connect_error"
     return errors[0]["data"]  # type: ignore[no-any-return]
+
+
+async def _raw_get(url: str, path: str, token: str) -> tuple[int, Any]:
+    """GET with ``Authorization: Bearer <token>`` sent byte for byte (UTF-8), as any client may."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        writer.write(head.encode() + b"Authorization: Bearer " + token.encode() + b"\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    body = rest.partition(b"\r\n\r\n")[2]
+    status = int(status_line.split()[1])
+    return status, json.loads(body) if body.startswith(b"{") else body.decode(errors="replace")
 
 
 def _expired() -> str:
@@ -144,3 +164,41 @@ async def test_branch_claimed_by_two_companies_is_refused(hub: HubHarness) -> No
     await hub.connect(hub.token(Role.STAFF, "acme", "b1"), ["/orders"])
     data = await _refusal(hub.url, "/orders", {"token": hub.token(Role.STAFF, "evil", "b1")})
     assert data["code"] == "unknown_branch"
+
+
+async def test_hostile_tokens_get_a_code_over_rest_and_sockets(tmp_path: Any) -> None:
+    """Issue 11 §2: every malformed token is a 401 with a code / a connect_error with a code."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "platform-rsa.pem"
+    key_file.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    harness = await HubHarness.start(tmp_path / "d", public_key_files=(key_file,))
+    try:
+        for name, token, code in hostile_tokens(SECRET):
+            for path in ("/api/v1/me", "/api/v1/printers"):
+                status, body = await _raw_get(harness.url, path, token)
+                if any(ord(c) < 32 for c in token):
+                    # aiohttp's HTTP parser refuses control characters in headers first.
+                    assert status == 400, (name, path, body)
+                    continue
+                assert (status, body["code"]) == (401, code), (name, path, body)
+                assert not any(p in body["message"] for p in DECODER_PHRASES), (name, body)
+            data = await _refusal(harness.url, "/orders", {"token": token})
+            assert data["code"] == code, (name, data)
+            assert not any(p in data["message"] for p in DECODER_PHRASES), (name, data)
+    finally:
+        await harness.stop()
+
+
+async def test_garbage_token_connect_error_says_not_a_jwt(hub: HubHarness) -> None:
+    """Issue 17 point 12: no decoder's message in a refusal."""
+    data = await _refusal(hub.url, "/orders", {"token": b64(b"\xb7\xff") + ".e30.c2ln"})
+    assert data == {"code": "token_malformed", "message": "the token is not a valid JWT"}
+
+
+async def test_operator_token_is_valid_without_company(hub: HubHarness) -> None:
+    status, body = await hub.get("/api/v1/me", hub.token(Role.OPERATOR, None))
+    assert status == 200 and body["role"] == "operator" and "companyId" not in body

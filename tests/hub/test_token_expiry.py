@@ -7,6 +7,8 @@ expired. ``auth:refresh`` with a new token for the same identity keeps the socke
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,13 @@ ORDER = {"orderId": "o-1", "status": "new"}
 
 
 @pytest.fixture
-def no_leeway(hub: HubHarness) -> None:
-    """Close sockets at ``exp`` itself, so the test need not wait out the 30 s skew leeway."""
-    for gateway in hub.ctx.sio.namespace_handlers.values():
-        gateway.expiry._leeway = 0.0
+async def hub(tmp_path: Path) -> AsyncIterator[HubHarness]:
+    """A hub with no clock-skew leeway, so the test need not wait out the default 30 s."""
+    harness = await HubHarness.start(tmp_path / "hub-data", jwt_leeway_seconds=0)
+    try:
+        yield harness
+    finally:
+        await harness.stop()
 
 
 async def _disconnected(recorder: Recorder, timeout: float = 5.0) -> None:
@@ -30,7 +35,6 @@ async def _disconnected(recorder: Recorder, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.05)
 
 
-@pytest.mark.usefixtures("no_leeway")
 async def test_socket_is_closed_when_its_token_expires(hub: HubHarness) -> None:
     client = await hub.connect(hub.token(Role.STAFF, "acme", "b1", ttl_seconds=2), [NS])
     [warning] = await client.wait_for(NS, "auth:expiring", timeout=3)
@@ -44,7 +48,6 @@ async def test_socket_is_closed_when_its_token_expires(hub: HubHarness) -> None:
     assert client.events(NS, "newOrder") == []
 
 
-@pytest.mark.usefixtures("no_leeway")
 async def test_refresh_keeps_the_socket(hub: HubHarness) -> None:
     client = await hub.connect(hub.token(Role.STAFF, "acme", "b1", ttl_seconds=2), [NS])
     fresh = hub.token(Role.STAFF, "acme", "b1", ttl_seconds=600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -9,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from shared.tokens import Role, TokenError, TokenKeys, mint, verify
+from shared.tokens import HUB_WIDE_ROLES, WEB_ROLES, Role, TokenError, TokenKeys, mint, verify
+from tests.hostile_tokens import DECODER_PHRASES, b64, hostile_tokens, signed_hs256
 
 SECRET = "s" * 48
 
@@ -150,3 +152,80 @@ def test_numeric_platform_ids_become_strings() -> None:
     )
     claims = verify(token, _keys())
     assert (claims.sub, claims.company_id, claims.branch_id) == ("42", "7", "9")
+
+
+# --- Every malformed token is a TokenError with a code, never another exception -----------
+
+
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+MALFORMED = hostile_tokens(SECRET)
+
+
+@pytest.mark.parametrize(("name", "token", "code"), MALFORMED, ids=[c[0] for c in MALFORMED])
+def test_malformed_tokens_are_refused_with_a_code(name: str, token: str, code: str) -> None:
+    rsa_public = _pem_pair(_RSA)[1]
+    with pytest.raises(TokenError) as exc:
+        verify(token, _keys(public_keys=(rsa_public,)))
+    assert exc.value.code == code, exc.value.message
+    assert exc.value.message and len(exc.value.message) < 200
+    assert not any(phrase in exc.value.message for phrase in DECODER_PHRASES), exc.value.message
+
+
+def test_garbage_token_message_says_it_is_not_a_jwt() -> None:
+    token = b64(b"\xb7\xff") + ".e30.c2ln"
+    with pytest.raises(TokenError) as exc:
+        verify(token, _keys())
+    assert exc.value.message == "the token is not a valid JWT"
+
+
+def test_long_algorithm_names_are_cut_short_in_messages() -> None:
+    claims = {"sub": "u", "role": "staff", "companyId": "c", "exp": time.time() + 60}
+    token = signed_hs256(
+        SECRET, json.dumps({"alg": "X" * 3000}).encode(), json.dumps(claims).encode()
+    )
+    with pytest.raises(TokenError) as exc:
+        verify(token, _keys())
+    assert exc.value.code == "token_algorithm" and len(exc.value.message) < 100
+
+
+# --- Leeway ------------------------------------------------------------------------------
+
+
+def test_leeway_is_a_setting() -> None:
+    now = time.time()
+    token = mint(SECRET, sub="u", role=Role.STAFF, company_id="c", ttl_seconds=60, now=now - 70)
+    # Expired 10 s ago: inside the default 30 s leeway, outside a 5 s one.
+    assert verify(token, _keys(), now=now).sub == "u"
+    with pytest.raises(TokenError) as exc:
+        verify(token, _keys(leeway=5), now=now)
+    assert exc.value.code == "token_expired"
+    assert verify(token, _keys(leeway=5), now=now - 10).sub == "u"
+
+
+def test_nbf_within_leeway_is_accepted() -> None:
+    now = time.time()
+    claims = {"sub": "u", "role": "staff", "companyId": "c", "exp": now + 60}
+    token = jwt.encode({**claims, "nbf": int(now) + 20}, SECRET)
+    assert verify(token, _keys(), now=now).sub == "u"
+    with pytest.raises(TokenError) as exc:
+        verify(token, _keys(leeway=0), now=now)
+    assert exc.value.code == "token_not_yet_valid"
+
+
+# --- Roles ---------------------------------------------------------------------------------
+
+
+def test_operator_tokens_need_no_company() -> None:
+    claims = verify(mint(SECRET, sub="ops", role=Role.OPERATOR), _keys())
+    assert claims.role is Role.OPERATOR and claims.company_id is None
+    assert Role.OPERATOR in HUB_WIDE_ROLES and Role.OPERATOR not in WEB_ROLES
+
+
+def test_audience_and_issuer_refusals_are_claims_errors() -> None:
+    token = mint(SECRET, sub="u", role=Role.STAFF, company_id="c", issuer="other")
+    with pytest.raises(TokenError) as exc:
+        verify(token, _keys(issuer="platform"))
+    assert exc.value.code == "token_claims"
+    with pytest.raises(TokenError) as exc:
+        verify(token, _keys(audience="chit"))
+    assert exc.value.code == "token_claims"

@@ -12,7 +12,8 @@ const EVENTS = [
 ];
 const TOKEN_REFUSALS = new Set([
   "token_missing", "token_malformed", "token_expired", "token_signature",
-  "token_algorithm", "token_claims", "role_not_allowed",
+  "token_algorithm", "token_claims", "token_unknown_key", "token_not_yet_valid",
+  "token_invalid", "role_not_allowed",
 ]);
 
 let socket = null;
