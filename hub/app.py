@@ -108,7 +108,7 @@ async def build_context(settings: Settings) -> HubContext:
         printing.registry,
         engine,
         settings.instance_id,
-        cluster.state if cluster else None,
+        cluster,
         printing.records.last_seen if cluster else None,
     )
     return HubContext(
@@ -199,6 +199,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX_KEY]
     tasks = [
         asyncio.create_task(ctx.jobs.run_expiry()),
+        asyncio.create_task(ctx.observer.record_forever()),
         asyncio.create_task(_every(ctx.settings.alert_interval, ctx.observer.evaluate)),
     ]
     if ctx.cluster is not None:
@@ -217,12 +218,15 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
-    while True:
+    task = asyncio.current_task()
+    # Also stop on a cancel request that a Redis call swallowed (redis-py#2028).
+    while task is None or not task.cancelling():
         await asyncio.sleep(seconds)
         try:
             await work()
         except Exception:
             log.exception("periodic work failed")
+    raise asyncio.CancelledError
 
 
 async def _close_database(app: web.Application) -> None:

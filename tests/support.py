@@ -225,13 +225,13 @@ def free_port() -> int:
 
 
 async def wait_healthy(url: str, timeout: float = 30) -> None:
-    """Until the hub at ``url`` answers GET /healthz (200, or 503 when deaf)."""
+    """Until the hub at ``url`` answers GET /healthz (liveness: 200 while it serves)."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         async with asyncio.timeout(timeout):
             while True:
                 try:
                     async with http.get(url + "/healthz") as resp:
-                        if resp.status in (200, 503):
+                        if resp.status == 200:
                             return
                 except aiohttp.ClientError:
                     pass

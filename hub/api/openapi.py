@@ -16,6 +16,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from hub import __version__
 from hub.api.branches import NewBranch
+from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
 from shared.events import PrinterTestResult
@@ -57,6 +58,8 @@ class Operation:
     ok: int = 200
     response: str | None = None
     errors: tuple[int, ...] = (401, 403)
+    #: The schema of the error answers (``/readyz`` answers 503 with its own body).
+    failure: str = "ErrorInfo"
     public: bool = False
     tags: tuple[str, ...] = field(default=())
 
@@ -69,6 +72,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "anyone",
         public=True,
         errors=(),
+        tags=("operations",),
+    ),
+    Operation(
+        "get",
+        "/readyz",
+        "Readiness: database, Redis and cluster channel (503 with reasons)",
+        "anyone",
+        public=True,
+        response="Readiness",
+        errors=(503,),
+        failure="Readiness",
         tags=("operations",),
     ),
     Operation(
@@ -260,6 +274,7 @@ def _schemas() -> dict[str, Any]:
         ErrorInfo,
         PrinterTestResult,
         PrinterInfo,
+        Readiness,
     ]
     mode: JsonSchemaMode = "validation"
     _, top = models_json_schema([(m, mode) for m in models], ref_template=REF, by_alias=True)
@@ -290,7 +305,7 @@ def _responses(op: Operation) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "success"}
     if op.response:
         ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=op.response)}}}
-    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorInfo")}}}}
+    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model=op.failure)}}}}
     responses = {str(op.ok): ok}
     responses.update({str(code): {"description": "error", **error} for code in op.errors})
     return responses

@@ -4,7 +4,8 @@
 (a message size cap, local delivery when Redis is down, fast resubscription, a self-ping
 that detects a deaf instance, and a small bus for hub-internal messages). ``presence``
 keeps the cluster-wide state python-socketio cannot: which instance holds which agent,
-and each instance's connection counts.
+each instance's connection counts, the raised alerts and the alert leader's lease.
+``reconnects`` is the cluster-wide reconnect log behind the reconnect-rate alert.
 """
 
 from __future__ import annotations

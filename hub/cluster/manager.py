@@ -5,10 +5,13 @@
 - Events always reach this instance's own clients (python-socketio delivers locally before
   publishing), so an instance keeps serving them while Redis is down.
 - The listener resubscribes with a backoff capped at a few seconds (not 60), so delivery
-  resumes soon after a Redis restart.
+  resumes soon after a Redis restart. It closes the old subscription first, and the
+  publishing client is made once (its pool reconnects by itself), so a dropped subscriber
+  (a Redis restart, ``CLIENT KILL TYPE pubsub``) leaves exactly one subscription per
+  instance, never an orphan that still receives every message.
 - Every few seconds the instance publishes a ping to itself on the Socket.IO channel; if it
   stops hearing its own pings it is deaf (connected but not subscribed) and says so in
-  :attr:`deaf`, the logs, /healthz and a metric.
+  :attr:`deaf`, the logs, /readyz and a metric.
 - ``bus_publish``/``on_bus`` carry hub-internal messages (test results, lost instances) on
   the same subscription, so they share its health.
 """
@@ -147,23 +150,41 @@ class ChitRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             return False
         for attempt in (1, 2):
             try:
-                if not self.connected:
+                if self.redis is None:
                     self._redis_connect()
                 await asyncio.wait_for(self.redis.publish(self.channel, encoded), 5)
                 return True
             except Exception as exc:
-                self.connected = False
                 log.warning(
                     "cannot publish to redis", extra={"attempt": attempt, "error": str(exc)}
                 )
         return False
 
+    def _redis_connect(self) -> None:
+        """The publishing client once (its pool reconnects by itself), and a new pubsub."""
+        if self.redis is None:
+            super()._redis_connect()
+            return
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+    async def _close_pubsub(self) -> None:
+        """Close the current subscription (its connection too), so it cannot linger."""
+        old, self.pubsub = self.pubsub, None
+        if old is None:
+            return
+        try:
+            await asyncio.wait_for(old.aclose(), 2)
+        except Exception as exc:
+            log.debug("closing the old subscription failed", extra={"error": str(exc)})
+
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         delay = 0.25
         while True:
             try:
+                await self._close_pubsub()
                 self._redis_connect()
-                await self.pubsub.subscribe(self.channel)
+                await asyncio.wait_for(self.pubsub.subscribe(self.channel), 5)
                 log.info("subscribed to the cluster channel", extra={"channel": self.channel})
                 delay = 0.25
                 async for message in self.pubsub.listen():

@@ -1,40 +1,51 @@
 """Connection-pool monitoring and alerts: the platform report's "connection pool stability".
 
-``ConnectionStats`` counts this instance's sockets. ``ReconnectTracker`` remembers when each
-client identity connected, to count reconnects and spot storms. ``AlertEngine`` evaluates the
-thresholds on a schedule (and with a clock that tests control): each condition is raised once
-when it starts and cleared once when it ends, emitted as ``newAlert`` to the affected
-company's rooms (hub-wide conditions go to admins), kept for ``GET /api/v1/alerts`` and
-exported as the ``chit_alerts_active`` gauge.
+``connection_stats`` counts this instance's sockets. A ``ReconnectLog``
+(``hub.services.reconnects``; in Redis when clustered) counts reconnects, not connects, to
+spot storms. ``AlertEngine`` evaluates the thresholds on a schedule (and with a clock that
+tests control): each condition is raised once when it starts and cleared once when it ends,
+emitted as ``newAlert`` (see ``hub.app.alert_emitter`` for who receives it), kept for
+``GET /api/v1/alerts`` and exported as the ``chit_alerts_active`` gauge.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.cluster.presence import ClusterState
+from hub.cluster import Cluster
+from hub.cluster.reconnects import RedisReconnects
 from hub.metrics import HubMetrics, client_kind
 from hub.services.connections import ClientSession, ConnectionRegistry
+from hub.services.reconnects import RECONNECT_GAP, RECONNECT_WINDOW, LocalReconnects, ReconnectLog
 from hub.services.registry import Registry
 from shared.events import MonitoringAlert
 from shared.namespaces import Namespace
+from shared.tokens import Role
+
+log = logging.getLogger("chit.hub.monitoring")
 
 Clock = Callable[[], float]
-RECONNECT_WINDOW = 60.0
-#: A connect within this long after the same client's disconnect counts as a reconnect.
-RECONNECT_GAP = 300.0
 HISTORY = 200
+#: How long the alert leader's lease lasts (seconds); another instance takes over after it.
+LEADER_LEASE = 15.0
+#: Connection events waiting to be written to the reconnect log, at most.
+EVENT_BACKLOG = 10_000
 
 
 def client_key(session: ClientSession) -> str:
-    """One client identity across its connections: namespace, company and subject."""
-    return f"{session.namespace}|{session.claims.company_id}|{session.claims.sub}"
+    """One client identity across its connections: namespace, company, role and subject."""
+    claims = session.claims
+    subject = (claims.agent_id or claims.sub) if session.role is Role.DESKTOP_APP else claims.sub
+    return f"{session.namespace}|{claims.company_id}|{session.role}|{subject}"
 
 
 def connection_stats(sessions: Iterable[ClientSession], instance_id: str) -> dict[str, Any]:
@@ -48,41 +59,6 @@ def connection_stats(sessions: Iterable[ClientSession], instance_id: str) -> dic
         "byKind": dict(Counter(client_kind(s.role) for s in sessions)),
         "byCompany": dict(Counter(s.claims.company_id or "-" for s in sessions)),
     }
-
-
-@dataclass
-class ReconnectTracker:
-    """Connect times per client identity (bounded), and when each last disconnected."""
-
-    clock: Clock = time.time
-    _connects: dict[str, deque[float]] = field(default_factory=dict)
-    _companies: dict[str, str | None] = field(default_factory=dict)
-    _left: dict[str, float] = field(default_factory=dict)
-
-    def connected(self, session: ClientSession) -> bool:
-        """Record a connect; True when it is a reconnect."""
-        key, now = client_key(session), self.clock()
-        times = self._connects.setdefault(key, deque(maxlen=1000))
-        times.append(now)
-        self._companies[key] = session.claims.company_id
-        left = self._left.pop(key, None)
-        return left is not None and now - left <= RECONNECT_GAP
-
-    def disconnected(self, session: ClientSession) -> None:
-        """Record a disconnect."""
-        self._left[client_key(session)] = self.clock()
-
-    def rates(self) -> dict[str, tuple[int, str | None]]:
-        """Connects in the last minute per client, with its company (quiet clients dropped)."""
-        now, out = self.clock(), {}
-        for key, times in list(self._connects.items()):
-            while times and now - times[0] > RECONNECT_WINDOW:
-                times.popleft()
-            if not times:
-                del self._connects[key]
-                continue
-            out[key] = (len(times), self._companies.get(key))
-        return out
 
 
 @dataclass(frozen=True)
@@ -214,15 +190,30 @@ class AlertEngine:
         self.history: deque[MonitoringAlert] = deque(maxlen=HISTORY)
 
     async def update(self, found: list[Condition]) -> list[MonitoringAlert]:
-        """Apply one evaluation; returns the alerts raised or cleared by it."""
+        """Apply one evaluation and emit it; returns the alerts raised or cleared by it."""
+        changes = self.apply(found)
+        await self.announce(changes)
+        return changes
+
+    def apply(self, found: list[Condition]) -> list[MonitoringAlert]:
+        """Raise what started and clear what ended (not emitted yet)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         current = {c.key: c for c in found}
         changes = [self._raise(c, now) for key, c in current.items() if key not in self.active]
         changes += [self._clear(key, now) for key in list(self.active) if key not in current]
-        for alert in changes:
-            self.history.append(alert)
-            await self._emit(alert)
+        self.history.extend(changes)
         return changes
+
+    async def announce(self, changes: list[MonitoringAlert]) -> None:
+        """Emit raised and cleared alerts to whoever receives them."""
+        for alert in changes:
+            await self._emit(alert)
+
+    def adopt(self, active: Iterable[MonitoringAlert]) -> None:
+        """Take the cluster's raised alerts as this instance's (so every instance agrees)."""
+        self.active = {(a.kind, a.subject): a for a in active}
+        seen = {(a.alert_id, a.state) for a in self.history}
+        self.history.extend(a for a in self.active.values() if (a.alert_id, a.state) not in seen)
 
     def _raise(self, condition: Condition, now: datetime) -> MonitoringAlert:
         alert = MonitoringAlert(
@@ -275,7 +266,13 @@ class AlertEngine:
 
 
 class Monitor:
-    """The gateways' observer: metrics, reconnect tracking and the alert loop in one place."""
+    """The gateways' observer: metrics, reconnect counting and the alert loop in one place.
+
+    In a cluster one instance (the lease holder) evaluates the thresholds over cluster-wide
+    inputs and records the raised alerts in Redis; every instance adopts them on its own
+    schedule, so each exports the same ``chit_alerts_active`` and answers the same
+    ``GET /api/v1/alerts``, and each exports its own ``chit_cluster_deaf``.
+    """
 
     def __init__(
         self,
@@ -284,10 +281,11 @@ class Monitor:
         registry: Registry,
         engine: AlertEngine,
         instance_id: str,
-        cluster: ClusterState | None = None,
+        cluster: Cluster | None = None,
         stored_agents: Callable[[], Awaitable[list[tuple[str, str, float]]]] | None = None,
     ) -> None:
-        self.cluster = cluster
+        self.cluster = cluster.state if cluster else None
+        self._bus = cluster.bus if cluster else None
         #: In a cluster the leader knows only its own sockets: agents that left another
         #: instance are found in the store (last seen) and the cluster presence.
         self.stored_agents = stored_agents
@@ -297,20 +295,56 @@ class Monitor:
         self.registry = registry
         self.engine = engine
         self.instance_id = instance_id
-        self.reconnects = ReconnectTracker(engine.clock)
+        self.reconnects: ReconnectLog = (
+            RedisReconnects(cluster.state, RECONNECT_GAP, RECONNECT_WINDOW)
+            if cluster
+            else LocalReconnects()
+        )
+        self._events: asyncio.Queue[tuple[str, ClientSession, float]] = asyncio.Queue(EVENT_BACKLOG)
+        self.events_dropped = 0
+        self._leading = False
         #: Connection counts per instance (every live instance's, in cluster mode).
         self.instance_counts: Callable[[], dict[str, int]] = self._instance_counts
 
     def connected(self, session: ClientSession) -> None:
         """A client connected (after authentication)."""
         self.metrics.connected(session)
-        if self.reconnects.connected(session):
-            self.metrics.reconnected(client_kind(session.role))
+        self._note("connect", session)
 
     def disconnected(self, session: ClientSession) -> None:
         """A client disconnected."""
         self.metrics.disconnected(session)
-        self.reconnects.disconnected(session)
+        self._note("drop", session)
+
+    def _note(self, kind: str, session: ClientSession) -> None:
+        try:
+            self._events.put_nowait((kind, session, self.engine.clock()))
+        except asyncio.QueueFull:
+            self.events_dropped += 1
+            if self.events_dropped % 1000 == 1:
+                log.warning(
+                    "reconnect log behind; events dropped", extra={"dropped": self.events_dropped}
+                )
+
+    async def record_forever(self) -> None:
+        """Write connects and drops to the reconnect log, in order (runs with the app)."""
+        task = asyncio.current_task()
+        # redis-py can swallow a cancellation that lands inside a command (redis-py#2028),
+        # so the loop also stops on a cancel request it was not woken by.
+        while task is None or not task.cancelling():
+            kind, session, now = await self._events.get()
+            try:
+                await self._record(kind, session, now)
+            except Exception:
+                log.exception("reconnect log failed", extra={"kind": kind})
+        raise asyncio.CancelledError
+
+    async def _record(self, kind: str, session: ClientSession, now: float) -> None:
+        identity = client_key(session)
+        if kind == "drop":
+            await self.reconnects.dropped(identity, now)
+        elif await self.reconnects.connected(identity, session.claims.company_id, now):
+            self.metrics.reconnected(client_kind(session.role))
 
     def auth_refused(self, namespace: Namespace, code: str) -> None:
         """A connection was refused."""
@@ -347,32 +381,73 @@ class Monitor:
         return counts
 
     async def share_stats(self) -> None:
-        """Publish this instance's counts and fetch everyone's (cluster mode)."""
+        """Re-register local agents if Redis came back, publish counts, fetch everyone's."""
         if self.cluster is None:
             return
+        await self.cluster.refresh()
         await self.cluster.publish_stats(self.stats())
         self._instances = await self.cluster.instances()
         self.metrics.cluster_instances(len(self._instances))
 
     async def evaluate(self) -> list[MonitoringAlert]:
-        """Check every threshold now; raise and clear alerts (one leader does, when clustered)."""
-        if self.cluster is not None and not await self.cluster.lead("alerts", 15.0):
-            return []
-        by_namespace = Counter(self.cluster_stats()["byNamespace"])
+        """Check every threshold (the leader, when clustered) and export the gauges (all)."""
+        changes: list[MonitoringAlert] = []
+        if self.cluster is None:
+            changes = await self._check()
+        else:
+            leading = await self.cluster.lead("alerts", LEADER_LEASE)
+            if not (leading and self._leading):
+                await self._adopt()  # a follower, or a new leader taking over
+            self._leading = leading
+            if leading:
+                changes = await self._check()
+        self._export()
+        return changes
+
+    async def _check(self) -> list[MonitoringAlert]:
+        """Raise and clear alerts from cluster-wide inputs; record them before emitting."""
+        now = self.engine.clock()
         elsewhere = await self._online_elsewhere()
         found = conditions(
             self.engine.thresholds,
-            dict(by_namespace),
+            dict(Counter(self.cluster_stats()["byNamespace"])),
             self.registry,
-            self.reconnects.rates(),
+            await self.reconnects.rates(now),
             self.instance_counts(),
-            self.engine.clock(),
+            now,
             elsewhere,
             await self._stored_offline(elsewhere),
         )
-        changes = await self.engine.update(found)
-        self.metrics.set_alerts(Counter(a.kind for a in self.engine.active.values()))
+        changes = self.engine.apply(found)
+        if self.cluster is not None and changes:
+            await self.cluster.save_alerts(
+                [
+                    (a.alert_id, json.dumps(a.to_wire()) if a.state == "raised" else None)
+                    for a in changes
+                ]
+            )
+        await self.engine.announce(changes)
         return changes
+
+    async def _adopt(self) -> None:
+        """Take the cluster's raised alerts (kept when Redis does not answer)."""
+        assert self.cluster is not None
+        stored = await self.cluster.active_alerts()
+        if stored is None:
+            return
+        alerts = []
+        for raw in stored:
+            try:
+                alerts.append(MonitoringAlert.model_validate(json.loads(raw)))
+            except ValueError:
+                log.warning("unreadable alert in redis; ignored")
+        self.engine.adopt(alerts)
+
+    def _export(self) -> None:
+        """This instance's gauges: alerts raised now, and whether it hears the cluster."""
+        self.metrics.set_alerts(Counter(a.kind for a in self.engine.active.values()))
+        if self._bus is not None:
+            self.metrics.cluster_deaf.set(1 if self._bus.deaf else 0)
 
     async def _stored_offline(
         self, elsewhere: frozenset[str]

@@ -24,15 +24,15 @@ async def test_deaf_instance_is_reported(redis_url: str, tmp_path: Path) -> None
         bus = hub.ctx.cluster.bus  # type: ignore[union-attr]
         bus.ping_interval, bus.deaf_after = 0.1, 0.6
         await asyncio.sleep(0.5)
-        status, body = await hub.get("/healthz")
-        assert (status, body["cluster"]["deaf"]) == (200, False)
+        status, body = await hub.get("/readyz")
+        assert (status, body["status"], body["checks"]["clusterChannel"]) == (200, "ready", "ok")
         await bus.pubsub.unsubscribe(bus.channel)  # still connected, no longer subscribed
         await asyncio.sleep(1.0)
-        status, body = await hub.get("/healthz")
-        assert status == 503
-        assert body["status"] == "deaf"
-        _, metrics = await hub.get("/metrics")
-        assert "chit_cluster_deaf 1.0" in metrics
+        status, body = await hub.get("/readyz")
+        assert (status, body["status"]) == (503, "unready")
+        assert [r["code"] for r in body["reasons"]] == ["cluster_deaf"]
+        status, body = await hub.get("/healthz")  # alive all the same: it serves its clients
+        assert (status, body["status"], body["cluster"]["deaf"]) == (200, "ok", True)
     finally:
         await hub.stop()
 

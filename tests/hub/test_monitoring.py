@@ -29,7 +29,6 @@ def _controlled(hub: HubHarness, **limits: float) -> FakeClock:
     monitor: Monitor = hub.ctx.observer
     old = monitor.engine
     monitor.engine = AlertEngine(Thresholds(**limits), old._emit, clock)  # type: ignore[arg-type]
-    monitor.reconnects.clock = clock
     return clock
 
 
@@ -130,10 +129,13 @@ async def test_agent_offline_alert_after_five_minutes(hub: HubHarness) -> None:
 
 async def test_reconnect_storm_alert(hub: HubHarness) -> None:
     clock = _controlled(hub, reconnects_per_minute=3)
-    for _ in range(4):
+    for _ in range(4):  # the first connect is not a reconnect: three so far, not above 3
         client = await hub.connect(hub.token(Role.STAFF, "acme", sub="flappy"), ["/orders"])
         await client.close()
         await settle(0.05)
+    assert await hub.ctx.observer.evaluate() == []
+    await hub.connect(hub.token(Role.STAFF, "acme", sub="flappy"), ["/orders"])
+    await settle(0.05)
     [raised] = await hub.ctx.observer.evaluate()
     assert raised.kind == "reconnect_rate"
     assert raised.value == 4
@@ -146,7 +148,21 @@ async def test_reconnect_storm_alert(hub: HubHarness) -> None:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    assert samples[("chit_reconnects_total", (("kind", "web"),))] == 3
+    assert samples[("chit_reconnects_total", (("kind", "web"),))] == 4
+
+
+async def test_many_tabs_of_one_user_are_not_reconnects(hub: HubHarness) -> None:
+    _controlled(hub, reconnects_per_minute=3)
+    token = hub.token(Role.STAFF, "acme", sub="many-tabs")
+    tabs = await asyncio.gather(*[hub.connect(token, ["/orders"]) for _ in range(13)])
+    await settle(0.1)
+    assert await hub.ctx.observer.evaluate() == []
+    await tabs[0].close()  # one tab reloads: one reconnect
+    await hub.connect(token, ["/orders"])
+    await settle(0.1)
+    assert await hub.ctx.observer.evaluate() == []
+    _, text = await hub.get("/metrics")
+    assert 'chit_reconnects_total{kind="web"} 1.0' in text
 
 
 async def test_instance_imbalance_alert(hub: HubHarness) -> None:

@@ -15,7 +15,7 @@ def _served_routes(hub: HubHarness) -> set[tuple[str, str]]:
         path = info.get("path") or info.get("formatter")
         if (
             path
-            and (path.startswith("/api/") or path in ("/healthz", "/metrics"))
+            and (path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics"))
             and route.method not in ("HEAD", "*")
         ):
             found.add((route.method.lower(), path))
