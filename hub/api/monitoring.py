@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
-
 from aiohttp import web
 
 from hub.api.auth import require
 from hub.context import ctx_of
-from shared.tokens import Claims, Role
+from shared.tokens import Role
 
 routes = web.RouteTableDef()
 ADMINS = frozenset({Role.ADMIN, Role.OPERATOR})
 WATCHERS = frozenset({Role.ADMIN, Role.MANAGER, Role.OPERATOR})
 
 
-def _scoped(stats: dict[str, Any], claims: Claims) -> dict[str, Any]:
-    """A company admin sees only its own company's line of the per-company counts."""
-    if claims.role is Role.OPERATOR:
-        return stats
-    company_id = claims.company_id or ""
-    by_company = Counter({company_id: stats["byCompany"].get(company_id, 0)})
-    return {**stats, "byCompany": dict(by_company)}
-
-
 @routes.get("/api/v1/connections")
 async def connections(request: web.Request) -> web.Response:
-    """Sockets of this instance: total, by namespace, role, desktop vs web, per company."""
+    """The cluster's sockets: total, by namespace, role, desktop vs web, company, instance.
+
+    An operator sees the whole hub; a company's admin sees only its own company's sockets
+    (on every instance), never another tenant's counts.
+    """
     ctx = ctx_of(request)
     claims = require(request, ADMINS)
-    stats = ctx.observer.cluster_stats()
-    instances = ctx.observer.instance_counts()
-    body = {**_scoped(stats, claims), "instances": instances}
-    return web.json_response(body)
+    if claims.role is Role.OPERATOR:
+        stats = ctx.observer.cluster_stats()
+        instances = ctx.observer.instance_counts()
+    else:
+        assert claims.company_id is not None  # admins always carry their company
+        stats = ctx.observer.cluster_stats(claims.company_id)
+        instances = ctx.observer.company_instance_counts(claims.company_id)
+    return web.json_response({**stats, "instances": instances})
 
 
 @routes.get("/api/v1/alerts")

@@ -49,15 +49,29 @@ def client_key(session: ClientSession) -> str:
 
 
 def connection_stats(sessions: Iterable[ClientSession], instance_id: str) -> dict[str, Any]:
-    """Counts of this instance's sockets by namespace, role, kind and company."""
+    """Counts of this instance's sockets by namespace, role, kind and company.
+
+    ``perCompany`` holds the same breakdown for each company alone, so a company's admin is
+    shown its own pool and nothing of the other tenants'.
+    """
     sessions = list(sessions)
+    by_company: dict[str, list[ClientSession]] = {}
+    for session in sessions:
+        by_company.setdefault(session.claims.company_id or "-", []).append(session)
     return {
         "instance": instance_id,
+        **_breakdown(sessions),
+        "byCompany": {company: len(group) for company, group in by_company.items()},
+        "perCompany": {company: _breakdown(group) for company, group in by_company.items()},
+    }
+
+
+def _breakdown(sessions: list[ClientSession]) -> dict[str, Any]:
+    return {
         "total": len(sessions),
         "byNamespace": dict(Counter(str(s.namespace) for s in sessions)),
         "byRole": dict(Counter(str(s.role) for s in sessions)),
         "byKind": dict(Counter(client_kind(s.role) for s in sessions)),
-        "byCompany": dict(Counter(s.claims.company_id or "-" for s in sessions)),
     }
 
 
@@ -362,10 +376,12 @@ class Monitor:
         """This instance's connection pool."""
         return connection_stats(self.connections, self.instance_id)
 
-    def cluster_stats(self) -> dict[str, Any]:
-        """Every live instance's pool added up (just this one's when not clustered)."""
-        mine = self.stats()
-        instances = {**self._instances, self.instance_id: mine}
+    def cluster_stats(self, company_id: str | None = None) -> dict[str, Any]:
+        """Every live instance's pool added up (just this one's when not clustered).
+
+        With ``company_id``, only that company's sockets are counted, on every instance.
+        """
+        instances = self._company_view(company_id)
         total: dict[str, Any] = {"instance": self.instance_id, "total": 0}
         for name in ("byNamespace", "byRole", "byKind", "byCompany"):
             summed: Counter[str] = Counter()
@@ -374,6 +390,21 @@ class Monitor:
             total[name] = dict(summed)
         total["total"] = sum(s.get("total", 0) for s in instances.values())
         return total
+
+    def company_instance_counts(self, company_id: str) -> dict[str, int]:
+        """A company's sockets per instance."""
+        return {i: int(s.get("total", 0)) for i, s in self._company_view(company_id).items()}
+
+    def _company_view(self, company_id: str | None) -> dict[str, dict[str, Any]]:
+        instances = {**self._instances, self.instance_id: self.stats()}
+        if company_id is None:
+            return instances
+        empty = {"total": 0, "byNamespace": {}, "byRole": {}, "byKind": {}}
+        view = {}
+        for name, stats in instances.items():
+            mine = stats.get("perCompany", {}).get(company_id, empty)
+            view[name] = {**mine, "byCompany": {company_id: mine.get("total", 0)}}
+        return view
 
     def _instance_counts(self) -> dict[str, int]:
         counts = {i: int(s.get("total", 0)) for i, s in self._instances.items()}

@@ -68,8 +68,17 @@ async def test_connections_endpoint_is_for_admins(hub: HubHarness) -> None:
     status, body = await hub.get("/api/v1/connections", hub.token(Role.MANAGER, "acme"))
     assert (status, body["code"]) == (403, "role_not_allowed")
     await hub.connect(hub.token(Role.STAFF, "bistro"), ["/orders"])
+    await hub.connect(hub.token(Role.STAFF, "bistro"), ["/availability"])
     body = await _connections(hub, hub.token(Role.ADMIN, "acme"))
+    # Nothing of another tenant's pool: not its line, nor in the totals.
     assert body["byCompany"] == {"acme": 0}
+    assert (body["total"], body["byNamespace"], body["byRole"]) == (0, {}, {})
+    assert body["instances"] == {hub.ctx.instance_id: 0}
+    await hub.connect(hub.token(Role.STAFF, "acme"), ["/orders"])
+    body = await _connections(hub, hub.token(Role.ADMIN, "acme"))
+    assert (body["total"], body["byNamespace"]) == (1, {"/orders": 1})
+    body = await _connections(hub, hub.token(Role.OPERATOR, None))
+    assert body["total"] == 3 and body["byCompany"] == {"acme": 1, "bistro": 2}
 
 
 async def test_namespace_connection_alert_raises_and_clears_once(hub: HubHarness) -> None:
