@@ -57,8 +57,8 @@ def unconfirmed_error(write_error: ErrorInfo | None, after: PrinterStatus) -> Er
     if blocked is None:
         return None
     message = (
-        f"right after the data was sent: {blocked.message}. It may not have printed, or may "
-        "print once that is fixed; check the printer before reprinting"
+        f"{blocked.message}, reported right after the data was sent: it may not have printed, "
+        "or may print once that is fixed; check the printer before reprinting"
     )
     return ErrorInfo(code=blocked.code, message=message[:2000])
 
