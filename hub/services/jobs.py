@@ -112,6 +112,8 @@ class JobService:
         self._db = db
         self._printing = printing
         self._publisher = publisher
+        if redelivery_interval <= 0:
+            raise ValueError("job_redelivery_interval must be a positive number of seconds")
         self.redelivery_interval = redelivery_interval
         #: job id -> (monotonic time it may be redelivered again, current wait): this
         #: instance's schedule for the agents whose sockets it holds.
