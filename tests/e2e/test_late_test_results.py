@@ -114,3 +114,16 @@ async def test_a_test_in_flight_when_the_hub_dies_is_recorded_after_its_restart(
     finally:
         if hub.proc and hub.proc.returncode is None:
             await hub.kill()
+
+
+async def test_a_test_asked_for_again_after_an_agent_restart_prints_once(
+    tmp_path: Path, sim: SimulatedNetworkPrinter
+) -> None:
+    settings = fast_settings(manual_printers=(manual(sim),))  # no hub: the spool alone decides
+    spool = tmp_path / "spool.db"
+    request = {"correlationId": "corr-asked-twice", "printerId": sim.printer_id}
+    for _ in range(2):
+        async with running_agent(settings, lambda: None, spool_path=spool) as agent:
+            await eventually(lambda: sim.printer_id in agent.coordinators)
+            await agent._on_printer_test(request)
+    assert sim.count_jobs_containing("corr-asked-twice") == 1
