@@ -3,6 +3,14 @@
 Every I/O with the printer goes through the coordinator's lock, so a status poll never
 interleaves with a print. A broken transport is closed and reopened on the next use; the
 status becomes UNKNOWN (never "online" without a reply) until the printer answers again.
+
+A print has three outcomes. The status read before the write says the printer cannot print:
+nothing was sent (:class:`PrintFailed`, safe to retry). The write went through and the status
+read after it says the printer is fine: printed. Anything else (the write broke off, or the
+printer reports paper out, cover open, an error or no reply right after): the bytes may have
+printed in full, in part or not at all, and an ESC/POS printer that went offline keeps what
+it received and may print it once the fault is cleared, so no status proves it did not print
+(:class:`PrintUnconfirmed`, never retried by itself).
 """
 
 from __future__ import annotations
@@ -34,6 +42,25 @@ class PrintFailed(Exception):
         super().__init__(error.message)
         self.error = error
         self.status = status
+
+
+class PrintUnconfirmed(PrintFailed):
+    """The bytes went out but the printer did not say it is fine afterwards: it may have printed."""
+
+
+def unconfirmed_error(write_error: ErrorInfo | None, after: PrinterStatus) -> ErrorInfo | None:
+    """Why a print that was sent is not known to have printed (None when the printer is fine)."""
+    if write_error is not None:
+        message = f"the write broke off ({write_error.message}); part of it may have printed"
+        return ErrorInfo(code=write_error.code, message=message[:2000])
+    blocked = blocking_error(after)
+    if blocked is None:
+        return None
+    message = (
+        f"{blocked.message}, reported right after the data was sent: it may not have printed, "
+        "or may print once that is fixed; check the printer before reprinting"
+    )
+    return ErrorInfo(code=blocked.code, message=message[:2000])
 
 
 def unreachable(detail: str) -> PrinterStatus:
@@ -80,22 +107,28 @@ class PrinterCoordinator:
     async def print_bytes(
         self, data: bytes, before_write: Callable[[], Awaitable[None]] | None = None
     ) -> PrinterStatus:
-        """Check the printer is ready, write ``data``, read the status after; or PrintFailed.
+        """Check the printer is ready, write ``data``, check it is still fine after.
 
-        ``before_write`` runs once the printer is known ready, right before the bytes go out
-        (the spool records "printing" there).
+        PrintFailed when the printer was not ready (nothing sent), PrintUnconfirmed when the
+        bytes went out but the status after the write is not fine. ``before_write`` runs once
+        the printer is known ready, right before the bytes go out (the spool records
+        "printing" there).
         """
         async with self._lock:
             before = await self._read_status()
-            error = blocking_error(before)
-            if error is not None:
-                await self._set_status(before)
-                raise PrintFailed(error, before)
-            if before_write is not None:
-                await before_write()
-            await self._write(data)
-            after = await self._read_status()
+            refused = blocking_error(before)
+            if refused is None:
+                if before_write is not None:
+                    await before_write()
+                broken = await self._write(data)
+                after = await self._status_after_write()
+        if refused is not None:
+            await self._set_status(before)
+            raise PrintFailed(refused, before)
         await self._set_status(after)
+        error = unconfirmed_error(broken, after)
+        if error is not None:
+            raise PrintUnconfirmed(error, after)
         return after
 
     async def close(self) -> None:
@@ -111,7 +144,15 @@ class PrinterCoordinator:
             await self._drop_transport()
             return unreachable(exc.message)
 
-    async def _write(self, data: bytes) -> None:
+    async def _status_after_write(self) -> PrinterStatus:
+        """The status after a write; asked twice when silent (a busy printer may answer late)."""
+        after = await self._read_status()
+        if after.state is PrinterState.UNKNOWN:
+            after = await self._read_status()
+        return after
+
+    async def _write(self, data: bytes) -> ErrorInfo | None:
+        """Send ``data``; the error when the write broke off (then part of it may be out)."""
         timeout = self._timeout + len(data) / MIN_THROUGHPUT
         try:
             transport = await self._ensure_transport()
@@ -119,10 +160,11 @@ class PrinterCoordinator:
         except TransportTimeout as exc:
             await self._drop_transport()
             message = f"printer did not accept data within {timeout:.0f} s: {exc.message}"
-            raise PrintFailed(ErrorInfo(code="timeout", message=message[:2000])) from None
+            return ErrorInfo(code="timeout", message=message[:2000])
         except TransportError as exc:
             await self._drop_transport()
-            raise PrintFailed(exc.to_error_info()) from None
+            return exc.to_error_info()
+        return None
 
     async def _ensure_transport(self) -> Transport:
         if self._transport is None:

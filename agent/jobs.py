@@ -4,6 +4,13 @@ One worker per printer prints its jobs in arrival order. A job whose printer is 
 (paper out, cover open, offline, not answering) waits and is retried with backoff until it
 prints or expires; the spool keeps it across agent restarts. Outcomes are reported as
 ``printJobUpdate`` and re-sent after every connect until the hub acknowledges them.
+
+A job is retried only while nothing was sent. Once its bytes went out, it ends ``printed``
+(the printer said it is fine after the write) or ``unconfirmed`` (it did not, see
+agent.coordinator); a job found in ``printing`` when the agent starts (it stopped between the
+write and recording the outcome) is ``unconfirmed`` too. An unconfirmed job is never printed
+again by itself: staff may reprint it, as a new job marked as a copy (``copy_of``), which
+prints "COPY" at its top.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from agent.coordinator import PrinterCoordinator, PrintFailed
+from agent.coordinator import PrinterCoordinator, PrintFailed, PrintUnconfirmed
 from agent.render import render_document
 from agent.spool import Spool, SpooledJob
+from shared.documents import FeedLine, ReceiptDocument, TextLine
 from shared.events import JobState, PrintJobDispatch, PrintJobUpdate
 from shared.wire import ErrorInfo
 
@@ -36,6 +44,23 @@ RETRYABLE = {
     "device_busy",
     "printer_not_found",
 }
+#: Refusals by the hub that resending cannot change: the outcome counts as delivered.
+FINAL_REFUSALS = frozenset(
+    {"unknown_job", "job_final", "job_already_final", "illegal_job_transition", "unknown_test"}
+)
+#: The outcome of a job the agent found mid-print when it started.
+INTERRUPTED = ErrorInfo(
+    code="agent_interrupted",
+    message=(
+        "the agent stopped while this job was printing, so it may or may not have printed; "
+        "check the printer and reprint it as a copy if it is missing"
+    ),
+)
+#: What a reprint prints above the job.
+COPY_BANNER: tuple[TextLine | FeedLine, ...] = (
+    TextLine(text="COPY", bold=True, align="center", width=2, height=2),
+    FeedLine(type="feed"),
+)
 #: How long a job without its own deadline keeps trying.
 DEFAULT_JOB_LIFETIME = timedelta(hours=1)
 RETRY_MIN, RETRY_MAX = 0.5, 10.0
@@ -45,13 +70,30 @@ Finder = Callable[[str], PrinterCoordinator | None]
 
 
 def job_bytes(job: PrintJobDispatch, coordinator: PrinterCoordinator) -> bytes:
-    """The bytes to send for a job (raw as given, documents rendered for the printer)."""
+    """The bytes to send for a job (raw as given, documents rendered), "COPY" atop a reprint."""
+    profile = coordinator.info.profile
     if job.raw is not None:
         body = job.raw
+        if job.copy_of is not None:
+            banner = ReceiptDocument(lines=list(COPY_BANNER), cut=False)
+            body = render_document(banner, profile=profile) + body
     else:
         assert job.document is not None
-        body = render_document(job.document, profile=coordinator.info.profile)
+        document = job.document
+        if job.copy_of is not None:
+            lines = [*COPY_BANNER, *document.lines]
+            document = document.model_copy(update={"lines": lines})
+        body = render_document(document, profile=profile)
     return body * job.copies
+
+
+def delivered(ack: object) -> bool:
+    """Whether the hub's ack settles a report: accepted, or refused for good."""
+    if not isinstance(ack, dict):
+        return False
+    error = ack.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return ack.get("ok") is True or code in FINAL_REFUSALS
 
 
 def deadline(job: PrintJobDispatch, received: datetime) -> datetime:
@@ -80,9 +122,13 @@ class JobRunner:
         return stored
 
     async def resume(self) -> None:
-        """After a start: queue every job without an outcome again."""
+        """After a start: a job found mid-print is unconfirmed; the others are queued again."""
         for stored in await self._spool.open_jobs():
-            self._enqueue(stored)
+            if stored.state == "printing":
+                log.warning("print job interrupted", extra={"job_id": stored.job_id})
+                await self._finish(stored.job, "unconfirmed", INTERRUPTED)
+            else:
+                self._enqueue(stored)
 
     async def resend_outcomes(self) -> None:
         """After a connect: report outcomes the hub has not acknowledged."""
@@ -135,7 +181,11 @@ class JobRunner:
                     ),
                 )
                 return
-            error = await self._attempt(job)
+            try:
+                error = await self._attempt(job)
+            except PrintUnconfirmed as unconfirmed:
+                await self._finish(job, "unconfirmed", unconfirmed.error)
+                return
             if error is None:
                 await self._finish(job, "printed")
                 return
@@ -158,6 +208,8 @@ class JobRunner:
             return ErrorInfo(code="render_failed", message=f"cannot build the job: {exc}"[:2000])
         try:
             await coordinator.print_bytes(data, before_write=lambda: self._printing(job))
+        except PrintUnconfirmed:
+            raise
         except PrintFailed as exc:
             return exc.error
         return None
@@ -185,7 +237,7 @@ class JobRunner:
             error=error,
             at=datetime.now(UTC),
         )
-        if await self._report(update) and state not in ("received", "printing"):
+        if await self._report(update) and state != "printing":
             await self._spool.mark_reported(job.job_id)
 
     async def _wait(self, printer_id: str, seconds: float) -> None:

@@ -1,6 +1,9 @@
 """The headless agent: discovery, one coordinator per printer, the hub link, printer tests.
 
-Everything the tray shows comes from here; the tray adds no logic of its own.
+Everything the tray shows comes from here; the tray adds no logic of its own. A printer test
+the hub asks for is kept in the spool with its result until the hub acknowledges it: a result
+the hub did not get (the link or the hub went down meanwhile) is re-sent after the next
+connect, and a test asked for again is answered from the spool instead of printing twice.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import jwt
 from agent import __version__
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
-from agent.jobs import JobRunner
+from agent.jobs import JobRunner, delivered
 from agent.ledger import ResultLedger
 from agent.link import HubLink
 from agent.render import render_test_page
@@ -95,6 +98,7 @@ class Agent:
             self.link.on("print:job", self._on_print_job)
         self.spool_path = spool_path or data_dir() / "spool.db"
         self.jobs: JobRunner | None = None
+        self._spool: Spool | None = None
         self.started_at = datetime.now(UTC)
         self._stop = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
@@ -117,11 +121,13 @@ class Agent:
     async def run(self) -> None:
         """Scan, poll, heartbeat, print jobs and keep the hub link until :meth:`stop`."""
         spool = await Spool.open(self.spool_path)
+        self._spool = spool
         self.jobs = JobRunner(spool, self.coordinators.get, self._report_job)
         try:
             await self._run_loops()
         finally:
             await self.jobs.stop()
+            self._spool = None
             await spool.close()
 
     async def _run_loops(self) -> None:
@@ -285,7 +291,32 @@ class Agent:
     async def _on_printer_test(self, data: Any) -> None:
         request = _inbound("printer:test", data)
         if isinstance(request, PrinterTestRequest):
-            await self._emit("printer:test:result", await self.test_print(request))
+            result = await self.tests.once(request.correlation_id, lambda: self._hub_test(request))
+            await self._send_test_result(result)
+
+    async def _hub_test(self, request: PrinterTestRequest) -> PrinterTestResult:
+        """A test the hub asked for: from the spool when it ran before, else run and kept."""
+        spool = self._spool
+        kept = await spool.test_result(request.correlation_id) if spool else None
+        if kept is not None:
+            return kept
+        result = await self._run_test(request)
+        return await spool.save_test_result(result) if spool else result
+
+    async def _send_test_result(self, result: PrinterTestResult) -> None:
+        """Report a test's result; it stays kept (and is re-sent) until the hub settles it."""
+        if self.link is None or not self.link.connected:
+            return
+        ack = await self.link.emit("printer:test:result", result)
+        if delivered(ack) and self._spool is not None:
+            await self._spool.mark_test_reported(result.correlation_id)
+
+    async def resend_test_results(self) -> None:
+        """After a connect: report test results the hub has not acknowledged."""
+        if self._spool is None:
+            return
+        for result in await self._spool.unreported_tests():
+            await self._send_test_result(result)
 
     # --- hub --------------------------------------------------------------------------------
 
@@ -308,6 +339,7 @@ class Agent:
         )
         if self.jobs is not None:
             await self.jobs.resend_outcomes()
+        await self.resend_test_results()
 
     async def _on_print_job(self, data: Any) -> None:
         job = _inbound("print:job", data)
@@ -318,7 +350,7 @@ class Agent:
         if self.link is None or not self.link.connected:
             return False
         ack = await self.link.emit("printJobUpdate", update)
-        return isinstance(ack, dict) and ack.get("ok") is True
+        return delivered(ack)
 
     async def _heartbeat(self) -> None:
         await self._emit(

@@ -1,14 +1,16 @@
-"""The agent's durable job queue: SQLite in the agent's data directory.
+"""The agent's durable job queue and test results: SQLite in the agent's data directory.
 
 A job is stored the moment it arrives, before it is acknowledged, and its job id is the
 primary key: a redelivered job is recognised and never printed twice; its known outcome is
-reported again instead. A job moves ``received -> printing -> printed | failed``; a job found
-in ``received`` or ``printing`` after a restart is resumed. ``printing`` is written right
-before the bytes go to the printer, so the only window in which a crash can print a job twice
-is between the printer taking the bytes and the next commit (milliseconds).
+reported again instead. A job moves ``received -> printing -> printed | failed | expired |
+unconfirmed``. ``printing`` is committed right before the bytes go to the printer, so a job
+found in ``printing`` after a restart may have printed: it becomes ``unconfirmed`` and is
+never printed again by itself (agent.jobs). A job found in ``received`` is resumed.
 
 The outcome stays unreported (``reported = 0``) until the hub acknowledges it, so a result
-produced while the hub was unreachable is sent after the next connect.
+produced while the hub was unreachable is sent after the next connect. Printer test results
+are kept the same way, by correlation id: a test the hub asks for again is answered from here
+(never printed twice, even across restarts), and an unreported result is re-sent.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import aiosqlite
 
-from shared.events import PrintJobDispatch
+from shared.events import PrinterTestResult, PrintJobDispatch
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -38,6 +40,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     reported INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, received_at);
+CREATE TABLE IF NOT EXISTS test_results (
+    correlation_id TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    completed_at REAL NOT NULL,
+    reported INTEGER NOT NULL DEFAULT 0
+);
 """
 
 OPEN_STATES = ("received", "printing")
@@ -136,13 +144,54 @@ class Spool:
 
     async def prune(self, older_than_seconds: float = 7 * 86400) -> int:
         """Forget reported outcomes older than a week (ids are kept long enough to dedupe)."""
+        cutoff = time.time() - older_than_seconds
         cursor = await self._db.execute(
             "DELETE FROM jobs WHERE reported = 1 AND state NOT IN ('received', 'printing')"
             " AND updated_at < ?",
-            (time.time() - older_than_seconds,),
+            (cutoff,),
+        )
+        tests = await self._db.execute(
+            "DELETE FROM test_results WHERE reported = 1 AND completed_at < ?", (cutoff,)
         )
         await self._db.commit()
-        return cursor.rowcount
+        return cursor.rowcount + tests.rowcount
+
+    # --- printer test results -------------------------------------------------------------
+
+    async def save_test_result(self, result: PrinterTestResult) -> PrinterTestResult:
+        """Keep a test's result (unreported); the first result of a correlation id stands."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO test_results (correlation_id, payload, completed_at)"
+            " VALUES (?, ?, ?)",
+            (result.correlation_id, json.dumps(result.to_wire()), time.time()),
+        )
+        await self._db.commit()
+        stored = await self.test_result(result.correlation_id)
+        assert stored is not None
+        return stored
+
+    async def test_result(self, correlation_id: str) -> PrinterTestResult | None:
+        """The kept result of a test, by correlation id."""
+        async with self._db.execute(
+            "SELECT payload FROM test_results WHERE correlation_id = ?", (correlation_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return PrinterTestResult.model_validate(json.loads(row[0])) if row else None
+
+    async def unreported_tests(self) -> list[PrinterTestResult]:
+        """Test results the hub has not acknowledged, oldest first."""
+        async with self._db.execute(
+            "SELECT payload FROM test_results WHERE reported = 0 ORDER BY completed_at"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [PrinterTestResult.model_validate(json.loads(row[0])) for row in rows]
+
+    async def mark_test_reported(self, correlation_id: str) -> None:
+        """The hub acknowledged a test's result."""
+        await self._db.execute(
+            "UPDATE test_results SET reported = 1 WHERE correlation_id = ?", (correlation_id,)
+        )
+        await self._db.commit()
 
     async def _select(self, where: str) -> list[SpooledJob]:
         async with self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE {where}") as cursor:

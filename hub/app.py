@@ -97,7 +97,7 @@ async def build_context(settings: Settings) -> HubContext:
     printing = PrintingService(
         publisher, metrics, settings.printer_test_timeout, PrinterRecords(db), cluster
     )
-    jobs = JobService(db, printing, publisher, metrics)
+    jobs = JobService(db, printing, publisher, metrics, settings.job_redelivery_interval)
     connections = ConnectionRegistry()
     engine = AlertEngine(thresholds_of(settings), alert_emitter(publisher, cluster))
     if cluster is not None:
@@ -200,6 +200,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(ctx.jobs.run_expiry()),
         asyncio.create_task(ctx.observer.record_forever()),
+        asyncio.create_task(ctx.jobs.run_redelivery()),
         asyncio.create_task(_every(ctx.settings.alert_interval, ctx.observer.evaluate)),
     ]
     if ctx.cluster is not None:

@@ -80,6 +80,8 @@ class Settings:
     cluster_max_message_bytes: int = 1024 * 1024
     #: How long the hub waits for an agent's printer:test:result.
     printer_test_timeout: float = 20.0
+    #: Seconds without news of a pending print job before it is sent to its agent again.
+    job_redelivery_interval: float = 10.0
     #: Alert thresholds (defaults from the platform report).
     alert_namespace_connections: int = 1000
     alert_agent_offline_seconds: float = 300.0
@@ -104,6 +106,7 @@ _CONVERTERS: dict[str, Any] = {
     "cors_origins": lambda v: tuple(_as_list(v)),
     "trusted_proxies": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,
+    "job_redelivery_interval": float,
     "alert_namespace_connections": int,
     "alert_agent_offline_seconds": float,
     "alert_reconnects_per_minute": int,

@@ -121,6 +121,8 @@ class PrintJobDispatch(WireModel):
     document: ReceiptDocument | None = None
     copies: Annotated[int, Field(ge=1, le=10)] = 1
     expires_at: datetime | None = None
+    #: Set on a reprint: the job this one copies. The agent prints "COPY" at its top.
+    copy_of: Identifier | None = None
 
     @model_validator(mode="after")
     def _one_body(self) -> PrintJobDispatch:
@@ -129,11 +131,16 @@ class PrintJobDispatch(WireModel):
         return self
 
 
-JobState = Literal["queued", "sent", "printing", "printed", "failed", "expired"]
+JobState = Literal["queued", "sent", "printing", "printed", "failed", "expired", "unconfirmed"]
 
 
 class PrintJobUpdate(WireModel):
-    """A print job changed state (agent to hub, and hub to the tenant's rooms)."""
+    """A print job changed state (agent to hub, and hub to the tenant's rooms).
+
+    ``unconfirmed`` means the bytes may have reached the printer but nobody knows whether it
+    printed (the agent stopped mid-job, or the printer reported a fault right after the write);
+    ``error`` says why. Such a job is never printed again by itself: staff may reprint a copy.
+    """
 
     job_id: Identifier
     correlation_id: CorrelationId

@@ -2,12 +2,18 @@
 
 A job is created ``queued``. The hub dispatches it to the agent that owns its printer
 (``sent``), the agent starts writing bytes (``printing``) and reports the outcome (``printed`` or
-``failed``). A job nobody could print before its deadline becomes ``expired``. When an agent
-disconnects with a job in hand the hub puts the job back to ``queued`` and redelivers it later
-with the *same* job id, which is the agent's dedupe key, so redelivery never prints twice.
+``failed``). A job nobody could print before its deadline becomes ``expired``. The hub
+redelivers an unfinished job (to a reconnecting agent, or on a schedule) with the *same* job
+id, which is the agent's dedupe key, so redelivery never prints twice.
+
+``unconfirmed`` is the honest answer when the bytes may have reached the printer but nobody
+knows whether they printed: the agent found the job in ``printing`` after a crash, or the
+printer reported a fault (paper out, cover open, no reply) right after the write. Printing it
+again by itself could print it twice, so it is final; staff decide, and a reprint is a new job
+marked as a copy.
 
 Every allowed move is one row of :data:`TRANSITIONS`; anything not in the table is illegal.
-``printed``, ``failed`` and ``expired`` have no way out: they are terminal.
+``printed``, ``failed``, ``expired`` and ``unconfirmed`` have no way out: they are terminal.
 
 The module is sans-IO: the store and the services call :func:`transition` before they write.
 """
@@ -35,6 +41,8 @@ TRANSITIONS: Final[Mapping[tuple[JobState, JobState], str]] = {
     ("printing", "printed"): "the printer finished",
     ("printing", "failed"): "the printer failed",
     ("printing", "queued"): "the agent was lost mid-job; redeliver with the same id",
+    ("sent", "unconfirmed"): "the printer may or may not have printed it",
+    ("printing", "unconfirmed"): "the printer may or may not have printed it",
 }
 
 #: States with no way out.

@@ -1,9 +1,10 @@
-"""Print jobs over REST: submit raw ESC/POS (base64) or a receipt document, get, list."""
+"""Print jobs over REST: submit raw ESC/POS (base64) or a receipt document, get, list, reprint."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -23,8 +24,15 @@ from shared.wire import CorrelationId, PrinterId, WireModel
 
 routes = web.RouteTableDef()
 SUBMITTERS = frozenset({*WEB_ROLES, Role.SERVICE})
+#: Reprints are a person's decision at the branch: managers, staff and admins, not services.
+REPRINTERS = WEB_ROLES
 MAX_RAW_BYTES = 512 * 1024
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$")]
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+#: Job ids are UUIDs; anything else is an unknown job (and never reaches the database).
+_JOB_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+#: Reprint refusals: the HTTP status per service error code.
+_REPRINT_STATUS = {"not_found": 404, "job_not_final": 409, "unknown_printer": 409}
 
 
 class SubmitJob(WireModel):
@@ -85,6 +93,7 @@ def job_view(job: JobRow, events: list[JobEventRow] | None = None) -> dict[str, 
         "createdAt": job.created_at.isoformat(),
         "updatedAt": job.updated_at.isoformat(),
         "expiresAt": job.expires_at.isoformat(),
+        "copyOf": job.copy_of,
     }
     if events is not None:
         view["history"] = [
@@ -141,7 +150,9 @@ async def get_job(request: web.Request) -> web.Response:
     if found is None:
         raise_error(404, "not_found", "no such print job")
     job, events = found
-    return web.json_response(job_view(job, events))
+    view = job_view(job, events)
+    view["reprints"] = await ctx.jobs.reprints(job.id)
+    return web.json_response(view)
 
 
 _FILTERS = {"state", "printerId", "branchId", "since", "limit", "offset"}
@@ -176,3 +187,28 @@ async def list_jobs(request: web.Request) -> web.Response:
     who = _requester(request, SUBMITTERS)
     jobs = await ctx.jobs.list(who, **_filters(request.query))
     return web.json_response({"jobs": [job_view(j) for j in jobs]})
+
+
+def _reprint_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise_error(422, "invalid_header", "Idempotency-Key: 1 to 128 printable ASCII characters")
+    return key
+
+
+@routes.post("/api/v1/jobs/{job_id}/reprint")
+async def reprint_job(request: web.Request) -> web.Response:
+    """Print a finished job again as a marked copy; 201 with the new job (200 for a reused key)."""
+    ctx = ctx_of(request)
+    who = _requester(request, REPRINTERS)
+    key = _reprint_key(request)
+    job_id = request.match_info["job_id"]
+    if not _JOB_ID.match(job_id):
+        raise_error(404, "not_found", "no such print job")
+    try:
+        job, created = await ctx.jobs.reprint(who, job_id, key)
+    except PrintingError as exc:
+        raise_error(_REPRINT_STATUS.get(exc.code, 409), exc.code, exc.message)
+    except IdempotencyConflict as exc:
+        raise_error(409, "idempotency_conflict", exc.message, "Idempotency-Key")
+    return web.json_response(job_view(job), status=201 if created else 200)

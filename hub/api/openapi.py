@@ -261,6 +261,15 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(401, 403, 404),
         tags=("jobs",),
     ),
+    Operation(
+        "post",
+        "/api/v1/jobs/{job_id}/reprint",
+        "Reprint a finished job as a copy marked COPY (optional Idempotency-Key header)",
+        "manager, staff, admin",
+        ok=201,
+        errors=(401, 403, 404, 409, 422),
+        tags=("jobs",),
+    ),
 )
 
 

@@ -1,15 +1,24 @@
 """Print jobs on the hub: stored before anything else, delivered to the owning agent, tracked.
 
 A job is written ``queued`` first, so a hub restart never loses it. It is delivered to the
-agent that drives its printer (now, or when that agent next connects, with the same job id,
-which the agent's spool uses to never print twice), and every state the agent reports is
-checked against the lifecycle table, stored and broadcast as ``printJobUpdate``.
+agent that drives its printer, always with the same job id, which the agent's spool uses to
+never print twice: at once when the agent is online, every pending job (page by page, until
+none is left) when the agent announces its inventory, and again on a schedule while the agent
+stays online and nothing was heard of a job for ``redelivery_interval`` seconds (a delivery
+lost on the way, or an outcome whose report was lost: the agent answers a known job with its
+outcome). A job redelivered by the schedule waits twice as long before the next time, up to
+:data:`MAX_REDELIVERY_FACTOR` intervals, so a job waiting for paper is not sent every tick.
+
+Every state the agent reports is checked against the lifecycle table, stored and broadcast as
+``printJobUpdate``. A reprint is a new job with the same body, linked to the original
+(``copy_of``): the agent prints "COPY" at its top.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,8 +29,9 @@ from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.registry import AgentRecord
 from hub.store import Database
+from hub.store import audit as audit_store
 from hub.store import jobs as job_store
-from hub.store.jobs import JobKind, JobRow, NewJob
+from hub.store.jobs import PAGE_SIZE, PENDING_STATES, JobKind, JobRow, NewJob
 from shared.events import PrintJobDispatch, PrintJobUpdate, lookup
 from shared.jobs import IllegalTransition, is_terminal
 from shared.namespaces import Namespace
@@ -31,6 +41,10 @@ log = logging.getLogger("chit.hub.jobs")
 
 MAX_LIFETIME = timedelta(hours=24)
 DEFAULT_LIFETIME = timedelta(hours=1)
+#: Seconds between scheduled redeliveries, by default.
+REDELIVERY_INTERVAL = 10.0
+#: A job redelivered again and again waits at most this many intervals between deliveries.
+MAX_REDELIVERY_FACTOR = 16
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class JobRequest:
     lifetime: timedelta = DEFAULT_LIFETIME
     idempotency_key: str | None = None
     correlation_id: str | None = None
+    copy_of: str | None = None
 
 
 def _now() -> datetime:
@@ -60,6 +75,7 @@ def dispatch_of(job: JobRow) -> PrintJobDispatch:
             **({"raw": job.body["raw"]} if job.kind == "raw" else {"document": job.body}),
             "copies": job.copies,
             "expiresAt": job.expires_at.isoformat(),
+            **({"copyOf": job.copy_of} if job.copy_of else {}),
         }
     )
 
@@ -82,15 +98,26 @@ def update_of(job: JobRow) -> PrintJobUpdate:
 
 
 class JobService:
-    """Submit, deliver, track and expire print jobs."""
+    """Submit, deliver, track, redeliver, reprint and expire print jobs."""
 
     def __init__(
-        self, db: Database, printing: PrintingService, publisher: Publisher, metrics: HubMetrics
+        self,
+        db: Database,
+        printing: PrintingService,
+        publisher: Publisher,
+        metrics: HubMetrics,
+        redelivery_interval: float = REDELIVERY_INTERVAL,
     ) -> None:
         self._metrics = metrics
         self._db = db
         self._printing = printing
         self._publisher = publisher
+        if redelivery_interval <= 0:
+            raise ValueError("job_redelivery_interval must be a positive number of seconds")
+        self.redelivery_interval = redelivery_interval
+        #: job id -> (monotonic time it may be redelivered again, current wait): this
+        #: instance's schedule for the agents whose sockets it holds.
+        self._backoff: dict[str, tuple[float, float]] = {}
 
     async def submit(self, requester: Requester, request: JobRequest) -> tuple[JobRow, bool]:
         """Store a job (idempotent by key) and deliver it if its agent is online."""
@@ -108,6 +135,7 @@ class JobService:
             correlation_id=request.correlation_id,
             idempotency_key=request.idempotency_key,
             submitted_by=requester.name,
+            copy_of=request.copy_of,
         )
         async with self._db.session() as s:
             job, created = await job_store.create_job(s, new)
@@ -125,27 +153,127 @@ class JobService:
                 await self.deliver(job, owner)
         return job, created
 
+    async def reprint(
+        self, requester: Requester, job_id: str, idempotency_key: str | None = None
+    ) -> tuple[JobRow, bool]:
+        """A new job printing a finished job's body again, marked as its copy, and audited."""
+        found = await self.get(requester, job_id)
+        if found is None:
+            raise PrintingError("not_found", "no such print job")
+        original = found[0]
+        if not is_terminal(original.state):
+            raise PrintingError(
+                "job_not_final", f"job {original.id} is still {original.state}; wait for it"
+            )
+        request = JobRequest(
+            printer_id=original.printer_id,
+            kind=original.kind,  # type: ignore[arg-type]
+            body=original.body,
+            copies=original.copies,
+            idempotency_key=idempotency_key,
+            copy_of=original.id,
+        )
+        copy, created = await self.submit(requester, request)
+        if created:
+            async with self._db.session() as s:
+                await audit_store.record(
+                    s,
+                    requester.company_id,
+                    requester.name or "unknown",
+                    "job.reprint",
+                    original.id,
+                    {"jobId": copy.id, "originalState": original.state},
+                )
+        return copy, created
+
     async def deliver_pending(self, agent: AgentRecord) -> int:
         """(Re)deliver every unfinished job of an agent that just announced itself."""
-        async with self._db.session() as s:
-            jobs = await job_store.pending_jobs_for_agent(s, agent.agent_id)
-        for job in jobs:
-            await self.deliver(job, agent)
-        return len(jobs)
+        return await self._deliver_all(agent)
+
+    async def redeliver_idle(self) -> int:
+        """Redeliver the jobs of this instance's agents that nothing was heard of lately."""
+        idle_since = _now() - timedelta(seconds=self.redelivery_interval)
+        seen: set[str] = set()
+        delivered = 0
+        for agent in self._printing.registry.all_agents():
+            if agent.online and agent.instance is None:
+                delivered += await self._deliver_all(agent, idle_since, seen)
+        for job_id in set(self._backoff) - seen:
+            del self._backoff[job_id]  # finished, expired or moving again
+        return delivered
+
+    async def run_redelivery(self) -> None:
+        """Redeliver idle jobs forever (a background task of the app)."""
+        while True:
+            await asyncio.sleep(self.redelivery_interval)
+            try:
+                await self.redeliver_idle()
+            except Exception:
+                log.exception("redelivering jobs failed")
+
+    async def _deliver_all(
+        self,
+        agent: AgentRecord,
+        idle_since: datetime | None = None,
+        seen: set[str] | None = None,
+    ) -> int:
+        """Deliver an agent's pending jobs page by page until none is left; how many were sent."""
+        delivered, after = 0, None
+        while agent.sid is not None:
+            async with self._db.session() as s:
+                page = await job_store.pending_jobs_for_agent(
+                    s, agent.agent_id, after=after, idle_since=idle_since
+                )
+            for job in page:
+                if seen is None or self._due(job.id, seen):
+                    await self.deliver(job, agent)
+                    delivered += 1
+            if len(page) < PAGE_SIZE:
+                break
+            after = page[-1].page_key
+        if delivered and idle_since is not None:
+            log.info(
+                "print jobs redelivered", extra={"agent_id": agent.agent_id, "count": delivered}
+            )
+        return delivered
+
+    def _due(self, job_id: str, seen: set[str]) -> bool:
+        """Whether the schedule redelivers this job now (and when it may next)."""
+        seen.add(job_id)
+        now = time.monotonic()
+        due, wait = self._backoff.get(job_id, (now, self.redelivery_interval / 2))
+        if now < due:
+            return False
+        wait = min(wait * 2, self.redelivery_interval * MAX_REDELIVERY_FACTOR)
+        self._backoff[job_id] = (now + wait, wait)
+        return True
 
     async def deliver(self, job: JobRow, agent: AgentRecord) -> None:
         """Hand a job to its agent; a queued job becomes ``sent``."""
         if agent.sid is None:
             return
         if job.state == "queued":
+            sent = await self._mark_sent(job, agent)
+            if sent is None:
+                return
+            job = sent
+        await self._publisher.to_sid(
+            lookup(Namespace.PRINTING, "print:job"), dispatch_of(job), agent.sid
+        )
+
+    async def _mark_sent(self, job: JobRow, agent: AgentRecord) -> JobRow | None:
+        """Move a queued job to ``sent``; the job as it is now, None when no longer pending."""
+        try:
             async with self._db.session() as s:
                 job = await job_store.set_job_state(
                     s, job.id, "sent", agent_id=agent.agent_id, detail=f"to agent {agent.agent_id}"
                 )
-            await self._broadcast(job)
-        await self._publisher.to_sid(
-            lookup(Namespace.PRINTING, "print:job"), dispatch_of(job), agent.sid
-        )
+        except IllegalTransition:  # another delivery (inventory, schedule) moved it first
+            async with self._db.session() as s:
+                fresh = await job_store.job_by_id(s, job.id)
+            return fresh if fresh is not None and fresh.state in PENDING_STATES else None
+        await self._broadcast(job)
+        return job
 
     async def agent_update(self, agent: AgentRecord, update: PrintJobUpdate) -> None:
         """An agent reports a job's state; only the job's own agent may."""
@@ -178,6 +306,11 @@ class JobService:
             if job is None or (requester.branch_id and job.branch_id != requester.branch_id):
                 return None
             return job, await job_store.job_events(s, job.id)
+
+    async def reprints(self, job_id: str) -> list[str]:
+        """Ids of the copies made of a job (the caller checked it may see the job)."""
+        async with self._db.session() as s:
+            return await job_store.copies_of(s, job_id)
 
     async def list(self, requester: Requester, **filters: Any) -> list[JobRow]:
         """Jobs of the requester's scope, newest first."""

@@ -5,6 +5,12 @@ owning agent's socket -> the agent prints and answers ``printer:test:result`` ->
 :meth:`PrintingService.complete_test` resolves the pending future, the result is broadcast to
 the agent's branch and company rooms and returned to the requester. A correlation id is
 idempotent: asking again while it runs waits for the same outcome, asking after returns it.
+
+A result can come late: the hub answered ``timeout``, ``agent_disconnected`` or
+``instance_lost`` (or restarted) while the agent went on printing, and the agent re-sends its
+result after reconnecting. It is recorded then (:meth:`PrintingService.complete_test`): it
+replaces the hub's verdict in the store, so the test's GET shows what really happened, and it
+is broadcast like any result.
 """
 
 from __future__ import annotations
@@ -274,8 +280,10 @@ class PrintingService:
     async def _finish(
         self, company_id: str, agent: AgentRecord, result: PrinterTestResult, started: float
     ) -> PrinterTestResult:
+        stood = await self.records.test_finished(company_id, result)
+        if _outcome(stood) != _outcome(result):
+            result = stood  # the agent's late result came in first and stands
         self._remember(company_id, result)
-        await self.records.test_finished(company_id, result)
         outcome = "success" if result.success else (result.error.code if result.error else "fail")
         self._metrics.printer_test(outcome, time.monotonic() - started)
         log.info(
@@ -308,25 +316,53 @@ class PrintingService:
                     raise InstanceLost(pending.instance) from None
 
     async def complete_test(self, record: AgentRecord, result: PrinterTestResult) -> None:
-        """The agent answered a test; resolve it (only the agent it was sent to may)."""
+        """The agent answered its test: resolve the waiting request, or record the result late."""
         result = result.model_copy(update={"agent_id": record.agent_id})
         pending = self._pending.get((record.company_id, result.correlation_id))
-        if pending is not None and pending.agent_id == record.agent_id:
-            if not pending.future.done():
-                pending.future.set_result(result)
+        mine = pending is not None and pending.agent_id == record.agent_id
+        if pending is not None and mine and not pending.future.done():
+            pending.future.set_result(result)
             return
-        if self.cluster is None:
+        waited = pending is not None or self.cluster is not None
+        await self._record_late(record, result, someone_waits=waited)
+        if self.cluster is not None:
+            await self.cluster.bus.bus_publish(
+                "test_result",
+                {
+                    "company": record.company_id,
+                    "agent": record.agent_id,
+                    "result": result.to_wire(),
+                },
+            )
+
+    async def _record_late(
+        self, record: AgentRecord, result: PrinterTestResult, someone_waits: bool
+    ) -> None:
+        """Store a result nobody here waits for; broadcast it when it changes what was known."""
+        outcome = await self.records.test_late(record.company_id, record.agent_id, result)
+        if outcome is None:
             raise PrintingError("unknown_test", "no test with this correlation id is waiting")
-        await self.cluster.bus.bus_publish(
-            "test_result",
-            {"company": record.company_id, "agent": record.agent_id, "result": result.to_wire()},
+        if outcome == "kept" or (outcome == "filled" and someone_waits):
+            return  # known already, or the waiting requester broadcasts it
+        self._remember(record.company_id, result)
+        log.info(
+            "late printer test result recorded",
+            extra={
+                "correlation_id": result.correlation_id,
+                "printer_id": result.printer_id,
+                "success": result.success,
+                "outcome": outcome,
+            },
         )
+        await self._to_agent_rooms(record, "printer:test:result", result)
 
     async def _remote_result(self, payload: dict[str, Any]) -> None:
         """Another instance forwarded an agent's result; resolve it if the test is ours."""
         result = PrinterTestResult.model_validate(payload.get("result") or {})
         pending = self._pending.get((str(payload.get("company")), result.correlation_id))
         if pending is None or pending.future.done():
+            # It may correct a verdict cached here: the store has the truth now.
+            self._results.pop((str(payload.get("company")), result.correlation_id), None)
             return
         if (pending.agent_id, pending.company_id) == (payload.get("agent"), payload.get("company")):
             pending.future.set_result(result)
@@ -366,6 +402,11 @@ class PrintingService:
             last_seen=datetime.fromtimestamp(record.last_seen, UTC),
         )
         await self._to_agent_rooms(record, "agent:status", presence)
+
+
+def _outcome(result: PrinterTestResult) -> tuple[bool, str | None]:
+    """What a result says happened (success, error code), whatever its timings."""
+    return result.success, result.error.code if result.error else None
 
 
 class InstanceLost(Exception):

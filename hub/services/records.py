@@ -179,10 +179,18 @@ class PrinterRecords:
                 request.requested_by,
             )
 
-    async def test_finished(self, company_id: str, result: PrinterTestResult) -> None:
-        """A test has its result."""
+    async def test_finished(self, company_id: str, result: PrinterTestResult) -> PrinterTestResult:
+        """A test has its result; returns the one that stands (an earlier one wins)."""
         async with self.db.session() as s:
-            await test_store.save_test_result(s, company_id, result)
+            row = await test_store.save_test_result(s, company_id, result)
+        return _result(row)
+
+    async def test_late(
+        self, company_id: str, agent_id: str, result: PrinterTestResult
+    ) -> test_store.LateOutcome | None:
+        """An agent's result that came after the hub stopped waiting (see save_late_result)."""
+        async with self.db.session() as s:
+            return await test_store.save_late_result(s, company_id, agent_id, result)
 
     async def test_result(self, company_id: str, correlation_id: str) -> PrinterTestResult | None:
         """A finished test of the company."""

@@ -9,6 +9,9 @@ winner's state and gets the table's verdict on *that*. Either way exactly one of
 
 Idempotency: a job created with an idempotency key that the company already used returns the
 existing job (``created`` is False), unless the request differs (IdempotencyConflict).
+
+Redelivery reads pending jobs in pages by the key ``(created_at, id)``: a page never skips
+or repeats a job, however many there are and whatever states change between pages.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.store._sql import clamp, insert_ignore
@@ -40,6 +43,8 @@ MAX_COPIES = 10
 PENDING_STATES: Final = ("queued", "sent", "printing")
 #: States the clock may end, per the transition table.
 EXPIRABLE_STATES: Final = tuple(s for s in JOB_STATES if can_transition(s, "expired"))
+#: Jobs per redelivery page.
+PAGE_SIZE: Final = 100
 #: Compare-and-set rounds before giving up on a job that keeps changing.
 _CAS_ROUNDS = 3
 EXPIRED_ERROR = ErrorInfo(code="job_expired", message="the job was not printed before it expired")
@@ -70,6 +75,8 @@ class NewJob:
     correlation_id: str | None = None
     idempotency_key: str | None = None
     submitted_by: str | None = None
+    #: The job this one reprints (a copy).
+    copy_of: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a job the hub could never dispatch."""
@@ -103,6 +110,12 @@ class JobRow:
     updated_at: datetime
     expires_at: datetime
     submitted_by: str | None
+    copy_of: str | None = None
+
+    @property
+    def page_key(self) -> tuple[datetime, str]:
+        """Where a page of pending jobs that ends with this job continues."""
+        return self.created_at, self.id
 
 
 @dataclass(frozen=True)
@@ -143,10 +156,11 @@ def _values(job: NewJob, now: datetime) -> dict[str, Any]:
         "updated_at": now,
         "expires_at": job.expires_at,
         "submitted_by": job.submitted_by,
+        "copy_of": job.copy_of,
     }
 
 
-_SAME_REQUEST = ("branch_id", "printer_id", "kind", "body", "copies")
+_SAME_REQUEST = ("branch_id", "printer_id", "kind", "body", "copies", "copy_of")
 
 
 async def _existing(session: AsyncSession, values: Mapping[str, Any]) -> JobRow:
@@ -288,10 +302,23 @@ async def job_events(session: AsyncSession, job_id: str) -> list[JobEventRow]:
 
 
 async def pending_jobs_for_agent(
-    session: AsyncSession, agent_id: str, now: datetime | None = None, limit: int = 100
+    session: AsyncSession,
+    agent_id: str,
+    now: datetime | None = None,
+    limit: int = PAGE_SIZE,
+    *,
+    after: tuple[datetime, str] | None = None,
+    idle_since: datetime | None = None,
 ) -> list[JobRow]:
-    """Jobs to (re)deliver to an agent: unfinished and unexpired, oldest first."""
-    return await _pending(session, PrintJob.agent_id == agent_id, now or utcnow(), limit)
+    """One page of jobs to (re)deliver to an agent: unfinished and unexpired, oldest first.
+
+    ``after`` continues from a previous page's last :attr:`JobRow.page_key`; ``idle_since``
+    keeps only jobs that have not changed since then (nothing heard of them for a while).
+    """
+    where = PrintJob.agent_id == agent_id
+    if idle_since is not None:
+        where = and_(where, PrintJob.updated_at <= idle_since)
+    return await _pending(session, where, now or utcnow(), limit, after)
 
 
 async def pending_jobs_for_printer(
@@ -299,20 +326,41 @@ async def pending_jobs_for_printer(
     company_id: str,
     printer_id: str,
     now: datetime | None = None,
-    limit: int = 100,
+    limit: int = PAGE_SIZE,
 ) -> list[JobRow]:
     """Jobs waiting for one printer of the company: unfinished and unexpired, oldest first."""
     where = and_(PrintJob.company_id == company_id, PrintJob.printer_id == printer_id)
     return await _pending(session, where, now or utcnow(), limit)
 
 
+def _after(key: tuple[datetime, str]) -> ColumnElement[bool]:
+    """Rows after ``key`` in (created_at, id) order."""
+    created_at, job_id = key
+    return or_(
+        PrintJob.created_at > created_at,
+        and_(PrintJob.created_at == created_at, PrintJob.id > job_id),
+    )
+
+
 async def _pending(
-    session: AsyncSession, where: ColumnElement[bool], now: datetime, limit: int
+    session: AsyncSession,
+    where: ColumnElement[bool],
+    now: datetime,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
 ) -> list[JobRow]:
     statement = select(PrintJob).where(where, PrintJob.state.in_(PENDING_STATES))
     statement = statement.where(PrintJob.expires_at > now)
+    if after is not None:
+        statement = statement.where(_after(after))
     statement = statement.order_by(PrintJob.created_at, PrintJob.id).limit(clamp(limit))
     return [_job(row) for row in await session.scalars(statement)]
+
+
+async def copies_of(session: AsyncSession, job_id: str) -> list[str]:
+    """Ids of the reprints of a job, oldest first."""
+    statement = select(PrintJob.id).where(PrintJob.copy_of == job_id)
+    return list(await session.scalars(statement.order_by(PrintJob.created_at, PrintJob.id)))
 
 
 async def expire_jobs(session: AsyncSession, now: datetime | None = None) -> list[str]:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.store.columns import UtcDateTime
+from shared.jobs import JOB_STATES
 
 ID = String(128)
 PRINTER_ID = String(200)
@@ -166,7 +167,8 @@ class TestResult(Base):
     completed_at: Mapped[datetime | None]
 
 
-JOB_STATE_CHECK = "state IN ('queued', 'sent', 'printing', 'printed', 'failed', 'expired')"
+#: The lifecycle's states (shared.jobs), as the database checks them.
+JOB_STATE_CHECK = "state IN ({})".format(", ".join(f"'{state}'" for state in JOB_STATES))
 
 
 class PrintJob(Base):
@@ -182,6 +184,7 @@ class PrintJob(Base):
         Index(None, "agent_id", "state"),
         Index(None, "company_id", "printer_id", "state"),
         Index(None, "state", "expires_at"),
+        Index(None, "copy_of"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
@@ -201,6 +204,8 @@ class PrintJob(Base):
     updated_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     submitted_by: Mapped[str | None] = mapped_column(NAME)
+    #: A reprint names the job it copies (printed with "COPY" at the top).
+    copy_of: Mapped[str | None] = mapped_column(String(36), ForeignKey("print_jobs.id"))
 
 
 class PrintJobEvent(Base):

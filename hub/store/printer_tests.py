@@ -1,16 +1,19 @@
 """Printer tests: the request when it is made, the result when the agent reports it.
 
 A (company_id, correlation_id) pair is one test. Recording it twice, or saving its result
-twice (an agent retrying after a lost ack), changes nothing: the first result stands.
+twice (an agent retrying after a lost ack), changes nothing: the first result stands. The one
+exception is :func:`save_late_result`: the agent's own result, arriving after the hub gave up
+waiting, replaces the verdict the hub wrote itself (:data:`HUB_VERDICTS`), because the agent
+knows what the printer did and the hub only knew it stopped hearing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.store._sql import insert_ignore
@@ -19,6 +22,9 @@ from hub.store.models import TestResult
 from shared.events import PrinterTestResult
 
 _KEY = ["company_id", "correlation_id"]
+#: Error codes of results the hub writes when the agent's answer does not come in time.
+HUB_VERDICTS: Final = ("timeout", "instance_lost", "agent_disconnected")
+LateOutcome = Literal["filled", "corrected", "kept"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +123,38 @@ async def get_test_result(
     """The company's test, or None (also for another company's correlation id)."""
     row = await session.get(TestResult, (company_id, correlation_id))
     return None if row is None else _row(row)
+
+
+async def _update_if(
+    session: AsyncSession, company_id: str, agent_id: str, result: PrinterTestResult, when: Any
+) -> bool:
+    """Write ``result`` over the agent's test when ``when`` holds; True if it did."""
+    values = _result_values(result, utcnow())
+    outcome = await session.execute(
+        update(TestResult)
+        .where(TestResult.company_id == company_id)
+        .where(TestResult.correlation_id == result.correlation_id)
+        .where(TestResult.agent_id == agent_id, when)
+        .values({k: v for k, v in values.items() if k != "printer_id"})
+    )
+    return bool(outcome.rowcount)  # type: ignore[attr-defined]
+
+
+def _hub_verdict() -> ColumnElement[bool]:
+    return and_(TestResult.success.is_(False), TestResult.error_code.in_(HUB_VERDICTS))
+
+
+async def save_late_result(
+    session: AsyncSession, company_id: str, agent_id: str, result: PrinterTestResult
+) -> LateOutcome | None:
+    """Record an agent's result for its test after the hub stopped waiting.
+
+    ``filled``: the test had no result yet. ``corrected``: it replaced the hub's own verdict.
+    ``kept``: a real result already stood. None: the agent has no test with this id.
+    """
+    if await _update_if(session, company_id, agent_id, result, TestResult.success.is_(None)):
+        return "filled"
+    if await _update_if(session, company_id, agent_id, result, _hub_verdict()):
+        return "corrected"
+    row = await session.get(TestResult, (company_id, result.correlation_id))
+    return "kept" if row is not None and row.agent_id == agent_id else None

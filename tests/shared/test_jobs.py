@@ -30,12 +30,22 @@ ALLOWED: set[tuple[JobState, JobState]] = {
     ("printing", "printed"),
     ("printing", "failed"),
     ("printing", "queued"),
+    ("sent", "unconfirmed"),
+    ("printing", "unconfirmed"),
 }
 ALL_PAIRS = list(itertools.product(JOB_STATES, repeat=2))
 
 
 def test_states_come_from_the_wire_contract() -> None:
-    assert JOB_STATES == ("queued", "sent", "printing", "printed", "failed", "expired")
+    assert JOB_STATES == (
+        "queued",
+        "sent",
+        "printing",
+        "printed",
+        "failed",
+        "expired",
+        "unconfirmed",
+    )
 
 
 def test_the_table_is_exactly_the_lifecycle() -> None:
@@ -62,9 +72,15 @@ def test_every_other_pair_is_illegal(current: str, new: str) -> None:
 
 
 def test_terminal_states() -> None:
-    assert set(TERMINAL_STATES) == {"printed", "failed", "expired"}
-    assert [s for s in JOB_STATES if is_terminal(s)] == ["printed", "failed", "expired"]
+    assert set(TERMINAL_STATES) == {"printed", "failed", "expired", "unconfirmed"}
+    final = ["printed", "failed", "expired", "unconfirmed"]
+    assert [s for s in JOB_STATES if is_terminal(s)] == final
     assert not any(is_terminal(s) for s in ("queued", "sent", "printing"))
+
+
+def test_an_unconfirmed_job_is_never_sent_again_by_itself() -> None:
+    assert not any(can_transition("unconfirmed", s) for s in JOB_STATES)
+    assert {c for c, n in TRANSITIONS if n == "unconfirmed"} == {"sent", "printing"}
 
 
 def test_no_state_moves_to_itself() -> None:

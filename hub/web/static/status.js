@@ -20,6 +20,7 @@ export function printerBadge(status, agentOnline) {
 
 const JOB_STATES = {
   queued: "muted", sent: "info", printing: "info", printed: "ok", failed: "bad", expired: "warn",
+  unconfirmed: "warn",
 };
 
 /** The tone of a print job state's badge. */

@@ -11,7 +11,9 @@ import pytest
 
 from hub.store import Database, IdempotencyConflict, NotFound
 from hub.store.jobs import (
+    PAGE_SIZE,
     NewJob,
+    copies_of,
     create_job,
     document_body,
     expire_jobs,
@@ -37,6 +39,7 @@ PATHS = {
     "printed": ["sent", "printed"],
     "failed": ["failed"],
     "expired": ["expired"],
+    "unconfirmed": ["sent", "printing", "unconfirmed"],
 }
 
 
@@ -240,6 +243,51 @@ async def test_pending_jobs_for_redelivery(db: Database, tenants: Tenants) -> No
         assert len(await pending_jobs_for_agent(s, tenants.agent, early)) == 4
         assert await pending_jobs_for_agent(s, tenants.other_agent, now) == []
         assert await pending_jobs_for_agent(s, tenants.agent, T0 + timedelta(hours=2)) == []
+
+
+async def test_pending_jobs_page_through_every_job_once(db: Database, tenants: Tenants) -> None:
+    # Half of them share one creation time: the id breaks the tie, so no page skips one.
+    times = [T0 + timedelta(seconds=i // 2) for i in range(2 * PAGE_SIZE + 50)]
+    ids = [await _create(db, new_job(tenants), at) for at in times]
+    now, seen, after = T0 + timedelta(minutes=30), [], None
+    while True:
+        async with db.session() as s:
+            page = await pending_jobs_for_agent(s, tenants.agent, now, after=after)
+        seen += [job.id for job in page]
+        if len(page) < PAGE_SIZE:
+            break
+        after = page[-1].page_key
+        async with db.session() as s:  # states changing between pages move nothing
+            await set_job_state(s, page[0].id, "sent", now=T0)
+    assert sorted(seen) == sorted(ids) and len(seen) == len(ids)
+    assert seen == sorted(ids, key=lambda i: (times[ids.index(i)], i))
+
+
+async def test_pending_jobs_idle_since(db: Database, tenants: Tenants) -> None:
+    quiet = await _create(db, new_job(tenants), T0)
+    busy = await _create(db, new_job(tenants), T0)
+    async with db.session() as s:
+        await set_job_state(s, busy, "sent", now=T0 + timedelta(minutes=5))
+    async with db.session() as s:
+        idle = await pending_jobs_for_agent(
+            s, tenants.agent, T0 + timedelta(minutes=6), idle_since=T0 + timedelta(minutes=1)
+        )
+    assert [job.id for job in idle] == [quiet]
+
+
+async def test_a_reprint_links_to_its_original(db: Database, tenants: Tenants) -> None:
+    original = await _create(db, new_job(tenants))
+    await _walk(db, original, PATHS["unconfirmed"])
+    first = await _create(db, new_job(tenants, copy_of=original), T0 + timedelta(seconds=1))
+    again = await _create(db, new_job(tenants, copy_of=original), T0 + timedelta(seconds=2))
+    async with db.session() as s:
+        assert await copies_of(s, original) == [first, again]
+        row = await get_job(s, tenants.company, first)
+        assert row is not None and row.copy_of == original
+        await create_job(s, new_job(tenants, idempotency_key="k1", copy_of=original))
+    with pytest.raises(IdempotencyConflict):
+        async with db.session() as s:
+            await create_job(s, new_job(tenants, idempotency_key="k1"))
 
 
 async def test_expire_jobs(db: Database, tenants: Tenants) -> None:
