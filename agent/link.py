@@ -2,10 +2,12 @@
 
 The link owns its reconnect loop instead of python-socketio's (which jitters by half a second
 at most): exponential backoff from 1 s to 30 s with full jitter, so a hub restart does not
-bring every agent back in the same second. After every successful connect ``on_connected``
-runs (the agent announces itself and sends its full inventory). A refused connect (bad or
-revoked token) is reported to ``on_refused`` and retried slowly; nothing here raises into
-the agent, so a hub restart never crashes it.
+bring every agent back in the same second. After every successful connect the link is
+``registering`` while ``on_connected`` runs (the agent announces itself and sends its full
+inventory, each until acked); it is ``connected`` once that returns True. A refused connect
+(bad or revoked token) is reported and retried slowly; a hub that is saturated refuses with
+``busy`` and a ``retryAfter``, which the link honours (jittered) before its next attempt.
+Nothing here raises into the agent, so a hub restart never crashes it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class LinkState(StrEnum):
     """Where the link is."""
 
     CONNECTING = "connecting"
+    #: The socket is up; hello and inventory are not acknowledged yet.
+    REGISTERING = "registering"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     REFUSED = "refused"
@@ -52,7 +56,7 @@ class HubLink:
         self,
         url: str,
         token: Callable[[], str | None],
-        on_connected: Callable[[], Awaitable[None]],
+        on_connected: Callable[[], Awaitable[bool | None]],
         *,
         connect_timeout: float = 10.0,
         backoff_base: float = 1.0,
@@ -73,6 +77,8 @@ class HubLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self.state = LinkState.DISCONNECTED
         self.detail: str | None = None
+        #: Seconds the hub asked us to wait before connecting again (a ``busy`` refusal).
+        self._hub_wait: float | None = None
 
     def on(self, event: str, handler: EventHandler) -> None:
         """Handle a hub-to-agent event (the handler runs as its own task)."""
@@ -84,8 +90,18 @@ class HubLink:
 
     @property
     def connected(self) -> bool:
-        """Whether the link is up now."""
+        """Whether the socket is up now (registered or still registering)."""
+        return self.state in (LinkState.REGISTERING, LinkState.CONNECTED)
+
+    @property
+    def registered(self) -> bool:
+        """Whether the hub acknowledged this connection's hello and inventory."""
         return self.state is LinkState.CONNECTED
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set once :meth:`stop` was called."""
+        return self._stop
 
     async def run(self) -> None:
         """Connect, stay connected, reconnect with backoff, until :meth:`stop`."""
@@ -95,7 +111,11 @@ class HubLink:
             if self._stop.is_set():
                 break
             attempt = 0 if lost else attempt + 1
-            await self._sleep(backoff_delay(attempt, self._base, self._cap))
+            delay = backoff_delay(attempt, self._base, self._cap)
+            if self._hub_wait is not None:
+                delay = max(delay, self._hub_wait * random.uniform(1.0, 1.5))
+                self._hub_wait = None
+            await self._sleep(delay)
         self._set_state(LinkState.STOPPED)
 
     async def stop(self) -> None:
@@ -148,7 +168,7 @@ class HubLink:
             self._next_url()
             return False
         self._client = client
-        self._set_state(LinkState.CONNECTED)
+        self._set_state(LinkState.REGISTERING)
         self._spawn(self._announce())
         await client.wait()
         self._client = None
@@ -185,15 +205,26 @@ class HubLink:
 
     async def _connect_error(self, data: Any) -> None:
         reason = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(reason, dict):
+            reason = data if isinstance(data, dict) else None
         detail = reason.get("message") if isinstance(reason, dict) else str(data)
+        wait = reason.get("retryAfter") if isinstance(reason, dict) else None
+        if isinstance(reason, dict) and reason.get("code") == "busy":
+            self._hub_wait = float(wait) if isinstance(wait, int | float) else self._base
+            self._set_state(LinkState.DISCONNECTED, f"hub busy; retrying in about {wait} s")
+            log.warning("hub busy; deferring the connect", extra={"retry_after": wait})
+            return
         self._set_state(LinkState.REFUSED, str(detail))
         log.error("hub refused the connection", extra={"reason": reason or data})
 
     async def _announce(self) -> None:
         try:
-            await self._on_connected()
+            registered = await self._on_connected()
         except Exception:
             log.exception("announcing to the hub failed")
+            return
+        if registered is not False and self.state is LinkState.REGISTERING:
+            self._set_state(LinkState.CONNECTED)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

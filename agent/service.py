@@ -25,6 +25,7 @@ from agent.discovery.tracker import ScanDiff
 from agent.jobs import JobRunner, delivered
 from agent.ledger import ResultLedger
 from agent.link import HubLink
+from agent.registration import until_acked
 from agent.render import render_test_page
 from agent.scanner import Scanner, ScanReport
 from agent.settings import AgentSettings, data_dir
@@ -330,16 +331,36 @@ class Agent:
             started_at=self.started_at,
         )
 
-    async def _announce(self) -> None:
-        """After every connect: hello, then the full inventory."""
-        assert self.link is not None
-        await self.link.emit("agent:hello", self.hello())
-        await self.link.emit(
-            "agent:inventory", AgentInventory(agent_id=self.agent_id, printers=self.printers())
-        )
+    async def _announce(self) -> bool:
+        """After every connect: hello, then the full inventory, each until the hub acks it.
+
+        Returns whether the agent is registered; only then are undelivered outcomes re-sent.
+        """
+        link = self.link
+        assert link is not None
+
+        def up() -> bool:
+            return link.connected
+
+        steps: list[tuple[str, Callable[[], WireModel]]] = [
+            ("agent:hello", self.hello),
+            ("agent:inventory", self._inventory),
+        ]
+        for event, payload in steps:
+
+            async def send(event: str = event, payload: Callable[[], WireModel] = payload) -> Any:
+                return await link.emit(event, payload())
+
+            if not await until_acked(event, send, up, link.stopping):
+                return False
         if self.jobs is not None:
             await self.jobs.resend_outcomes()
         await self.resend_test_results()
+        return True
+
+    def _inventory(self) -> AgentInventory:
+        """The full printer list, as it is at the moment it is sent (a retry sends the latest)."""
+        return AgentInventory(agent_id=self.agent_id, printers=self.printers())
 
     async def _on_print_job(self, data: Any) -> None:
         job = _inbound("print:job", data)

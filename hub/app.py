@@ -28,6 +28,7 @@ from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
 from hub.keyring import Keyring
 from hub.metrics import HubMetrics
+from hub.services.admission import AdmissionGate
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
 from hub.services.monitoring import AlertEngine, Monitor, Thresholds
@@ -38,6 +39,7 @@ from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings, ensure_secret
 from hub.sio_server import ChitServer
 from hub.store import Database
+from hub.store.db import PoolSettings
 from hub.web import routes as web_ui
 from shared.events import MonitoringAlert, lookup
 from shared.namespaces import Namespace
@@ -92,7 +94,8 @@ async def build_context(settings: Settings) -> HubContext:
     cluster = build_cluster(settings)
     sio = build_server(settings, metrics, cluster)
     publisher = Publisher(sio)
-    db = await Database.connect(settings.database_url, settings.data_dir)
+    pool = PoolSettings(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
+    db = await Database.connect(settings.database_url, settings.data_dir, pool=pool)
     directory = BranchDirectory(db)
     printing = PrintingService(
         publisher, metrics, settings.printer_test_timeout, PrinterRecords(db), cluster
@@ -124,6 +127,7 @@ async def build_context(settings: Settings) -> HubContext:
         jobs,
         Keyring.from_settings(keys, settings),
         cluster=cluster,
+        admission=AdmissionGate(settings.admission_limit),
     )
 
 

@@ -16,14 +16,19 @@ from shared.wire import error_dict
 class AuthRefused(Exception):
     """Authentication failed; carries a stable code and a human message."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        #: Seconds the client should wait before trying again (``busy``), when it may.
+        self.retry_after = retry_after
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``{"code", "message"}`` body sent to the client."""
-        return error_dict(self.code, self.message)
+        """The ``{"code", "message"[, "retryAfter"]}`` body sent to the client."""
+        body = error_dict(self.code, self.message)
+        if self.retry_after is not None:
+            body["retryAfter"] = round(self.retry_after, 2)
+        return body
 
 
 def load_keys(settings: Settings) -> TokenKeys:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.cluster import Cluster
 from hub.keyring import Keyring
+from hub.services.admission import AdmissionGate
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
 from hub.services.monitoring import Monitor
@@ -40,6 +41,8 @@ class HubContext:
     keyring: Keyring
     cluster: Cluster | None = None
     started_at: float = field(default_factory=time.time)
+    #: Connects being admitted at once (backpressure: ``busy`` beyond the limit).
+    admission: AdmissionGate = field(default_factory=AdmissionGate)
     #: Failed logins per username and address: 10 in 5 minutes.
     login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(10, 300.0))
     #: Failed pairing-code redemptions per address: 5 a minute.

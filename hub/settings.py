@@ -78,6 +78,15 @@ class Settings:
     cluster_stats_ttl: float = 6.0
     #: Largest message allowed on the cluster channel (bytes).
     cluster_max_message_bytes: int = 1024 * 1024
+    #: Connects admitted at once; beyond it a connect is deferred with ``busy``/``retryAfter``.
+    admission_limit: int = 256
+    #: Pooled database connections per instance, and the extra ones allowed under load.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    #: Seconds a request waits for a pooled database connection before it fails.
+    db_pool_timeout: float = 10.0
+    #: Seconds between two bulk writes of agents' presence, hellos and inventories.
+    agent_flush_interval: float = 0.2
     #: How long the hub waits for an agent's printer:test:result.
     printer_test_timeout: float = 20.0
     #: Seconds without news of a pending print job before it is sent to its agent again.
@@ -106,6 +115,11 @@ _CONVERTERS: dict[str, Any] = {
     "cors_origins": lambda v: tuple(_as_list(v)),
     "trusted_proxies": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,
+    "admission_limit": lambda v: _at_least("admission_limit", int(v), 1),
+    "db_pool_size": lambda v: _at_least("db_pool_size", int(v), 1),
+    "db_max_overflow": lambda v: _at_least("db_max_overflow", int(v), 0),
+    "db_pool_timeout": lambda v: _at_least("db_pool_timeout", float(v), 0.1),
+    "agent_flush_interval": lambda v: _at_least("agent_flush_interval", float(v), 0.01),
     "job_redelivery_interval": float,
     "alert_namespace_connections": int,
     "alert_agent_offline_seconds": float,

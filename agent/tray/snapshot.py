@@ -59,8 +59,13 @@ class CoreSnapshot:
 
     @property
     def connected(self) -> bool:
-        """Whether the hub link is up."""
-        return self.link_state == "connected"
+        """Whether the hub link is up (registered, or still registering)."""
+        return self.link_state in ("connected", "registering")
+
+    @property
+    def registering(self) -> bool:
+        """Connected, but the hub has not acknowledged hello and inventory yet."""
+        return self.link_state == "registering"
 
 
 def printer_state(printer: PrinterInfo) -> PrinterState:
@@ -92,6 +97,8 @@ def tooltip(snapshot: CoreSnapshot) -> str:
     if state is TrayState.DISCONNECTED:
         reason = f" ({snapshot.link_detail})" if snapshot.link_detail else ""
         return f"Chit: not connected to the hub{reason}"[:200]
+    if snapshot.registering:
+        return f"Chit: connected, registering — {printers_summary(snapshot.printers)}"
     return f"Chit: connected — {printers_summary(snapshot.printers)}"
 
 

@@ -68,8 +68,11 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         """Authenticate, check the branch, enter the tenant's rooms, register the session."""
         try:
-            claims = await self._admit_connect(environ, auth)
-        except (AuthRefused, UnknownBranch) as exc:
+            async with self.ctx.admission.admitting():
+                claims = await self._admit_connect(environ, auth)
+        except AuthRefused as exc:
+            self._refuse_connect(sid, environ, exc.code, exc.message, exc.retry_after)
+        except UnknownBranch as exc:
             self._refuse_connect(sid, environ, exc.code, exc.message)
         except Exception:
             log.exception("connect check failed", extra={"sid": sid})
@@ -95,11 +98,17 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         return claims
 
     def _refuse_connect(
-        self, sid: str, environ: Mapping[str, Any], code: str, message: str
+        self,
+        sid: str,
+        environ: Mapping[str, Any],
+        code: str,
+        message: str,
+        retry_after: float | None = None,
     ) -> NoReturn:
         self._log_refusal(sid, environ, code, message)
         self.ctx.observer.auth_refused(self.namespace_id, code)
-        raise socketio.exceptions.ConnectionRefusedError(message, error_dict(code, message))
+        data = AuthRefused(code, message, retry_after).as_dict()
+        raise socketio.exceptions.ConnectionRefusedError(message, data)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """Unregister the session and let the subclass clean up."""

@@ -15,6 +15,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +104,32 @@ def _postgres_connect_args(schema: str | None) -> dict[str, Any]:
     }
 
 
-def _create_engine(url: URL, schema: str | None) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolSettings:
+    """How many pooled connections an instance keeps, may add under load, and waits for.
+
+    Settings (``db_pool_size``, ``db_max_overflow``, ``db_pool_timeout``): size them to the
+    instance's concurrency; SQLAlchemy's defaults (5 + 10) ran dry in a reconnect storm.
+    """
+
+    size: int = 10
+    max_overflow: int = 20
+    timeout: float = POOL_TIMEOUT
+
+
+def _create_engine(url: URL, schema: str | None, pool: PoolSettings | None = None) -> AsyncEngine:
     """An engine for ``url`` with the timeouts and per-connection settings of its backend."""
+    pool = pool or PoolSettings()
+    sizes = {"pool_size": pool.size, "max_overflow": pool.max_overflow}
     if url.get_backend_name() == "sqlite":
         if schema is not None:
             raise ValueError("a schema is only supported on PostgreSQL")
         _ensure_sqlite_dir(url)
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, pool_timeout=POOL_TIMEOUT
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
+            pool_timeout=pool.timeout,
+            **sizes,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -119,8 +138,9 @@ def _create_engine(url: URL, schema: str | None) -> AsyncEngine:
     return create_async_engine(
         url,
         connect_args=_postgres_connect_args(schema),
-        pool_timeout=POOL_TIMEOUT,
+        pool_timeout=pool.timeout,
         pool_pre_ping=True,
+        **sizes,
     )
 
 
@@ -169,10 +189,15 @@ class Database:
 
     @classmethod
     async def connect(
-        cls, url: str | None, data_dir: Path, *, schema: str | None = None
+        cls,
+        url: str | None,
+        data_dir: Path,
+        *,
+        schema: str | None = None,
+        pool: PoolSettings | None = None,
     ) -> Database:
         """Open the database (SQLite in ``data_dir`` when ``url`` is None) and migrate it."""
-        engine = _create_engine(async_url(url or url_for(data_dir)), schema)
+        engine = _create_engine(async_url(url or url_for(data_dir)), schema, pool)
         try:
             async with asyncio.timeout(STARTUP_TIMEOUT):
                 if schema is not None:

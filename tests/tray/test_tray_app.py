@@ -84,7 +84,12 @@ def paired_tray(
     store.write_token(device_token(hub, AGENT_ID))
     app = start_tray(qtbot)
     qtbot.waitUntil(
-        lambda: app.state is TrayState.OK and len(app.menu.test_actions) == 2, timeout=WAIT_MS
+        lambda: (
+            app.state is TrayState.OK
+            and len(app.menu.test_actions) == 2
+            and "registering" not in app.tray.toolTip()
+        ),
+        timeout=WAIT_MS,
     )
     yield app
     app.shutdown()
