@@ -98,7 +98,11 @@ async def build_context(settings: Settings) -> HubContext:
     db = await Database.connect(settings.database_url, settings.data_dir, pool=pool)
     directory = BranchDirectory(db)
     printing = PrintingService(
-        publisher, metrics, settings.printer_test_timeout, PrinterRecords(db), cluster
+        publisher,
+        metrics,
+        settings.printer_test_timeout,
+        PrinterRecords(db, settings.agent_flush_interval),
+        cluster,
     )
     jobs = JobService(db, printing, publisher, metrics, settings.job_redelivery_interval)
     connections = ConnectionRegistry()
@@ -205,6 +209,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(ctx.jobs.run_expiry()),
         asyncio.create_task(ctx.observer.record_forever()),
         asyncio.create_task(ctx.jobs.run_redelivery()),
+        asyncio.create_task(ctx.printing.records.writer.run()),
         asyncio.create_task(_every(ctx.settings.alert_interval, ctx.observer.evaluate)),
     ]
     if ctx.cluster is not None:
@@ -236,6 +241,7 @@ async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
 
 async def _close_database(app: web.Application) -> None:
     ctx = app[CTX_KEY]
+    await ctx.printing.records.writer.close()  # what agents said in the last moments
     await ctx.db.close()
     if ctx.cluster is not None:
         await ctx.cluster.state.close()

@@ -153,18 +153,21 @@ class PrintingService:
         await self._broadcast_presence(record)
 
     async def inventory(self, record: AgentRecord, inventory: AgentInventory) -> None:
-        """The agent's full printer list replaces the known one; each is broadcast."""
+        """The agent's full printer list replaces the known one; each is broadcast at once.
+
+        Returns once the list is stored (the next bulk write), so the ack means "stored".
+        """
         self.registry.replace_printers(record, list(inventory.printers))
         record.last_seen = time.time()
-        await self.records.inventory(
-            record.agent_id, record.company_id, _branch(record), list(inventory.printers)
-        )
         for printer in inventory.printers:
             await self._to_agent_rooms(
                 record,
                 "printer:discovered",
                 PrinterDiscovered(agent_id=record.agent_id, printer=printer),
             )
+        await self.records.inventory(
+            record.agent_id, record.company_id, _branch(record), list(inventory.printers)
+        )
 
     async def heartbeat(self, record: AgentRecord, beat: AgentHeartbeat) -> None:
         """The agent is alive."""

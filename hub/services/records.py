@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hub.services.agent_writes import AgentWriter
 from hub.store import Database
 from hub.store import agents as agent_store
 from hub.store import audit as audit_store
@@ -49,8 +50,10 @@ def _now() -> datetime:
 class PrinterRecords:
     """Database side of agents and printers for one company at a time."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, flush_interval: float = 0.2) -> None:
         self.db = db
+        #: Presence, hellos and inventories go to the database in bulk (see agent_writes).
+        self.writer = AgentWriter(db, flush_interval)
 
     async def admit_agent(self, agent_id: str, claims: Claims) -> None:
         """Check an agent may connect and record it; AgentRefused when it may not."""
@@ -75,8 +78,8 @@ class PrinterRecords:
                     UNPAIRED + agent_id,
                     now=_now(),
                 )
-            else:
-                await agent_store.touch(s, agent_id, _now())
+        if row is not None:
+            await self.writer.seen(agent_id)
 
     async def seen(
         self,
@@ -85,16 +88,15 @@ class PrinterRecords:
         os: str | None = None,
         version: str | None = None,
     ) -> None:
-        """The agent said hello or beat its heart."""
-        async with self.db.session() as s:
-            await agent_store.touch(s, agent_id, _now(), hostname=hostname, os=os, version=version)
+        """The agent said hello (waits until stored) or beat its heart (written in bulk)."""
+        said_hello = hostname is not None or os is not None or version is not None
+        await self.writer.seen(agent_id, hostname, os, version, wait=said_hello)
 
     async def inventory(
         self, agent_id: str, company_id: str, branch_id: str, printers: list[PrinterInfo]
     ) -> None:
-        """The agent's full printer list."""
-        async with self.db.session() as s:
-            await printer_store.upsert_printers(s, agent_id, company_id, branch_id, printers)
+        """The agent's full printer list (returns once stored, in the next bulk write)."""
+        await self.writer.inventory(agent_id, company_id, branch_id, printers)
 
     async def printer(
         self, agent_id: str, company_id: str, branch_id: str, printer: PrinterInfo
