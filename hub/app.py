@@ -20,6 +20,7 @@ from hub.api import openapi as openapi_api
 from hub.api import pairing as pairing_api
 from hub.api import printers as printers_api
 from hub.api.errors import error_middleware
+from hub.api.params import refuse_controls
 from hub.auth import load_keys
 from hub.cluster import ChitRedisManager, Cluster, ClusterState
 from hub.context import CTX_KEY, HubContext
@@ -177,7 +178,9 @@ def mirror_into(engine: AlertEngine) -> Callable[[dict[str, Any]], Awaitable[Non
 async def build_app(settings: Settings) -> web.Application:
     """The hub's aiohttp application."""
     ctx = await build_context(settings)
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[error_middleware, refuse_controls], client_max_size=settings.max_body_bytes
+    )
     app[CTX_KEY] = ctx
     for gateway in (PrintingGateway(ctx), OrdersGateway(ctx), AvailabilityGateway(ctx)):
         ctx.sio.register_namespace(gateway)
