@@ -20,13 +20,14 @@ from hub.api import openapi as openapi_api
 from hub.api import pairing as pairing_api
 from hub.api import printers as printers_api
 from hub.api.errors import error_middleware
-from hub.api.params import refuse_controls
+from hub.api.params import validate_params
 from hub.auth import load_keys
 from hub.cluster import ChitRedisManager, Cluster, ClusterState
 from hub.context import CTX_KEY, HubContext
 from hub.gateways.availability import AvailabilityGateway
 from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
+from hub.limits import Gate, GuardedSocketServer, Limits, forwarded_limit
 from hub.metrics import HubMetrics
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
@@ -43,10 +44,12 @@ from shared.namespaces import Namespace
 from shared.rooms import ADMINS_ROOM
 
 log = logging.getLogger("chit.hub")
+#: The connection gate of an app (hub.limits): shared by its listening socket and middleware.
+GATE_KEY = web.AppKey("gate", Gate)
 
 
-class CountingServer(socketio.AsyncServer):  # type: ignore[misc]
-    """AsyncServer that counts every event it emits, for /metrics."""
+class CountingServer(GuardedSocketServer):
+    """The Socket.IO server (with hub.limits' guards) that counts every event it emits."""
 
     def __init__(self, metrics: HubMetrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -84,6 +87,7 @@ def build_server(
     extra: dict[str, Any] = {"client_manager": cluster.bus} if cluster else {}
     return CountingServer(
         metrics,
+        limits=Limits.of(settings),
         **extra,
         async_mode="aiohttp",
         cors_allowed_origins=cors,
@@ -178,10 +182,13 @@ def mirror_into(engine: AlertEngine) -> Callable[[dict[str, Any]], Awaitable[Non
 async def build_app(settings: Settings) -> web.Application:
     """The hub's aiohttp application."""
     ctx = await build_context(settings)
+    gate = Gate(Limits.of(settings))
     app = web.Application(
-        middlewares=[error_middleware, refuse_controls], client_max_size=settings.max_body_bytes
+        middlewares=[error_middleware, forwarded_limit(gate), validate_params],
+        client_max_size=settings.max_body_bytes,
     )
     app[CTX_KEY] = ctx
+    app[GATE_KEY] = gate
     for gateway in (PrintingGateway(ctx), OrdersGateway(ctx), AvailabilityGateway(ctx)):
         ctx.sio.register_namespace(gateway)
     ctx.sio.attach(app)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from hub.context import ctx_of
 from shared.wire import error_dict, first_error
 
 log = logging.getLogger("chit.hub.api")
@@ -89,13 +90,8 @@ def _from_http_exception(exc: web.HTTPException) -> web.Response:
     return response
 
 
-#: Seconds a client may take to send a whole request body once its headers are in
-#: (the header deadline itself is kept by hub.limits).
-BODY_TIMEOUT = 15.0
-
-
-async def read_json(request: web.Request, max_bytes: int, timeout: float = BODY_TIMEOUT) -> Any:
-    """Read a JSON body of at most ``max_bytes`` within ``timeout`` seconds.
+async def read_json(request: web.Request, max_bytes: int) -> Any:
+    """Read a JSON body of at most ``max_bytes`` within the body timeout of the settings.
 
     Larger bodies are refused before buffering (413), other media types with 415, a body
     that trickles in too slowly with 408, and a body that is not JSON with 400.
@@ -104,6 +100,7 @@ async def read_json(request: web.Request, max_bytes: int, timeout: float = BODY_
         raise_error(413, "body_too_large", f"request body exceeds {max_bytes} bytes")
     if request.content_type != "application/json":
         raise_error(415, "unsupported_media_type", "send Content-Type: application/json")
+    timeout = ctx_of(request).settings.body_timeout
     try:
         # aiohttp stops reading and raises 413 once the app's client_max_size is passed.
         async with asyncio.timeout(timeout):

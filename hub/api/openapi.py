@@ -9,11 +9,10 @@ ones, so the document cannot drift from the code. docs/openapi.json is rendered 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from hub import __version__
@@ -25,17 +24,20 @@ from hub.api.pairing import CodeRequest, RedeemRequest
 from shared.events import PrinterTestResult
 from shared.publish import PublishRequest
 from shared.tokens import Claims
-from shared.wire import CorrelationId, ErrorInfo, Identifier, PrinterId
+from shared.wire import CorrelationId, ErrorInfo, Identifier, Printable, PrinterId
 
 routes = web.RouteTableDef()
 REF = "#/components/schemas/{model}"
+
+#: Any path or query value: no control characters (hub.api.params.refuse_controls).
+Text = Annotated[str, Printable()]
 
 #: Path parameters by name, typed as the routes validate them (hub.api.params).
 PATH_TYPES: dict[str, Any] = {
     "printer_id": PrinterId,
     "agent_id": Identifier,
     "correlation_id": CorrelationId,
-    "job_id": str,
+    "job_id": Text,
 }
 
 #: What every answer can also be, by cause.
@@ -87,12 +89,13 @@ class Operation:
 
 READERS = "manager, staff, admin, service"
 JOB_QUERY: tuple[tuple[str, Any], ...] = (
-    ("state", str),
-    ("printerId", str),
-    ("branchId", str),
-    ("since", datetime),
-    ("limit", int),
-    ("offset", int),
+    ("state", Text),
+    ("printerId", Text),
+    ("branchId", Text),
+    ("since", AwareDatetime),
+    ("limit", Annotated[int, Field(ge=0)]),
+    #: Bounded so the database can count that far (SQLite and PostgreSQL: 64-bit).
+    ("offset", Annotated[int, Field(ge=0, le=2**31 - 1)]),
 )
 
 OPERATIONS: tuple[Operation, ...] = (

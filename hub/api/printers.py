@@ -1,4 +1,7 @@
-"""Agents and printers of the caller's tenant, and printer tests, over REST."""
+"""Agents and printers of the caller's tenant, and printer tests, over REST.
+
+Path and query values arrive checked against their documented types (hub.api.params).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,13 @@ from pydantic import ValidationError
 
 from hub.api.auth import require_tenant
 from hub.api.errors import raise_error
-from hub.api.params import path_param, query_param
 from hub.context import ctx_of
 from hub.services.locator import PrintingError, Requester
 from hub.services.printing import new_correlation_id
 from hub.services.registry import AgentRecord
 from shared.events import PrinterTestRequest
 from shared.tokens import WEB_ROLES, Role
-from shared.wire import CorrelationId, Identifier, PrinterId, first_error
+from shared.wire import first_error
 
 routes = web.RouteTableDef()
 READERS = frozenset({*WEB_ROLES, Role.SERVICE})
@@ -53,8 +55,7 @@ async def list_agents(request: web.Request) -> web.Response:
     """Agents of the caller's company (or branch), with their printers and live status."""
     ctx = ctx_of(request)
     who = _requester(request)
-    branch = query_param(request, "branchId", Identifier)
-    agents = await ctx.printing.locator.agents_in_scope(who, branch)
+    agents = await ctx.printing.locator.agents_in_scope(who, request.query.get("branchId"))
     return web.json_response({"agents": [agent_view(a) for a in agents]})
 
 
@@ -81,7 +82,7 @@ async def printer_detail(request: web.Request) -> web.Response:
     """A printer with its latest status and status history (404 outside the caller's scope)."""
     ctx = ctx_of(request)
     who = _requester(request)
-    printer_id = path_param(request, "printer_id", PrinterId)
+    printer_id = request.match_info["printer_id"]
     found = await ctx.printing.records.printer_detail(who.company_id, who.branch_id, printer_id)
     if found is None:
         raise_error(404, "not_found", "no such printer")
@@ -112,7 +113,7 @@ async def revoke_agent(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     claims, company = require_tenant(request, MANAGERS)
     who = Requester(company, claims.branch_id, claims.sub)
-    agent_id = path_param(request, "agent_id", Identifier)
+    agent_id = request.match_info["agent_id"]
     if not await ctx.printing.revoke(who, agent_id):
         raise_error(404, "not_found", "no such agent")
     return web.json_response({"agentId": agent_id, "revoked": True})
@@ -123,8 +124,8 @@ async def test_printer(request: web.Request) -> web.Response:
     """Run a printer test and return its result (200) or a clear error."""
     ctx = ctx_of(request)
     who = _requester(request)
-    printer_id = path_param(request, "printer_id", PrinterId)
-    correlation = query_param(request, "correlationId", CorrelationId) or new_correlation_id()
+    printer_id = request.match_info["printer_id"]
+    correlation = request.query.get("correlationId") or new_correlation_id()
     try:
         test = PrinterTestRequest(
             correlation_id=correlation, printer_id=printer_id, requested_by=who.name
@@ -144,8 +145,7 @@ async def get_test(request: web.Request) -> web.Response:
     """A finished test's result by correlation id (404 for unknown or another tenant's)."""
     ctx = ctx_of(request)
     who = _requester(request)
-    correlation = path_param(request, "correlation_id", CorrelationId)
-    result = await ctx.printing.result_of(who.company_id, correlation)
+    result = await ctx.printing.result_of(who.company_id, request.match_info["correlation_id"])
     if result is None:
         raise_error(404, "not_found", "no finished test with this correlation id")
     return web.json_response(result.to_wire())
