@@ -387,6 +387,7 @@ class MeteredEngineServer(engineio.AsyncServer):  # type: ignore[misc]
             sock.queue.discard()
         await sock.close(wait=False, abort=True, reason=reason)
         sock.queue.put_nowait(None)  # ends a waiting poll or websocket writer
+        self.sockets.pop(sid, None)  # engineio itself forgets closed sessions only lazily
         request = self.websockets.get(sid)
         if request is not None and request.transport is not None:
             request.transport.abort()
