@@ -20,6 +20,7 @@ from hub.api import openapi as openapi_api
 from hub.api import pairing as pairing_api
 from hub.api import printers as printers_api
 from hub.api.errors import error_middleware
+from hub.api.params import validate_params
 from hub.auth import load_keys
 from hub.cluster import ChitRedisManager, Cluster, ClusterState
 from hub.context import CTX_KEY, HubContext
@@ -27,6 +28,7 @@ from hub.gateways.availability import AvailabilityGateway
 from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
 from hub.keyring import Keyring
+from hub.limits import Gate, Limits, forwarded_limit
 from hub.metrics import HubMetrics
 from hub.services.admission import AdmissionGate
 from hub.services.connections import ConnectionRegistry
@@ -46,6 +48,8 @@ from shared.namespaces import Namespace
 from shared.rooms import OPERATORS_ROOM
 
 log = logging.getLogger("chit.hub")
+#: The connection gate of an app (hub.limits): shared by its listening socket and middleware.
+GATE_KEY = web.AppKey("gate", Gate)
 
 
 def build_cluster(settings: Settings) -> Cluster | None:
@@ -74,6 +78,7 @@ def build_server(
     extra: dict[str, Any] = {"client_manager": cluster.bus} if cluster else {}
     return ChitServer(
         metrics,
+        limits=Limits.of(settings),
         **extra,
         async_mode="aiohttp",
         cors_allowed_origins=cors,
@@ -177,9 +182,18 @@ def mirror_into(engine: AlertEngine) -> Callable[[dict[str, Any]], Awaitable[Non
 async def build_app(settings: Settings) -> web.Application:
     """The hub's aiohttp application."""
     ctx = await build_context(settings)
-    middlewares = [error_middleware, ctx.keyring.middleware()]
-    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    gate = Gate(Limits.of(settings))
+    app = web.Application(
+        middlewares=[
+            error_middleware,
+            forwarded_limit(gate),
+            validate_params,
+            ctx.keyring.middleware(),
+        ],
+        client_max_size=settings.max_body_bytes,
+    )
     app[CTX_KEY] = ctx
+    app[GATE_KEY] = gate
     for gateway in (PrintingGateway(ctx), OrdersGateway(ctx), AvailabilityGateway(ctx)):
         ctx.sio.register_namespace(gateway)
     ctx.sio.attach(app)

@@ -10,10 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from hub import cli_branch, logs
-from hub.app import build_app
+from hub import cli_branch, logs, runner
 from hub.services.bootstrap import FirstAdmin, bootstrap_admin
 from hub.settings import Settings, ensure_secret, load_settings
 from hub.store import AlreadyExists, Database, NotFound, TenantConflict, tenants, users
@@ -141,13 +138,8 @@ def serve(args: argparse.Namespace) -> int:
         f"chit-hub {settings.instance_id} listening on http://{settings.host}:{settings.port}",
         flush=True,
     )
-    web.run_app(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        reuse_port=args.reuse_port or None,
-    )
+    # Served through hub.runner so the connection limits of hub.limits apply.
+    asyncio.run(runner.serve(settings, reuse_port=bool(args.reuse_port)))
     return 0
 
 

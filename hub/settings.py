@@ -66,6 +66,15 @@ class Settings:
     max_payload_bytes: int = 256 * 1024
     #: Largest Socket.IO message accepted from a client (bytes).
     max_socket_message_bytes: int = 1024 * 1024
+    #: Seconds a client has to send a request's headers, and then its body (hub.limits).
+    header_timeout: float = 15.0
+    body_timeout: float = 15.0
+    #: Seconds a Socket.IO session has to connect (and authenticate on) a namespace.
+    handshake_timeout: float = 10.0
+    #: Open connections per client address (behind a trusted proxy: per forwarded address).
+    max_connections_per_address: int = 256
+    #: Bytes of output queued for one Socket.IO client before it is disconnected.
+    max_send_buffer_bytes: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     #: Addresses of reverse proxies (nginx) whose X-Forwarded-For names the real client, so
     #: rate limits count clients, not the proxy.
@@ -112,6 +121,11 @@ _CONVERTERS: dict[str, Any] = {
     "max_body_bytes": int,
     "max_payload_bytes": int,
     "max_socket_message_bytes": int,
+    "header_timeout": float,
+    "body_timeout": float,
+    "handshake_timeout": float,
+    "max_connections_per_address": int,
+    "max_send_buffer_bytes": int,
     "cors_origins": lambda v: tuple(_as_list(v)),
     "trusted_proxies": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,

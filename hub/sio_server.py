@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import socketio
 from socketio import packet
 
+from hub.limits import GuardedSocketServer
 from hub.metrics import HubMetrics
 from hub.services.refusals import RefusalLog
 from shared.wire import error_dict
@@ -43,8 +43,8 @@ def packet_problem(data: Any) -> tuple[str, str] | None:
     return None
 
 
-class ChitServer(socketio.AsyncServer):  # type: ignore[misc]
-    """AsyncServer that counts every event it emits and refuses malformed event packets."""
+class ChitServer(GuardedSocketServer):
+    """The hub's server: hub.limits' guards, counts every emit, refuses malformed packets."""
 
     def __init__(self, metrics: HubMetrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from shared.wire import WireModel
+from shared.wire import MULTILINE, LongText, Printable, WireModel
 
 Align = Literal["left", "center", "right"]
 
@@ -18,7 +18,7 @@ class TextLine(WireModel):
     """A line of text."""
 
     type: Literal["text"] = "text"
-    text: Annotated[str, StringConstraints(max_length=2000)]
+    text: LongText
     bold: bool = False
     underline: bool = False
     align: Align = "left"
@@ -31,7 +31,7 @@ class QrLine(WireModel):
     """A QR code."""
 
     type: Literal["qr"]
-    data: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    data: Annotated[str, StringConstraints(min_length=1, max_length=1000), Printable(MULTILINE)]
     size: Annotated[int, Field(ge=1, le=16)] = 6
     align: Align = "center"
 

@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field, StringConstraints
 
 from hub.api.auth import require
-from hub.api.errors import client_address, raise_error, rate_limited, read_json
+from hub.api.errors import client_address, raise_error, rate_limited, read_json, validated
 from hub.context import HubContext, ctx_of
 from hub.store import users
 from shared.tokens import Role, mint
+from shared.wire import Secret, ShortText, WireModel
 
 routes = web.RouteTableDef()
 #: Sessions are short-lived: a stolen token is worth a working day at most.
 SESSION_TTL_SECONDS = 8 * 3600
 MAX_LOGIN_BODY = 4096
 _ALL_ROLES = frozenset(Role)
+MIN_PASSWORD = 10
+
+
+class LoginRequest(WireModel):
+    """Body of ``POST /api/v1/auth/login``."""
+
+    username: Annotated[ShortText, StringConstraints(min_length=1)]
+    password: Secret
 
 
 def _credentials(body: Any) -> tuple[str, str]:
-    if not isinstance(body, dict):
-        raise_error(422, "invalid_payload", "send {username, password}")
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not username.strip():
-        raise_error(422, "invalid_payload", "username must be a non-empty string", "username")
-    if not isinstance(password, str) or not password:
-        raise_error(422, "invalid_payload", "password must be a non-empty string", "password")
-    return username, password
+    login = validated(LoginRequest, body)
+    return login.username, login.password
 
 
 def _session_token(ctx: HubContext, user: users.UserRow) -> str:
@@ -83,9 +87,6 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(require(request, _ALL_ROLES).to_wire())
 
 
-MIN_PASSWORD = 10
-
-
 @routes.post("/api/v1/me/password")
 async def change_password(request: web.Request) -> web.Response:
     """Change the caller's own password (standalone accounts), given the current one."""
@@ -108,17 +109,21 @@ async def change_password(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+class PasswordChange(WireModel):
+    """Body of ``POST /api/v1/me/password``."""
+
+    current_password: Secret
+    #: The length rule is checked by the route (code ``weak_password``), documented here.
+    new_password: Annotated[Secret, Field(json_schema_extra={"minLength": MIN_PASSWORD})]
+
+
 def _passwords(body: Any) -> tuple[str, str]:
-    if not isinstance(body, dict):
-        raise_error(422, "invalid_payload", "send {currentPassword, newPassword}")
-    current, new = body.get("currentPassword"), body.get("newPassword")
-    if not isinstance(current, str) or not current:
-        raise_error(422, "invalid_payload", "currentPassword is required", "currentPassword")
-    if not isinstance(new, str) or len(new) < MIN_PASSWORD:
+    change = validated(PasswordChange, body)
+    if len(change.new_password) < MIN_PASSWORD:
         raise_error(
             422,
             "weak_password",
             f"newPassword needs at least {MIN_PASSWORD} characters",
             "newPassword",
         )
-    return current, new
+    return change.current_password, change.new_password

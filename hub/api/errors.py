@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -11,12 +12,14 @@ from typing import Any, NoReturn, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from hub.context import ctx_of
 from shared.wire import error_dict, first_error
 
 log = logging.getLogger("chit.hub.api")
 
 _HTTP_CODES = {
     400: "bad_request",
+    408: "request_timeout",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -67,27 +70,51 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = _HTTP_CODES.get(exc.status, "http_error")
-        return json_error(exc.status, code, exc.reason or code)
+        return _from_http_exception(exc)
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
         return json_error(500, "internal_error", "the hub failed to handle this request")
 
 
+#: Headers of aiohttp's own errors that carry meaning for the client (405 lists the methods).
+_KEPT_HEADERS = ("Allow", "Retry-After")
+
+
+def _from_http_exception(exc: web.HTTPException) -> web.Response:
+    """aiohttp's HTTP error (404, 405, 413...) as our JSON body, keeping its Allow header."""
+    code = _HTTP_CODES.get(exc.status, "http_error")
+    response = json_error(exc.status, code, exc.reason or code)
+    for name in _KEPT_HEADERS:
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
 async def read_json(request: web.Request, max_bytes: int) -> Any:
-    """Read a JSON body of at most ``max_bytes``, refusing larger ones before buffering."""
+    """Read a JSON body of at most ``max_bytes`` within the body timeout of the settings.
+
+    Larger bodies are refused before buffering (413), other media types with 415, a body
+    that trickles in too slowly with 408, and a body that is not JSON with 400.
+    """
     if request.content_length is not None and request.content_length > max_bytes:
         raise_error(413, "body_too_large", f"request body exceeds {max_bytes} bytes")
     if request.content_type != "application/json":
         raise_error(415, "unsupported_media_type", "send Content-Type: application/json")
-    # aiohttp stops reading and raises 413 once the app's client_max_size is passed.
-    body = await request.read()
+    timeout = ctx_of(request).settings.body_timeout
+    try:
+        # aiohttp stops reading and raises 413 once the app's client_max_size is passed.
+        async with asyncio.timeout(timeout):
+            body = await request.read()
+    except TimeoutError:
+        raise_error(408, "request_timeout", f"the body did not arrive within {timeout:g} s")
     if len(body) > max_bytes:
         raise_error(413, "body_too_large", f"request body exceeds {max_bytes} bytes")
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise_error(400, "invalid_json", f"body is not valid JSON: {exc}")
+    except RecursionError:
+        raise_error(400, "invalid_json", "body is nested too deeply")
 
 
 M = TypeVar("M", bound=BaseModel)

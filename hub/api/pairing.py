@@ -26,7 +26,7 @@ from hub.context import HubContext, ctx_of
 from hub.store import NotFound, PairingError, TenantConflict, agents, audit, pairing, tenants
 from hub.store.columns import utcnow
 from shared.tokens import Role, mint
-from shared.wire import Identifier, WireModel
+from shared.wire import Identifier, ShortText, WireModel
 
 log = logging.getLogger("chit.hub.pairing")
 routes = web.RouteTableDef()
@@ -46,9 +46,9 @@ class CodeRequest(WireModel):
 class RedeemRequest(WireModel):
     """Body of POST /api/v1/pairing/redeem."""
 
-    code: str
+    code: ShortText
     agent_id: Identifier
-    hostname: str | None = None
+    hostname: ShortText | None = None
 
 
 def _parse(model: type[M], body: Any) -> M:

@@ -1,4 +1,7 @@
-"""Agents and printers of the caller's tenant, and printer tests, over REST."""
+"""Agents and printers of the caller's tenant, and printer tests, over REST.
+
+Path and query values arrive checked against their documented types (hub.api.params).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from hub.services.printing import new_correlation_id
 from hub.services.registry import AgentRecord
 from shared.events import PrinterTestRequest
 from shared.tokens import WEB_ROLES, Role
+from shared.wire import first_error
 
 routes = web.RouteTableDef()
 READERS = frozenset({*WEB_ROLES, Role.SERVICE})
@@ -78,9 +82,8 @@ async def printer_detail(request: web.Request) -> web.Response:
     """A printer with its latest status and status history (404 outside the caller's scope)."""
     ctx = ctx_of(request)
     who = _requester(request)
-    found = await ctx.printing.records.printer_detail(
-        who.company_id, who.branch_id, request.match_info["printer_id"]
-    )
+    printer_id = request.match_info["printer_id"]
+    found = await ctx.printing.records.printer_detail(who.company_id, who.branch_id, printer_id)
     if found is None:
         raise_error(404, "not_found", "no such printer")
     row, history = found
@@ -121,15 +124,15 @@ async def test_printer(request: web.Request) -> web.Response:
     """Run a printer test and return its result (200) or a clear error."""
     ctx = ctx_of(request)
     who = _requester(request)
+    printer_id = request.match_info["printer_id"]
     correlation = request.query.get("correlationId") or new_correlation_id()
     try:
         test = PrinterTestRequest(
-            correlation_id=correlation,
-            printer_id=request.match_info["printer_id"],
-            requested_by=who.name,
+            correlation_id=correlation, printer_id=printer_id, requested_by=who.name
         )
     except ValidationError as exc:
-        raise_error(422, "invalid_payload", str(exc.errors()[0]["msg"]))
+        where, message = first_error(exc)
+        raise_error(422, "invalid_payload", f"{where}: {message}", where)
     try:
         result = await ctx.printing.request_test(who, test)
     except PrintingError as exc:

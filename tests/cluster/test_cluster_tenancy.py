@@ -9,22 +9,17 @@ is set (as in CI), each test in a database of its own.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from shared.tokens import Role
 from tests.cluster.support import Cluster, harness_for
 from tests.hub.test_tenancy import ORDER, _refusal
+from tests.pg import POSTGRES_URL, fresh_database
 from tests.support import settle
-
-POSTGRES_URL = os.environ.get("CHIT_TEST_DATABASE_URL")
 
 
 @pytest.fixture
@@ -33,15 +28,8 @@ async def database_url() -> AsyncIterator[str | None]:
     if POSTGRES_URL is None:
         yield None
         return
-    name = f"chit_tenancy_{uuid.uuid4().hex[:10]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql")
-    connection = await asyncpg.connect(admin.render_as_string(hide_password=False), timeout=10)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
+    async with fresh_database("chit_tenancy") as url:
+        yield url
 
 
 @pytest.fixture

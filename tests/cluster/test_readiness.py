@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from shared.tokens import Role
 from tests.cluster.support import OwnRedis
+from tests.pg import fresh_database
 from tests.support import HubHarness, free_port
 
 POSTGRES_URL = os.environ.get("CHIT_TEST_DATABASE_URL")
@@ -117,14 +118,15 @@ async def postgres_blackout() -> AsyncIterator[tuple[Blackout, str]]:
     """A proxy to the test PostgreSQL, and the database URL that goes through it."""
     if not POSTGRES_URL:
         pytest.skip("CHIT_TEST_DATABASE_URL is not set")
-    url = make_url(POSTGRES_URL)
-    proxy = Blackout(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
-    try:
-        yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-    finally:
-        if proxy._server is not None:
-            await proxy.cut()
+    async with fresh_database("chit_ready") as own:  # never the shared database's public schema
+        url = make_url(own)
+        proxy = Blackout(url.host or "127.0.0.1", url.port or 5432)
+        await proxy.start()
+        try:
+            yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        finally:
+            if proxy._server is not None:
+                await proxy.cut()
 
 
 async def test_database_outage_leaves_the_instance_alive_and_unready(

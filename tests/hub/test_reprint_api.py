@@ -95,9 +95,11 @@ async def test_reprint_is_scoped_to_the_jobs_branch_and_people(hub: HubHarness) 
         status, body = await _reprint(hub, job_id, token)
         assert (status, body["code"]) == expected
     manager = hub.token(Role.MANAGER, "acme")
-    for unknown in ("no-such-job", "a%00b", "x" * 80):
+    for unknown in ("no-such-job", "x" * 80):
         status, body = await _reprint(hub, unknown, manager)
         assert (status, body["code"]) == (404, "not_found")
+    status, body = await _reprint(hub, "a%00b", manager)  # refused before any query
+    assert (status, body["code"]) == (422, "invalid_path")
     status, body = await hub.post(f"/api/v1/jobs/{job_id}/reprint", None)
     assert status == 401
     await settle()

@@ -1,0 +1,461 @@
+"""Connection limits aiohttp and engineio do not enforce, as small adapters around both.
+
+Why adapters. A client that opens a connection costs the hub a file descriptor and some
+memory until the connection closes, and neither library bounds that on its own:
+
+- aiohttp's server sets no deadline for a request's headers (its keep-alive timer closes
+  idle connections between requests, and only recent versions arm it before the first one),
+  so a client sending one header byte every few seconds holds a connection forever; and it
+  answers malformed requests in plain text.
+- engineio keeps a session whose client never connects a Socket.IO namespace for as long as
+  it answers pings, and queues output for each client in an unbounded queue: a client that
+  stops reading makes the hub buffer everything sent to it.
+
+With the common limit of 1,024 open files, about 1,000 such connections stop a hub from
+accepting anyone. So this module adds, each at the one seam the library leaves:
+
+- :class:`GuardedHandler` (an aiohttp ``RequestHandler``, built by :class:`GuardedFactory`
+  for the listening socket instead of aiohttp's own factory): a header deadline armed when a
+  connection opens or a new request starts arriving, a cap on open connections per peer
+  address, and JSON answers for malformed requests. Precedents for the deadline: nginx
+  ``client_header_timeout`` 60 s, Apache ``mod_reqtimeout`` 20-40 s, Go's
+  ``ReadHeaderTimeout`` is commonly set to 10-20 s.
+- :func:`forwarded_limit`: behind a trusted proxy every connection comes from the proxy, so
+  there the cap counts the requests (websockets included) of each forwarded client address.
+- :class:`GuardedSocketServer` (python-socketio's server, with engineio's through the
+  ``_engineio_server_class`` hook): closes a session that has not connected a namespace
+  within the handshake timeout, and drops a client whose queued output passes the send
+  buffer limit, logging why.
+
+Adapters reach a few library internals (named where used); tests/hub/test_limits.py drives
+each one over real sockets, so a library upgrade that moves a seam fails there first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import engineio
+import socketio
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from aiohttp.web_protocol import RequestHandler
+from engineio.async_drivers import aiohttp as engineio_aiohttp
+
+from hub.api.errors import Handler, client_address, json_error
+from hub.settings import Settings
+from shared.wire import error_dict
+
+log = logging.getLogger("chit.hub.limits")
+
+#: Seconds a connection may stay idle between requests (aiohttp's run_app default).
+KEEPALIVE_TIMEOUT = 75.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one hub instance, from its settings."""
+
+    header_timeout: float = 15.0
+    handshake_timeout: float = 10.0
+    per_address: int = 256
+    send_buffer_bytes: int = 1024 * 1024
+    trusted_proxies: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """The limits a hub started with ``settings`` enforces."""
+        return cls(
+            header_timeout=settings.header_timeout,
+            handshake_timeout=settings.handshake_timeout,
+            per_address=settings.max_connections_per_address,
+            send_buffer_bytes=settings.max_send_buffer_bytes,
+            trusted_proxies=settings.trusted_proxies,
+        )
+
+
+class Throttle:
+    """Lets a repeated log line through once per interval and key, counting the rest."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self.suppressed: Counter[str] = Counter()
+
+    def allow(self, key: str) -> bool:
+        """Whether to log for ``key`` now."""
+        now = time.monotonic()
+        if now - self._last.get(key, -self.interval) < self.interval:
+            self.suppressed[key] += 1
+            return False
+        if len(self._last) > 10_000:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+class AddressCounter:
+    """Open connections per client address, refusing past a cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.counts: Counter[str] = Counter()
+
+    def acquire(self, address: str) -> bool:
+        """Count one more connection of ``address``, unless it already holds ``cap``."""
+        if self.counts[address] >= self.cap:
+            return False
+        self.counts[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        """Forget one connection of ``address``."""
+        self.counts[address] -= 1
+        if self.counts[address] <= 0:
+            del self.counts[address]
+
+
+def canned_response(status: int, code: str, message: str, **headers: str) -> bytes:
+    """A whole HTTP/1.1 error answer with a JSON body, for when there is no request object."""
+    body = json.dumps(error_dict(code, message)).encode()
+    lines = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "Content-Type: application/json; charset=utf-8",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{name.replace('_', '-')}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Gate:
+    """What every connection of one listening socket shares: limits, counts, log throttle."""
+
+    limits: Limits
+    peers: AddressCounter = field(init=False)
+    forwarded: AddressCounter = field(init=False)
+    throttle: Throttle = field(default_factory=Throttle)
+
+    def __post_init__(self) -> None:
+        self.peers = AddressCounter(self.limits.per_address)
+        self.forwarded = AddressCounter(self.limits.per_address)
+
+    def refused(self, address: str, reason: str, **extra: Any) -> None:
+        """Log a refusal, once a minute per address and reason."""
+        key = f"{reason}|{address}"
+        if self.throttle.allow(key):
+            fields = {"remote": address, "reason": reason, **extra}
+            fields["suppressed"] = self.throttle.suppressed.pop(key, 0)
+            log.warning("connection refused", extra=fields)
+
+
+TOO_MANY = "too many connections from your address"
+
+
+class GuardedHandler(RequestHandler):
+    """aiohttp's per-connection protocol, with a header deadline and a per-address cap.
+
+    Internals used: ``_request_count`` (requests whose headers were parsed) tells when the
+    headers of a request are complete; ``_waiter`` (set while the handler waits for the
+    next request) tells when a new request starts arriving on a kept-alive connection.
+    """
+
+    __slots__ = ("_address", "_admitted", "_gate", "_header_timer", "_refused")
+
+    def __init__(self, manager: web.Server, gate: Gate, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._gate = gate
+        self._address = "unknown"
+        self._admitted = False
+        self._refused = False
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Admit the connection if its address is under the cap, and start the deadline."""
+        peer = transport.get_extra_info("peername")
+        self._address = str(peer[0]) if peer else "unknown"
+        trusted = self._address in self._gate.limits.trusted_proxies
+        if not trusted and not self._gate.peers.acquire(self._address):
+            self._refused = True
+            self._gate.refused(self._address, "too_many_connections")
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(canned_response(429, "too_many_connections", TOO_MANY, Retry_After="5"))
+            transport.close()
+            return
+        self._admitted = not trusted
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        """Stop the deadline once a request's headers are in; restart it for the next one."""
+        parsed = self._request_count
+        super().data_received(data)
+        if self._request_count != parsed:
+            self._disarm()
+        elif self._header_timer is None and self._waiting_for_request():
+            self._arm()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """Release the address's slot (refused connections never reached aiohttp)."""
+        self._disarm()
+        if self._admitted:
+            self._admitted = False
+            self._gate.peers.release(self._address)
+        if not self._refused:
+            super().connection_lost(exc)
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """A request aiohttp could not parse or serve: our JSON error, never a traceback."""
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started; cannot send an error")
+        if status >= 500:
+            log.error("request failed", exc_info=exc, extra={"remote": self._address})
+            response = json_error(status, "internal_error", "the hub failed this request")
+        else:
+            self._gate.refused(self._address, "bad_request", status=status)
+            response = json_error(status, "bad_request", message or "malformed HTTP request")
+        response.force_close()
+        return response
+
+    def _waiting_for_request(self) -> bool:
+        waiter = getattr(self, "_waiter", None)
+        return waiter is not None and not waiter.done()
+
+    def _arm(self) -> None:
+        timeout = self._gate.limits.header_timeout
+        self._header_timer = asyncio.get_running_loop().call_later(timeout, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        timeout = self._gate.limits.header_timeout
+        self._gate.refused(self._address, "header_timeout", seconds=timeout)
+        if self.transport is not None:
+            message = f"request headers did not arrive within {timeout:g} s"
+            self.transport.write(canned_response(408, "request_timeout", message))
+        self.force_close()
+
+
+class GuardedFactory:
+    """The listening socket's protocol factory: a :class:`GuardedHandler` per connection."""
+
+    def __init__(self, server: web.Server, gate: Gate) -> None:
+        self.server, self.gate = server, gate
+
+    def __call__(self) -> GuardedHandler:
+        """One protocol instance for one accepted connection."""
+        return GuardedHandler(
+            self.server,
+            self.gate,
+            loop=asyncio.get_running_loop(),
+            keepalive_timeout=KEEPALIVE_TIMEOUT,
+        )
+
+
+def forwarded_limit(gate: Gate) -> Middleware:
+    """Middleware: cap concurrent requests per forwarded client behind a trusted proxy."""
+
+    @web.middleware
+    async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if (request.remote or "") not in gate.limits.trusted_proxies:
+            return await handler(request)
+        address = client_address(request, gate.limits.trusted_proxies)
+        if not gate.forwarded.acquire(address):
+            gate.refused(address, "too_many_connections", via=request.remote)
+            response = json_error(429, "too_many_connections", TOO_MANY)
+            response.headers["Retry-After"] = "5"
+            return response
+        try:
+            return await handler(request)
+        finally:
+            gate.forwarded.release(address)
+
+    return limit
+
+
+# --- Socket.IO --------------------------------------------------------------------------------
+
+
+def _packet_size(pkt: Any) -> int:
+    """Bytes a queued engineio packet will take on the wire (JSON is ASCII: chars = bytes)."""
+    data = getattr(pkt, "data", None)
+    if isinstance(data, str | bytes):
+        return len(data) + 1
+    return 16
+
+
+class MeteredQueue(asyncio.Queue[Any]):
+    """An engineio session's output queue that knows its size in bytes and refuses overflow."""
+
+    def __init__(self, server: MeteredEngineServer) -> None:
+        super().__init__()
+        self.server = server
+        self.bytes = 0
+        self.overflowed = False
+
+    def put_nowait(self, item: Any) -> None:
+        """Queue ``item``, or drop it and report the overflow once (``None`` always passes)."""
+        if item is not None:
+            if self.overflowed:
+                return
+            size = _packet_size(item)
+            limit = self.server.send_buffer_bytes
+            if limit and self.bytes + size > limit:
+                self.overflowed = True
+                self.server.overflowed(self, self.bytes + size)
+                return
+            self.bytes += size
+        super().put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        """Take the next packet and forget its bytes."""
+        item = super().get_nowait()
+        if item is not None:
+            self.bytes = max(0, self.bytes - _packet_size(item))
+        return item
+
+    def discard(self) -> None:
+        """Drop everything queued (the client is being disconnected) and free its memory."""
+        while not self.empty():
+            super().get_nowait()
+            self.task_done()
+        self.bytes = 0
+
+
+class TrackedWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
+    """engineio's aiohttp websocket wrapper, remembered per session while it runs, so a
+    dropped client's TCP connection can be aborted (a writer blocked on a client that does
+    not read would otherwise wait forever). Installed through engineio's ``_async`` table."""
+
+    async def __call__(self, environ: dict[str, Any]) -> Any:
+        """Serve the websocket, registered under its session id (the handler's socket)."""
+        sid = self.handler.__self__.sid
+        self.server.websockets[sid] = environ["aiohttp.request"]
+        try:
+            return await super().__call__(environ)
+        finally:
+            self.server.websockets.pop(sid, None)
+
+
+class MeteredEngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    """engineio's server with byte-counted output queues and tracked websockets."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        drivers: dict[str, Any] = dict(vars(self)["_async"])
+        self._async = {**drivers, "websocket": TrackedWebSocket}
+        self.send_buffer_bytes = 0
+        self.websockets: dict[str, web.Request] = {}
+        self.on_overflow: Callable[[str, int], None] = lambda sid, size: None
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> MeteredQueue:
+        """Each session's output queue (engineio calls this once per session)."""
+        return MeteredQueue(self)
+
+    def overflowed(self, queue: MeteredQueue, size: int) -> None:
+        """A session's queue passed the limit: find the session and report it."""
+        for sid, sock in list(self.sockets.items()):
+            if sock.queue is queue:
+                self.on_overflow(sid, size)
+                return
+
+    async def drop(self, sid: str, reason: str) -> None:
+        """Close a session now: free its queue, tell the application, cut its TCP link."""
+        sock = self.sockets.get(sid)
+        if sock is None:
+            return
+        if isinstance(sock.queue, MeteredQueue):
+            sock.queue.discard()
+        await sock.close(wait=False, abort=True, reason=reason)
+        sock.queue.put_nowait(None)  # ends a waiting poll or websocket writer
+        self.sockets.pop(sid, None)  # engineio itself forgets closed sessions only lazily
+        request = self.websockets.get(sid)
+        if request is not None and request.transport is not None:
+            request.transport.abort()
+
+
+class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server with a connect-handshake deadline and a send buffer cap."""
+
+    def __init__(self, limits: Limits, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limits = limits
+        self.eio.send_buffer_bytes = limits.send_buffer_bytes
+        self.eio.on_overflow = self._overflowed
+        self._handshakes: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.throttle = Throttle()
+
+    def _engineio_server_class(self) -> type[MeteredEngineServer]:
+        return MeteredEngineServer
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        """Start the handshake deadline of a new engineio session."""
+        result = await super()._handle_eio_connect(eio_sid, environ)
+        loop = asyncio.get_running_loop()
+        timeout = self.limits.handshake_timeout
+        self._handshakes[eio_sid] = loop.call_later(timeout, self._handshake_due, eio_sid)
+        return result
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        """Forget the deadline of a session that ended."""
+        timer = self._handshakes.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    def namespaces_of(self, eio_sid: str) -> list[str]:
+        """The namespaces a session has connected (and passed authentication on)."""
+        names = {"/", *self.namespace_handlers}
+        return [ns for ns in names if self.manager.sid_from_eio_sid(eio_sid, ns)]
+
+    def _handshake_due(self, eio_sid: str) -> None:
+        self._handshakes.pop(eio_sid, None)
+        if eio_sid not in self.eio.sockets or self.namespaces_of(eio_sid):
+            return
+        address = self._remote(eio_sid)
+        if self.throttle.allow(f"handshake|{address}"):
+            extra = {"remote": address, "seconds": self.limits.handshake_timeout}
+            log.warning("socket closed: no namespace connected in time", extra=extra)
+        self._spawn(self.eio.drop(eio_sid, "handshake_timeout"))
+
+    def _overflowed(self, eio_sid: str, size: int) -> None:
+        extra = {
+            "remote": self._remote(eio_sid),
+            "eioSid": eio_sid,
+            "namespaces": self.namespaces_of(eio_sid),
+            "queuedBytes": size,
+            "limit": self.limits.send_buffer_bytes,
+        }
+        log.warning("socket closed: client does not read its messages", extra=extra)
+        self._spawn(self.eio.drop(eio_sid, "send_buffer_full"))
+
+    def _remote(self, eio_sid: str) -> str:
+        request = self.environ.get(eio_sid, {}).get("aiohttp.request")
+        if request is None:
+            return "unknown"
+        return client_address(request, self.limits.trusted_proxies)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
