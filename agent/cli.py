@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     config.add_argument("--remove-printer", action="append", default=[], metavar="HOST[:PORT]")
     config.add_argument("--subnet", action="append", default=[], metavar="CIDR")
     config.add_argument("--clear-subnets", action="store_true")
+    config.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="PRINTER_ID=direct|queue",
+        help="how to print to a printer found both directly and as an OS queue",
+    )
     return parser
 
 
@@ -72,6 +79,13 @@ def _status_text(printer: PrinterInfo) -> str:
     return f"{status.state}" + (f" ({status.detail})" if status.detail else "")
 
 
+def _path_text(printer: PrinterInfo) -> str:
+    """``cups (or direct)``: the path in use and the others found."""
+    used = printer.path or "direct"
+    others = [str(p) for p in printer.paths or [] if p != used]
+    return f"{used} (or {', '.join(others)})" if others else str(used)
+
+
 async def _discover(settings: AgentSettings, as_json: bool) -> int:
     agent = _agent(settings)
     report = await agent.scan()
@@ -80,9 +94,12 @@ async def _discover(settings: AgentSettings, as_json: bool) -> int:
     if as_json:
         print(json.dumps([p.to_wire() for p in printers], indent=2))
         return 0
-    print(f"{'PRINTER ID':<40} {'NAME':<28} {'VIA':<7} STATUS")
+    print(f"{'PRINTER ID':<40} {'NAME':<28} {'VIA':<7} {'PATH':<14} STATUS")
     for p in printers:
-        print(f"{p.printer_id:<40} {p.name[:28]:<28} {p.source:<7} {_status_text(p)}")
+        print(
+            f"{p.printer_id:<40} {p.name[:28]:<28} {p.source:<7} {_path_text(p):<14} "
+            f"{_status_text(p)}"
+        )
     for source, error in report.errors.items():
         print(f"! {source}: {error}", file=sys.stderr)
     print(f"{len(printers)} printer(s)")
@@ -169,11 +186,18 @@ async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
+    bad = [e for e in args.path if e.rpartition("=")[2] not in ("direct", "queue") or "=" not in e]
+    if bad:
+        print(f"error: --path takes PRINTER_ID=direct or PRINTER_ID=queue, not {bad[0]!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     settings = store.load()
     printers = [p for p in settings.manual_printers if p not in args.remove_printer]
     printers += [p for p in args.add_printer if p not in printers]
     subnets = () if args.clear_subnets else settings.subnets
+    paths = {e.rpartition("=")[0]: e for e in (*settings.printer_paths, *args.path)}
     changes: dict[str, Any] = {
+        "printer_paths": tuple(paths.values()),
         "manual_printers": tuple(printers),
         "subnets": tuple(dict.fromkeys([*subnets, *args.subnet])),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.printers import PrinterState, PrinterStatus
+from shared.printers import PrinterState, PrinterStatus, StatusSource
 from shared.wire import ErrorInfo
 
 #: Code and advice per state that stops printing. Advice says what a person should do.
@@ -29,5 +29,7 @@ def blocking_error(status: PrinterStatus) -> ErrorInfo | None:
     if status.ready:
         return None
     code, advice = _BLOCKING.get(status.state, ("printer_not_ready", "printer is not ready"))
+    if status.source is StatusSource.QUEUE and status.detail:
+        return ErrorInfo(code=code, message=status.detail)  # the queue's own words say what to do
     detail = f" ({status.detail})" if status.detail else ""
     return ErrorInfo(code=code, message=advice + detail)

@@ -14,10 +14,12 @@ from typing import Any
 
 from agent.discovery.manual import ManualEntryError, manual_printers
 from agent.discovery.mdns import discover_mdns
+from agent.discovery.queues import discover_queues, parse_path_choices, reconcile
 from agent.discovery.sweep import SweepRefused, sweep
 from agent.discovery.tracker import PrinterTracker, ScanDiff
 from agent.discovery.usb import discover_usb
 from agent.settings import AgentSettings
+from agent.transports.errors import TransportError
 from shared.printers import DiscoverySource, PrinterInfo
 
 log = logging.getLogger("chit.agent.discovery")
@@ -56,6 +58,8 @@ class Scanner:
             methods[DiscoverySource.MDNS] = self._mdns
         if s.subnets:
             methods[DiscoverySource.SWEEP] = lambda: sweep(s.subnets, port=s.sweep_port)
+        if s.queues:
+            methods[DiscoverySource.QUEUE] = discover_queues
         return methods
 
     async def scan(self, timeout: float = 30.0) -> ScanReport:
@@ -74,6 +78,9 @@ class Scanner:
             ok_sources.append(source)
             report.found[source] = len(printers)
             found.extend(printers)
+        # One entry per physical printer: a queue and its direct twin become one printer.
+        choices = parse_path_choices(self.settings.printer_paths)
+        found = reconcile(found, self.tracker.printers, choices)
         report.diff = self.tracker.observe(found, ok_sources)
         return report
 
@@ -98,5 +105,5 @@ async def _timed(method: Method, timeout: float) -> tuple[list[PrinterInfo], flo
         return printers, loop.time() - started, None
     except TimeoutError:
         return [], loop.time() - started, f"timed out after {timeout:g} s"
-    except (OSError, RuntimeError, ValueError, SweepRefused) as exc:
+    except (OSError, RuntimeError, ValueError, SweepRefused, TransportError) as exc:
         return [], loop.time() - started, str(exc) or type(exc).__name__

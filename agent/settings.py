@@ -54,6 +54,10 @@ class AgentSettings:
     sweep_port: int = 9100
     mdns: bool = True
     usb: bool = True
+    #: List the OS print queues (CUPS, the Windows spooler) as printers.
+    queues: bool = True
+    #: Path choices for printers reachable two ways: "PRINTER_ID=direct" or "PRINTER_ID=queue".
+    printer_paths: tuple[str, ...] = ()
     scan_interval: float = 60.0
     status_interval: float = 5.0
     heartbeat_interval: float = 15.0
@@ -67,9 +71,9 @@ class AgentSettings:
         return replace(self, **changes)
 
 
-_TUPLES = {"manual_printers", "subnets"}
+_TUPLES = {"manual_printers", "subnets", "printer_paths"}
 _FLOATS = {"scan_interval", "status_interval", "heartbeat_interval", "io_timeout"}
-_BOOLS = {"mdns", "usb", "start_at_login"}
+_BOOLS = {"mdns", "usb", "queues", "start_at_login"}
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -2,7 +2,9 @@
 # System packages the tests need, all from Debian's archive (never a downloaded browser):
 # - chromium and chromium-driver for the browser tests of the web UI;
 # - xvfb and the xcb libraries Qt's xcb plugin needs, for the tray screenshots under X;
-# - nginx, to test the shipped cluster configuration (deploy/nginx/chit.conf).
+# - nginx, to test the shipped cluster configuration (deploy/nginx/chit.conf);
+# - cups (cupsd, the socket backend) and cups-client (lpadmin, lpstat): the CUPS transport's
+#   tests start their own cupsd on a loopback port (never the system's, which stays stopped).
 # Without apt-get (or root) it warns and carries on; the tests that need a package then skip
 # with a reason.
 set -uo pipefail
@@ -14,6 +16,8 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb xauth)
 /sbin/ldconfig -p 2>/dev/null | grep -q libxcb-icccm.so.4 \
   || missing+=(libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/sbin/cupsd ] && [ -x /usr/lib/cups/backend/socket ] || missing+=(cups)
+[ -x /usr/sbin/lpadmin ] || missing+=(cups-client)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -31,7 +35,8 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Install packages without starting their services (nginx would otherwise take port 80).
+# Install packages without starting their services (nginx would otherwise take port 80, and
+# the system's cupsd port 631).
 policy=/usr/sbin/policy-rc.d
 own_policy=0
 if [ ! -e "$policy" ] && [ -z "$SUDO" ]; then

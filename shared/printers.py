@@ -22,6 +22,17 @@ class PrinterState(StrEnum):
     ERROR = "error"
     #: The printer did not answer a status query. Never reported as online.
     UNKNOWN = "unknown"
+    #: Reached through an OS print queue that accepts jobs and reports no fault; the printer
+    #: itself gave no status (a one-way path), so this is the queue's word, never "online".
+    QUEUE_READY = "queue_ready"
+
+
+class StatusSource(StrEnum):
+    """Who gave a status: the printer itself, the OS print queue in front of it, or nobody."""
+
+    HARDWARE = "hardware"
+    QUEUE = "queue"
+    NONE = "none"
 
 
 class PrinterStatus(WireModel):
@@ -40,11 +51,17 @@ class PrinterStatus(WireModel):
     autocutter_error: bool = False
     detail: ShortText | None = None
     checked_at: datetime | None = None
+    #: Where this status comes from ("status from the print queue" when ``queue``).
+    source: StatusSource = StatusSource.HARDWARE
 
     @property
     def ready(self) -> bool:
-        """True only when the printer answered and can print now."""
-        return self.state in (PrinterState.ONLINE, PrinterState.PAPER_NEAR_END)
+        """True only when the printer (or, on a one-way path, its OS queue) can print now."""
+        return self.state in (
+            PrinterState.ONLINE,
+            PrinterState.PAPER_NEAR_END,
+            PrinterState.QUEUE_READY,
+        )
 
 
 UNKNOWN_STATUS = PrinterStatus(state=PrinterState.UNKNOWN, detail="no reply from printer")
@@ -55,6 +72,8 @@ class Connection(StrEnum):
 
     USB = "usb"
     NETWORK = "network"
+    #: Known only through an OS print queue (serial, parallel, LPD, a device we cannot place).
+    QUEUE = "queue"
 
 
 class DiscoverySource(StrEnum):
@@ -64,6 +83,35 @@ class DiscoverySource(StrEnum):
     MDNS = "mdns"
     SWEEP = "sweep"
     MANUAL = "manual"
+    #: An OS print queue (CUPS, the Windows spooler).
+    QUEUE = "queue"
+
+
+class PrintPath(StrEnum):
+    """Which way the agent sends bytes to a printer."""
+
+    #: The agent opens the printer itself (raw USB, raw TCP) and reads its status.
+    DIRECT = "direct"
+    #: Through a CUPS queue, as a raw job.
+    CUPS = "cups"
+    #: Through the Windows spooler, as a RAW job.
+    SPOOLER = "spooler"
+
+
+class QueueInfo(WireModel):
+    """An OS print queue in front of a printer: ``(system, name, device)`` identify it."""
+
+    system: Literal["cups", "windows"]
+    name: ShortText
+    #: CUPS ``device-uri`` (``usb://EPSON/TM-T20III?serial=X``, ``socket://10.0.0.5:9100``)
+    #: or the Windows port name (``USB001``, ``IP_10.0.0.5``, ``FILE:``).
+    device: ShortText | None = None
+    #: CUPS make-and-model or the Windows driver name.
+    driver: ShortText | None = None
+    #: Whether the driver or model looks like a receipt printer's (or the queue is raw).
+    receipt: bool = False
+    #: Whether the path through the queue is two-way (the printer's replies can be read).
+    bidirectional: bool = False
 
 
 class PrinterInfo(WireModel):
@@ -85,6 +133,12 @@ class PrinterInfo(WireModel):
     profile: ShortText | None = None
     paper_width_mm: Literal[58, 80] | None = None
     status: PrinterStatus | None = None
+    #: The OS print queue this printer is also (or only) reachable through.
+    queue: QueueInfo | None = None
+    #: The way the agent prints to it now (None: direct, as before queues existed).
+    path: PrintPath | None = None
+    #: Every way the agent found to reach it; the path can be changed among these.
+    paths: list[PrintPath] | None = None
 
 
 class AgentInfo(WireModel):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cupsd import CupsDaemon
+from tests.cupsd import missing as cups_missing
 from tests.support import HubHarness
 
 
@@ -26,3 +28,15 @@ def _agent_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHIT_AGENT_CONFIG_DIR", str(tmp_path / "agent-config"))
     monkeypatch.setenv("CHIT_AGENT_DATA_DIR", str(tmp_path / "agent-data"))
     monkeypatch.setenv("CHIT_AGENT_LOG_DIR", str(tmp_path / "agent-logs"))
+
+
+@pytest.fixture
+async def cupsd() -> AsyncIterator[CupsDaemon]:
+    """A real cupsd of the test's own on a loopback port (skips when CUPS is not installed)."""
+    if (reason := cups_missing()) is not None:
+        pytest.skip(reason)
+    daemon = await CupsDaemon.start()
+    try:
+        yield daemon
+    finally:
+        await daemon.stop()

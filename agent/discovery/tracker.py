@@ -43,6 +43,7 @@ SOURCE_RANK: dict[DiscoverySource, int] = {
     DiscoverySource.USB: 2,
     DiscoverySource.MDNS: 2,
     DiscoverySource.SWEEP: 1,
+    DiscoverySource.QUEUE: 2,
 }
 
 

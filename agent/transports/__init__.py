@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.transports.base import Transport
+from agent.transports.base import StatusReporter, Transport
 from agent.transports.errors import (
     AccessDenied,
     DeviceBusy,
@@ -16,13 +16,14 @@ from agent.transports.errors import (
 from agent.transports.status import probe_escpos, query_status
 from agent.transports.tcp import DEFAULT_PORT, TcpTransport
 from agent.transports.usb import UsbTransport
-from shared.printers import Connection, PrinterInfo
+from shared.printers import Connection, PrinterInfo, PrintPath
 
 __all__ = [
     "DEFAULT_PORT",
     "AccessDenied",
     "DeviceBusy",
     "PrinterNotFound",
+    "StatusReporter",
     "TcpTransport",
     "Transport",
     "TransportClosed",
@@ -42,6 +43,9 @@ async def open_transport(
     timeout: float = 5.0,
 ) -> Transport:
     """Open the right transport for a discovered printer, within ``timeout`` seconds."""
+    path = printer.path or PrintPath.DIRECT
+    if path is not PrintPath.DIRECT:
+        return await _open_queue(printer, path, timeout)
     if printer.connection is Connection.NETWORK:
         if printer.host is None:
             raise TransportError(f"{printer.printer_id} has no host", code="bad_printer")
@@ -57,3 +61,16 @@ async def open_transport(
         backend=usb_backend,
         timeout=timeout,
     )
+
+
+async def _open_queue(printer: PrinterInfo, path: PrintPath, timeout: float) -> Transport:
+    """The OS queue transport (imported here: most printers never need one)."""
+    if printer.queue is None:
+        raise TransportError(f"{printer.printer_id} has no print queue", code="bad_printer")
+    if path is PrintPath.CUPS:
+        from agent.transports.cups import CupsTransport
+
+        return await CupsTransport.open(printer.queue.name, timeout=timeout)
+    from agent.transports.winspool import WinSpoolTransport
+
+    return await WinSpoolTransport.open(printer.queue.name, timeout=timeout)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from shared.printers import PrinterStatus
+
 #: The smallest timeout any transport passes down, in seconds.
 MIN_TIMEOUT = 0.001
 
@@ -43,6 +45,19 @@ class Transport(Protocol):
 
     def describe(self) -> str:
         """A short human description for logs, e.g. ``tcp://10.0.0.5:9100``."""
+        ...
+
+
+@runtime_checkable
+class StatusReporter(Protocol):
+    """A transport that knows the printer's status itself (an OS queue), without DLE EOT.
+
+    Queue transports implement it: their writes are print jobs, so a status query must not
+    go out as one. :func:`agent.transports.status.query_status` asks them instead.
+    """
+
+    async def status(self, timeout: float) -> PrinterStatus:
+        """The status this path can give (``source`` says whose word it is)."""
         ...
 
 

@@ -68,8 +68,9 @@ def access_denied_message(vendor_id: int | None, platform: str = sys.platform) -
         )
     if platform == "win32":
         return (
-            "Windows refused access to the USB printer. Install the WinUSB driver for it "
-            f"(vendor id {vid}) with Zadig, or connect it over the network."
+            "Windows' printer driver holds this USB printer (vendor id "
+            f"{vid}): keep the driver and print through its Windows printer (the agent lists "
+            "it as a print queue), or connect the printer over the network."
         )
     return (
         f"Access denied opening the USB printer (vendor id {vid}): "
@@ -80,7 +81,7 @@ def access_denied_message(vendor_id: int | None, platform: str = sys.platform) -
 def device_busy_message() -> str:
     """What to do when the USB printer is held by someone else."""
     return (
-        "The USB printer is busy: the usblp kernel driver or another program (CUPS, a vendor "
-        "driver, another Chit agent) is holding it. Close that program, or unload the driver "
-        '("sudo rmmod usblp", or blacklist usblp) and try again.'
+        "The USB printer is busy: another program (CUPS, a vendor driver, another Chit agent) "
+        "is holding it. If it has a print queue, print through the queue (the agent lists it; "
+        "chit-agent config --path PRINTER_ID=queue), or close that program and try again."
     )

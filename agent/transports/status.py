@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from agent.transports.base import Transport
+from agent.transports.base import StatusReporter, Transport
 from shared.escpos.status import (
     STATUS_QUERY_KINDS,
     StatusKind,
@@ -76,7 +76,10 @@ async def query_status(
 
     ``timeout`` bounds each reply, so a round takes at most four timeouts (one when the
     printer does not answer at all). TransportError propagates: the link itself is broken.
+    A transport that reports status itself (an OS print queue) is asked instead.
     """
+    if isinstance(transport, StatusReporter):
+        return await transport.status(timeout)
     await discard_input(transport)
     replies: list[int | None] = []
     for kind in STATUS_QUERY_KINDS:

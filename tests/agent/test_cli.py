@@ -106,3 +106,13 @@ async def test_simulate_command_serves_printers() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+def test_config_path_choice_is_stored_and_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    args = cli._parser().parse_args(["config", "--path", "net:10.0.0.5:9100=queue"])
+    assert cli._config(args) == 0
+    args = cli._parser().parse_args(["config", "--path", "net:10.0.0.5:9100=direct"])
+    assert cli._config(args) == 0
+    assert store.load().printer_paths == ("net:10.0.0.5:9100=direct",)
+    assert cli._config(cli._parser().parse_args(["config", "--path", "net:x=sideways"])) == 2
+    assert "PRINTER_ID=direct or PRINTER_ID=queue" in capsys.readouterr().err

@@ -22,6 +22,7 @@ def fast_settings(**changes: Any) -> AgentSettings:
         hostname="till-1",
         mdns=False,
         usb=False,
+        queues=False,
         scan_interval=1.0,
         status_interval=0.3,
         heartbeat_interval=1.0,

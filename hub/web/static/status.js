@@ -8,6 +8,10 @@ const PRINTER_STATES = {
   paper_out: { label: "Paper out", tone: "bad", hint: "Load paper." },
   error: { label: "Error", tone: "bad", hint: "Switch the printer off and on again." },
   unknown: { label: "No reply", tone: "muted", hint: "Check that the printer is on and connected." },
+  queue_ready: {
+    label: "Ready (print queue)", tone: "ok",
+    hint: "Status from the computer's print queue: the printer itself does not report paper or cover.",
+  },
 };
 
 /** Badge label, tone and advice for a printer, given whether its agent is online. */

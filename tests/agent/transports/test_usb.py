@@ -121,13 +121,16 @@ def test_access_denied_message_per_platform() -> None:
     linux = access_denied_message(0x0416, "linux")
     assert 'ATTRS{idVendor}=="0416"' in linux
     assert "usermod -aG lp" in linux
-    assert "Zadig" in access_denied_message(0x0416, "win32")
+    windows = access_denied_message(0x0416, "win32")
+    assert "keep the driver" in windows and "print queue" in windows
+    assert "Zadig" not in windows and "WinUSB" not in windows  # never replace the driver
 
 
 async def test_printer_held_by_another_program_is_busy() -> None:
     with pytest.raises(DeviceBusy) as caught:
         await open_printer(FakeUsbPrinter(held_elsewhere=True))
-    assert "usblp" in caught.value.message
+    assert "print through the queue" in caught.value.message
+    assert "rmmod" not in caught.value.message
     assert "another program" in caught.value.message
     assert caught.value.code == "device_busy"
 

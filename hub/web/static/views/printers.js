@@ -7,7 +7,15 @@ import { printerBadge } from "../status.js";
 function describe(printer) {
   const where = printer.host ? `${printer.host}${printer.port ? ":" + printer.port : ""}` : printer.usbPath;
   const model = [printer.manufacturer, printer.model].filter(Boolean).join(" ");
-  return [printer.connection === "usb" ? "USB" : "Network", where, model].filter(Boolean).join(" · ");
+  const kind = { usb: "USB", network: "Network", queue: "Print queue" }[printer.connection] || "Network";
+  return [kind, where, model, viaQueue(printer)].filter(Boolean).join(" · ");
+}
+
+/** Which way the agent prints, when the printer has an OS print queue (the other way is offered). */
+function viaQueue(printer) {
+  if (!printer.queue) return "";
+  const name = `print queue "${printer.queue.name}"`;
+  return printer.path && printer.path !== "direct" ? `via ${name}` : `direct (also ${name})`;
 }
 
 export class PrinterBoard {
