@@ -48,7 +48,7 @@ TEST_PAGE_QR_SIZE = 6
 PAIR_GAP = 16
 #: The Arabic and Chinese lines of the test page: a manager sees at once if the printer can.
 TEST_PAGE_ARABIC = "العربية: اختبار الطباعة"
-TEST_PAGE_CHINESE = "中文：打印测试"
+TEST_PAGE_CHINESE = "中文：打印测试"  # noqa: RUF001 (the full-width colon of Chinese text)
 
 
 def profile_name(name: str | None) -> str:
@@ -74,7 +74,7 @@ def new_printer(profile: str | None = None) -> Dummy:
 
 
 def resolve_align(align: str, direction: Direction, rtl: bool) -> str:
-    """"start"/"end" as "left"/"right" for the document's direction (or the line's, in auto)."""
+    """ "start"/"end" as "left"/"right" for the document's direction (or the line's, in auto)."""
     if align not in ("start", "end"):
         return align
     right_to_left = direction == "rtl" or (direction == "auto" and rtl)

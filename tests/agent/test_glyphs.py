@@ -1,6 +1,9 @@
+# ruff: noqa: RUF001, RUF003
 """Text drawn with the shipped fonts: shaped, in reading order, wrapped to the paper."""
 
 from __future__ import annotations
+
+import itertools
 
 from PIL import Image
 
@@ -29,7 +32,7 @@ def test_arabic_reads_right_to_left() -> None:
     # "ب" then "ا": in an RTL line the first letter is on the right. "ا" is one thin stroke.
     line = draw_line("ب ا", Style(size=40))
     columns = ink_columns(line)
-    gaps = [b for a, b in zip(columns, columns[1:], strict=False) if b - a > 3]
+    gaps = [b for a, b in itertools.pairwise(columns) if b - a > 3]
     assert len(gaps) == 1
     left_width = gaps[0] - columns[0]
     right_width = columns[-1] - gaps[0]
