@@ -15,11 +15,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from hub import __version__
+from hub.api.actions import BuzzBody, DrawerBody
 from hub.api.branches import NewBranch
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
-from shared.events import PrinterTestResult
+from shared.events import PrinterActionResult, PrinterTestResult
 from shared.printers import PrinterInfo
 from shared.publish import PublishRequest
 from shared.wire import ErrorInfo
@@ -62,6 +63,8 @@ class Operation:
     failure: str = "ErrorInfo"
     public: bool = False
     tags: tuple[str, ...] = field(default=())
+    #: Whether the body may be left out (then its defaults apply).
+    body_optional: bool = False
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -226,6 +229,30 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("printers",),
     ),
     Operation(
+        "post",
+        "/api/v1/printers/{printer_id}/drawer",
+        "Open the printer's cash drawer (also while paper is out); 409 with the code if it cannot",
+        "manager, staff, admin",
+        body=DrawerBody,
+        body_optional=True,
+        query=("correlationId",),
+        response="PrinterActionResult",
+        errors=(401, 403, 404, 409, 422),
+        tags=("printers",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/printers/{printer_id}/buzz",
+        "Sound the printer's buzzer; 409 with the code (no_buzzer, ...) if it cannot",
+        "manager, staff, admin",
+        body=BuzzBody,
+        body_optional=True,
+        query=("correlationId",),
+        response="PrinterActionResult",
+        errors=(401, 403, 404, 409, 422),
+        tags=("printers",),
+    ),
+    Operation(
         "get",
         "/api/v1/tests/{correlation_id}",
         "A finished printer test",
@@ -282,6 +309,9 @@ def _schemas() -> dict[str, Any]:
         PublishRequest,
         ErrorInfo,
         PrinterTestResult,
+        PrinterActionResult,
+        DrawerBody,
+        BuzzBody,
         PrinterInfo,
         Readiness,
     ]
@@ -294,7 +324,8 @@ def _body(op: Operation) -> dict[str, Any] | None:
     if op.body is None:
         return None
     schema = op.body if isinstance(op.body, dict) else {"$ref": REF.format(model=op.body.__name__)}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    content = {"application/json": {"schema": schema}}
+    return {"required": not op.body_optional, "content": content}
 
 
 def _parameters(op: Operation) -> list[dict[str, Any]]:
