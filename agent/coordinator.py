@@ -131,6 +131,26 @@ class PrinterCoordinator:
             raise PrintUnconfirmed(error, after)
         return after
 
+    async def command(self, build: Callable[[PrinterStatus], bytes]) -> PrinterStatus:
+        """Send a short command (drawer, buzzer) built for the status the printer reports.
+
+        Paper out, cover open or offline do not stop it (the command picks its real-time form);
+        only a printer that does not answer refuses it (PrintFailed, printer_unreachable).
+        """
+        async with self._lock:
+            status = await self._read_status()
+            broken: ErrorInfo | None = None
+            if status.state is not PrinterState.UNKNOWN:
+                broken = await self._write(build(status))
+        await self._set_status(status)
+        if status.state is PrinterState.UNKNOWN:
+            detail = f" ({status.detail})" if status.detail else ""
+            message = f"the printer does not answer{detail}: check power and cable"
+            raise PrintFailed(ErrorInfo(code="printer_unreachable", message=message), status)
+        if broken is not None:
+            raise PrintFailed(broken, status)
+        return status
+
     async def close(self) -> None:
         """Close the transport."""
         async with self._lock:

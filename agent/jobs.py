@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from agent.coordinator import PrinterCoordinator, PrintFailed, PrintUnconfirmed
-from agent.render import render_document
+from agent.render import render_for
 from agent.spool import Spool, SpooledJob
 from shared.documents import FeedLine, ReceiptDocument, TextLine
 from shared.events import JobState, PrintJobDispatch, PrintJobUpdate
@@ -71,19 +71,19 @@ Finder = Callable[[str], PrinterCoordinator | None]
 
 def job_bytes(job: PrintJobDispatch, coordinator: PrinterCoordinator) -> bytes:
     """The bytes to send for a job (raw as given, documents rendered), "COPY" atop a reprint."""
-    profile = coordinator.info.profile
+    info = coordinator.info
     if job.raw is not None:
         body = job.raw
         if job.copy_of is not None:
             banner = ReceiptDocument(lines=list(COPY_BANNER), cut=False)
-            body = render_document(banner, profile=profile) + body
+            body = render_for(banner, info) + body
     else:
         assert job.document is not None
         document = job.document
         if job.copy_of is not None:
             lines = [*COPY_BANNER, *document.lines]
             document = document.model_copy(update={"lines": lines})
-        body = render_document(document, profile=profile)
+        body = render_for(document, info)
     return body * job.copies
 
 

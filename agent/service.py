@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 
 from agent import __version__
+from agent.actions import ActionRunner
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
 from agent.jobs import JobRunner, delivered
@@ -36,7 +37,9 @@ from shared.events import (
     AgentHello,
     AgentInventory,
     PayloadError,
+    PrinterBuzzRequest,
     PrinterDiscovered,
+    PrinterDrawerRequest,
     PrinterRemoved,
     PrinterStatusUpdate,
     PrinterTestRequest,
@@ -92,11 +95,14 @@ class Agent:
         self.scanner = Scanner(settings, usb_backend, mdns_interfaces)
         self.coordinators: dict[str, PrinterCoordinator] = {}
         self.tests: ResultLedger[PrinterTestResult] = ResultLedger()
+        self.actions = ActionRunner(self.coordinators.get, lambda: self.agent_id)
         self.link: HubLink | None = None
         if settings.hub_url:
             self.link = HubLink(settings.hub_url, token, self._announce)
             self.link.on("printer:test", self._on_printer_test)
             self.link.on("print:job", self._on_print_job)
+            self.link.on("printer:drawer", lambda data: self._on_action("printer:drawer", data))
+            self.link.on("printer:buzz", lambda data: self._on_action("printer:buzz", data))
         self.spool_path = spool_path or data_dir() / "spool.db"
         self.jobs: JobRunner | None = None
         self._spool: Spool | None = None
@@ -366,6 +372,12 @@ class Agent:
         job = _inbound("print:job", data)
         if isinstance(job, PrintJobDispatch) and self.jobs is not None:
             await self.jobs.accept(job)
+
+    async def _on_action(self, event: str, data: Any) -> None:
+        """The hub asks to open a drawer or sound the buzzer: act once, answer with the result."""
+        request = _inbound(event, data)
+        if isinstance(request, PrinterDrawerRequest | PrinterBuzzRequest):
+            await self._emit("printer:action:result", await self.actions.run(request))
 
     async def _report_job(self, update: PrintJobUpdate) -> bool:
         if self.link is None or not self.link.connected:

@@ -11,6 +11,7 @@ import socketio
 from aiohttp import web
 
 from hub.api import accounts as accounts_api
+from hub.api import actions as actions_api
 from hub.api import branches as branches_api
 from hub.api import events as events_api
 from hub.api import health as health_api
@@ -30,6 +31,7 @@ from hub.gateways.printing import PrintingGateway
 from hub.keyring import Keyring
 from hub.limits import Gate, Limits, forwarded_limit
 from hub.metrics import HubMetrics
+from hub.services.actions import ActionService
 from hub.services.admission import AdmissionGate
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
@@ -135,6 +137,7 @@ async def build_context(settings: Settings) -> HubContext:
         db,
         jobs,
         Keyring.from_settings(keys, settings),
+        ActionService(printing.locator, publisher, db, settings.printer_test_timeout, cluster),
         cluster=cluster,
         admission=AdmissionGate(settings.admission_limit),
     )
@@ -203,6 +206,7 @@ async def build_app(settings: Settings) -> web.Application:
         openapi_api,
         events_api,
         printers_api,
+        actions_api,
         jobs_api,
         accounts_api,
         pairing_api,

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.cluster import Cluster
 from hub.keyring import Keyring
+from hub.services.actions import ActionService
 from hub.services.admission import AdmissionGate
 from hub.services.connections import ConnectionRegistry
 from hub.services.jobs import JobService
@@ -39,6 +40,8 @@ class HubContext:
     jobs: JobService
     #: The platform's JWKS keys (inert without jwks_url); holds the jwks inside ``keys``.
     keyring: Keyring
+    #: Cash drawer and buzzer requests.
+    actions: ActionService
     cluster: Cluster | None = None
     started_at: float = field(default_factory=time.time)
     #: Connects being admitted at once (backpressure: ``busy`` beyond the limit).

@@ -111,6 +111,45 @@ class PrinterTestResult(WireModel):
     completed_at: datetime | None = None
 
 
+class PrinterDrawerRequest(WireModel):
+    """Open the cash drawer on a printer's pin 2 or 5 (pulse times: the printer's defaults).
+
+    Works while the paper is out or the cover is open; refused when the printer does not answer.
+    """
+
+    correlation_id: CorrelationId
+    printer_id: PrinterId
+    pin: Literal[2, 5] = 2
+    on_ms: Annotated[int, Field(ge=10, le=500)] | None = None
+    off_ms: Annotated[int, Field(ge=100, le=1000)] | None = None
+    requested_by: ShortText | None = None
+
+
+class PrinterBuzzRequest(WireModel):
+    """Sound the printer's buzzer ``times`` times (printers that have one)."""
+
+    correlation_id: CorrelationId
+    printer_id: PrinterId
+    times: Annotated[int, Field(ge=1, le=9)] = 1
+    duration_ms: Annotated[int, Field(ge=100, le=2000)] = 200
+    requested_by: ShortText | None = None
+
+
+class PrinterActionResult(WireModel):
+    """The outcome of a drawer or buzzer request, with the request's correlation id."""
+
+    correlation_id: CorrelationId
+    printer_id: PrinterId
+    action: Literal["drawer", "buzz"]
+    agent_id: Identifier | None = None
+    success: bool
+    status: PrinterStatus | None = None
+    error: ErrorInfo | None = None
+    requested_by: ShortText | None = None
+    duration_ms: NonNegativeInt
+    completed_at: datetime | None = None
+
+
 class PrintJobDispatch(WireModel):
     """Hub to agent: print this job. ``job_id`` is the agent's dedupe key."""
 
@@ -389,6 +428,30 @@ CATALOG: tuple[EventSpec, ...] = (
         "printer:test:result",
         PrinterTestResult,
         "Outcome of a printer test (agent to hub; hub to branch and company rooms).",
+        senders=AGENT_ONLY,
+        critical=True,
+    ),
+    _spec(
+        P,
+        "printer:drawer",
+        PrinterDrawerRequest,
+        "Open a printer's cash drawer (web client to hub; hub to the owning agent).",
+        senders=WEB_ROLES,
+        critical=True,
+    ),
+    _spec(
+        P,
+        "printer:buzz",
+        PrinterBuzzRequest,
+        "Sound a printer's buzzer (web client to hub; hub to the owning agent).",
+        senders=WEB_ROLES,
+        critical=True,
+    ),
+    _spec(
+        P,
+        "printer:action:result",
+        PrinterActionResult,
+        "Outcome of a drawer or buzzer request (agent to hub; hub to branch and company rooms).",
         senders=AGENT_ONLY,
         critical=True,
     ),

@@ -24,6 +24,11 @@ Real printers hold data received while not ready and print it after recovery; th
 drops it instead, so "printed exactly once" is easy to assert. With ``answer_status=False``
 it plays a non-ESC/POS service on port 9100: it takes bytes and never answers.
 
+Cash drawer pulses are recorded (``pulses``) as a real printer executes them: ``DLE DC4 1 m t``
+is real time, taken out of the stream and executed in any state but powered off; ``ESC p m t1
+t2`` is ordinary data, executed when it is printed, so while the printer is not ready it is held
+with the rest (``rejected``) and never fires.
+
 All public methods are thread-safe: tests may change the state from any thread.
 """
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.escpos.status import (
@@ -80,6 +86,20 @@ STATUS_REPLIES: dict[SimState, tuple[int, int, int, int] | None] = {
 }
 
 READY_STATES = frozenset({SimState.OK, SimState.PAPER_NEAR_END})
+DC4 = 0x14
+# ESC p m t1 t2 (m = 0, 1, 48, 49): an ordinary drawer pulse.
+_ESC_P = re.compile(rb"\x1bp([\x00\x01\x30\x31])(.)(.)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class DrawerPulse:
+    """A drawer pulse the printer put out: which pin, how long, by which command, in what state."""
+
+    pin: int
+    on_ms: int
+    command: str
+    state: SimState
+
 
 # GS V m (m = 0, 1, 48, 49) or GS V m n (m = 65, 66): the cut that ends a job.
 _CUT = re.compile(rb"\x1dV(?:[\x00\x01\x30\x31]|[\x41\x42].)", re.DOTALL)
@@ -90,15 +110,25 @@ class QuerySplitter:
 
     def __init__(self) -> None:
         self._tail = b""
+        #: Real-time pulses (DLE DC4 1 m t) found, as (pin, on ms); the caller takes them.
+        self.pulses: list[tuple[int, int]] = []
 
     def feed(self, data: bytes) -> tuple[bytes, list[StatusKind]]:
         """The print data and the status queries found in ``data``."""
         buf, self._tail = self._tail + data, b""
         out, queries, i = bytearray(), [], 0
         while i < len(buf):
-            if buf[i] == DLE and len(buf) - i < 3 and buf[i + 1 : i + 2] in (b"", bytes([EOT])):
+            if buf[i] == DLE and _partial_realtime(buf[i:]):
                 self._tail = buf[i:]  # maybe the start of a query: wait for the rest
                 break
+            if (
+                buf[i : i + 3] == bytes((DLE, DC4, 1))
+                and len(buf) - i >= 5
+                and buf[i + 3] in (0, 1)
+            ):
+                self.pulses.append((2 if buf[i + 3] == 0 else 5, buf[i + 4] * 100))
+                i += 5
+                continue
             if buf[i] == DLE and buf[i + 1] == EOT and 1 <= buf[i + 2] <= 4:
                 queries.append(StatusKind(buf[i + 2]))
                 i += 3
@@ -106,6 +136,13 @@ class QuerySplitter:
             out.append(buf[i])
             i += 1
         return bytes(out), queries
+
+
+def _partial_realtime(buf: bytes) -> bool:
+    """Whether ``buf`` (starting with DLE) may be the start of a DLE EOT n or DLE DC4 1 m t."""
+    if len(buf) < 3:
+        return buf[1:2] in (b"", bytes([EOT]), bytes([DC4]))
+    return buf[1] == DC4 and buf[2] == 1 and len(buf) < 5
 
 
 def split_jobs(printed: bytes) -> list[bytes]:
@@ -129,6 +166,7 @@ class PrinterBrain:
         self._printed = bytearray()
         self._rejected = bytearray()
         self._queries = 0
+        self._pulses: list[DrawerPulse] = []
         self._listeners: list[Callable[[SimState], None]] = []
 
     @property
@@ -164,8 +202,16 @@ class PrinterBrain:
             self._raw += data
             printable, queries = self._splitter.feed(data)
             self._queries += len(queries)
-            target = self._printed if self._state in READY_STATES else self._rejected
-            target += printable
+            for pin, on_ms in self._splitter.pulses:
+                self._pulses.append(DrawerPulse(pin, on_ms, "DLE DC4", self._state))
+            self._splitter.pulses.clear()
+            if self._state in READY_STATES:
+                self._printed += printable
+                for m in _ESC_P.finditer(printable):
+                    pin = 2 if m.group(1)[0] in (0, 0x30) else 5
+                    self._pulses.append(DrawerPulse(pin, m.group(2)[0] * 2, "ESC p", self._state))
+            else:
+                self._rejected += printable
             return self._answers(queries)
 
     def status_reply(self, kind: StatusKind) -> int | None:
@@ -200,6 +246,12 @@ class PrinterBrain:
             return bytes(self._rejected)
 
     @property
+    def pulses(self) -> list[DrawerPulse]:
+        """Every drawer pulse put out, in order."""
+        with self._lock:
+            return list(self._pulses)
+
+    @property
     def queries(self) -> int:
         """How many status queries were received."""
         with self._lock:
@@ -227,4 +279,5 @@ class PrinterBrain:
             self._printed.clear()
             self._rejected.clear()
             self._queries = 0
+            self._pulses.clear()
             self._splitter = QuerySplitter()

@@ -30,7 +30,7 @@ from agent.tray.incidents import IncidentNotifier, Notice
 from agent.tray.menu import TrayMenu
 from agent.tray.single_instance import SingleInstance
 from agent.tray.snapshot import CoreSnapshot, TrayState, tooltip, tray_state
-from shared.events import PrinterTestResult
+from shared.events import PrinterActionResult, PrinterTestResult
 
 log = logging.getLogger("chit.agent.tray")
 T = TypeVar("T")
@@ -77,6 +77,8 @@ class TrayApp(QObject):
 
     def _connect_menu(self) -> None:
         self.menu.test_requested.connect(self.test_print)
+        self.menu.drawer_requested.connect(self.open_drawer)
+        self.menu.buzz_requested.connect(self.buzz)
         self.menu.scan_requested.connect(self.scan)
         self.menu.pair_requested.connect(self.open_pair)
         self.menu.settings_requested.connect(self.open_settings)
@@ -172,6 +174,24 @@ class TrayApp(QObject):
         else:
             message = result.error.message if result.error else "unknown error"
             self.notify(Notice("Test page not printed", f"{result.printer_id}: {message}"))
+
+    def open_drawer(self, printer_id: str) -> None:
+        """Menu → printer → Open cash drawer."""
+        self._later(self.core.submit(self.core.open_drawer(printer_id)), self._acted)
+
+    def buzz(self, printer_id: str) -> None:
+        """Menu → printer → Sound buzzer."""
+        self._later(self.core.submit(self.core.buzz(printer_id)), self._acted)
+
+    def _acted(self, result: PrinterActionResult | None, error: Exception | None) -> None:
+        what = "Cash drawer" if result is None or result.action == "drawer" else "Buzzer"
+        if result is None:
+            self.notify(Notice(f"{what} failed", str(error)))
+        elif result.success:
+            self.notify(Notice(f"{what}: done", result.printer_id, False))
+        else:
+            message = result.error.message if result.error else "unknown error"
+            self.notify(Notice(f"{what} failed", f"{result.printer_id}: {message}"))
 
     def scan(self) -> None:
         """Menu → Scan for printers."""

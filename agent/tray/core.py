@@ -34,7 +34,13 @@ from agent.pairing import Paired, redeem
 from agent.service import Agent
 from agent.settings import AgentSettings
 from agent.tray.snapshot import CoreSnapshot
-from shared.events import PrinterTestRequest, PrinterTestResult
+from shared.events import (
+    PrinterActionResult,
+    PrinterBuzzRequest,
+    PrinterDrawerRequest,
+    PrinterTestRequest,
+    PrinterTestResult,
+)
 
 log = logging.getLogger("chit.agent.tray")
 
@@ -118,6 +124,20 @@ class AgentCore:
         """Print a test page with a fresh correlation id."""
         request = PrinterTestRequest(correlation_id=str(uuid.uuid4()), printer_id=printer_id)
         return await self._require().test_print(request)
+
+    async def open_drawer(self, printer_id: str) -> PrinterActionResult:
+        """Open the printer's cash drawer (pin 2) with a fresh correlation id."""
+        request = PrinterDrawerRequest(
+            correlation_id=str(uuid.uuid4()), printer_id=printer_id, requested_by="tray"
+        )
+        return await self._require().actions.run(request)
+
+    async def buzz(self, printer_id: str) -> PrinterActionResult:
+        """Sound the printer's buzzer once."""
+        request = PrinterBuzzRequest(
+            correlation_id=str(uuid.uuid4()), printer_id=printer_id, requested_by="tray"
+        )
+        return await self._require().actions.run(request)
 
     async def scan(self) -> int:
         """Run discovery now; how many printers the agent knows afterwards."""

@@ -18,6 +18,8 @@ class TrayMenu(QMenu):
     """The context menu of the tray icon."""
 
     test_requested = Signal(str)
+    drawer_requested = Signal(str)
+    buzz_requested = Signal(str)
     scan_requested = Signal()
     pair_requested = Signal()
     settings_requested = Signal()
@@ -41,6 +43,8 @@ class TrayMenu(QMenu):
         self.quit = self._fixed("Quit", self.quit_requested)
         self.printer_menus: dict[str, QMenu] = {}
         self.test_actions: dict[str, QAction] = {}
+        self.drawer_actions: dict[str, QAction] = {}
+        self.buzz_actions: dict[str, QAction] = {}
         self._printer_actions: list[QAction] = []
 
     def _fixed(self, text: str, signal: SignalInstance) -> QAction:
@@ -56,6 +60,7 @@ class TrayMenu(QMenu):
         for submenu in self.printer_menus.values():
             submenu.deleteLater()
         self.printer_menus, self.test_actions, self._printer_actions = {}, {}, []
+        self.drawer_actions, self.buzz_actions = {}, {}
         if not snapshot.printers:
             empty = QAction("No printers found", self)
             empty.setEnabled(False)
@@ -70,8 +75,18 @@ class TrayMenu(QMenu):
             where.setEnabled(False)
             test = submenu.addAction("Print test page")
             test.triggered.connect(lambda _=False, pid=printer.printer_id: self._test(pid))
+            drawer = submenu.addAction("Open cash drawer")
+            drawer.triggered.connect(
+                lambda _=False, pid=printer.printer_id: self.drawer_requested.emit(pid)
+            )
+            buzz = submenu.addAction("Sound buzzer")
+            buzz.triggered.connect(
+                lambda _=False, pid=printer.printer_id: self.buzz_requested.emit(pid)
+            )
             self.printer_menus[printer.printer_id] = submenu
             self.test_actions[printer.printer_id] = test
+            self.drawer_actions[printer.printer_id] = drawer
+            self.buzz_actions[printer.printer_id] = buzz
             self._insert(submenu.menuAction())
 
     def _insert(self, action: QAction) -> None:

@@ -18,6 +18,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from hub import __version__
 from hub.api import schemas
 from hub.api.accounts import LoginRequest, PasswordChange
+from hub.api.actions import BuzzBody, DrawerBody
 from hub.api.branches import NewBranch
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
@@ -78,6 +79,8 @@ class Operation:
     public: bool = False
     media: str = "application/json"
     tags: tuple[str, ...] = field(default=())
+    #: Whether the body may be left out (then its defaults apply).
+    body_optional: bool = False
 
     def error_statuses(self) -> list[int]:
         """Every error status this operation can answer."""
@@ -279,6 +282,30 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("printers",),
     ),
     Operation(
+        "post",
+        "/api/v1/printers/{printer_id}/drawer",
+        "Open the printer's cash drawer (also while paper is out); 409 with the code if it cannot",
+        "manager, staff, admin",
+        body=DrawerBody,
+        body_optional=True,
+        query=(("correlationId", CorrelationId),),
+        response=schemas.PrinterActionAnswer,
+        errors=(404, 409),
+        tags=("printers",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/printers/{printer_id}/buzz",
+        "Sound the printer's buzzer; 409 with the code (no_buzzer, ...) if it cannot",
+        "manager, staff, admin",
+        body=BuzzBody,
+        body_optional=True,
+        query=(("correlationId", CorrelationId),),
+        response=schemas.PrinterActionAnswer,
+        errors=(404, 409),
+        tags=("printers",),
+    ),
+    Operation(
         "get",
         "/api/v1/tests/{correlation_id}",
         "A finished printer test",
@@ -413,7 +440,7 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
         spec["security"] = []
     if op.body is not None:
         ref = refs[(op.body, "validation")]
-        spec["requestBody"] = {"required": True, "content": _json(ref)}
+        spec["requestBody"] = {"required": not op.body_optional, "content": _json(ref)}
     return spec
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from shared.events import JobState, MonitoringAlert, PrinterTestResult
+from shared.events import JobState, MonitoringAlert, PrinterActionResult, PrinterTestResult
 from shared.printers import PrinterInfo, PrinterStatus
 
 
@@ -194,6 +194,13 @@ class PrinterTestAnswer(View):
     result: PrinterTestResult
 
 
+class PrinterActionAnswer(View):
+    """``POST /api/v1/printers/{printer_id}/drawer`` and ``/buzz``: the id and the result."""
+
+    correlation_id: str
+    result: PrinterActionResult
+
+
 class JobError(View):
     """Why a job failed."""
 
@@ -262,6 +269,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     PrinterDetail,
     PrinterTestAnswer,
     PrinterTestResult,
+    PrinterActionAnswer,
     Job,
     JobWithHistory,
     JobList,

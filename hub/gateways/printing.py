@@ -18,7 +18,10 @@ from shared.events import (
     AgentHeartbeat,
     AgentHello,
     AgentInventory,
+    PrinterActionResult,
+    PrinterBuzzRequest,
     PrinterDiscovered,
+    PrinterDrawerRequest,
     PrinterRemoved,
     PrinterStatusUpdate,
     PrinterTestRequest,
@@ -56,6 +59,9 @@ class PrintingGateway(Gateway):
             "printer:test:result": self._agent(self._test_result),
             "printJobUpdate": self._agent(self._job_update),
             "printer:test": self._test,
+            "printer:drawer": self._action,
+            "printer:buzz": self._action,
+            "printer:action:result": self._agent(self._action_result),
         }
 
     async def admit(self, claims: Claims) -> None:
@@ -150,6 +156,24 @@ class PrintingGateway(Gateway):
         assert isinstance(model, PrintJobUpdate)
         await self.ctx.jobs.agent_update(record, model)
         return ok()
+
+    async def _action_result(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, PrinterActionResult)
+        await self.ctx.actions.complete(record, model)
+        return ok()
+
+    async def _action(self, session: ClientSession, model: WireModel) -> Ack:
+        """A web client asks to open a drawer or sound a buzzer; the ack carries the result."""
+        assert isinstance(model, PrinterDrawerRequest | PrinterBuzzRequest)
+        requester = Requester(session.company_id, session.branch_id, session.claims.sub)
+        request = model.model_copy(update={"requested_by": session.claims.sub})
+        try:
+            result = await self.ctx.actions.request(requester, request)
+        except PrintingError as exc:
+            return refused(exc.code, exc.message, "printerId")
+        if not result.success and result.error is not None:
+            return {**refused(result.error.code, result.error.message), "result": result.to_wire()}
+        return ok(result=result.to_wire())
 
     async def _test(self, session: ClientSession, model: WireModel) -> Ack:
         """A web client asks for a test; the ack carries the result."""

@@ -177,6 +177,24 @@ def test_print_test_page_from_the_menu(
     assert len(printed) == 1 and sim.printer_id in printed[0].message
 
 
+def test_open_the_cash_drawer_from_the_menu_while_paper_is_out(
+    qtbot: QtBot, paired_tray: TrayApp, sims: list[SimulatedNetworkPrinter]
+) -> None:
+    app, sim = paired_tray, sims[0]
+    sim.set_state("paper_out")
+    app.menu.drawer_actions[sim.printer_id].trigger()
+    qtbot.waitUntil(lambda: bool(sim.brain.pulses), timeout=WAIT_MS)
+    assert sim.brain.pulses[0].pin == 2
+    qtbot.waitUntil(
+        lambda: any(n.title == "Cash drawer: done" for n in app.notifications), timeout=WAIT_MS
+    )
+    app.menu.buzz_actions[sim.printer_id].trigger()  # the simulator is no buzzer model
+    qtbot.waitUntil(
+        lambda: any(n.title == "Buzzer failed" for n in app.notifications), timeout=WAIT_MS
+    )
+    sim.set_state("ok")
+
+
 def test_icon_follows_the_hub_connection(
     qtbot: QtBot, paired_tray: TrayApp, hub: HubHarness, side_loop: SideLoop
 ) -> None:
