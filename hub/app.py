@@ -34,6 +34,7 @@ from hub.services.monitoring import AlertEngine, Monitor, Thresholds
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
+from hub.services.stream_setup import build_streams
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings, ensure_secret
 from hub.sio_server import ChitServer
@@ -91,14 +92,15 @@ async def build_context(settings: Settings) -> HubContext:
     metrics = HubMetrics(settings.instance_id)
     cluster = build_cluster(settings)
     sio = build_server(settings, metrics, cluster)
-    publisher = Publisher(sio)
     db = await Database.connect(settings.database_url, settings.data_dir)
+    connections = ConnectionRegistry()
+    streams = build_streams(settings, sio, connections, db, cluster)
+    publisher = Publisher(sio, streams)
     directory = BranchDirectory(db)
     printing = PrintingService(
         publisher, metrics, settings.printer_test_timeout, PrinterRecords(db), cluster
     )
     jobs = JobService(db, printing, publisher, metrics)
-    connections = ConnectionRegistry()
     engine = AlertEngine(thresholds_of(settings), alert_emitter(publisher, cluster))
     if cluster is not None:
         cluster.bus.on_bus("alert", mirror_into(engine))
@@ -124,6 +126,7 @@ async def build_context(settings: Settings) -> HubContext:
         jobs,
         Keyring.from_settings(keys, settings),
         cluster=cluster,
+        streams=streams,
     )
 
 
@@ -190,6 +193,8 @@ async def build_app(settings: Settings) -> web.Application:
         app.add_routes(module.routes)
     app.cleanup_ctx.append(_background)
     app.cleanup_ctx.append(ctx.keyring.serving)
+    if ctx.streams is not None:
+        app.cleanup_ctx.append(ctx.streams.serving)
     app.on_cleanup.append(_close_database)
     return app
 

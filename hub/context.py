@@ -16,6 +16,7 @@ from hub.services.monitoring import Monitor
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.ratelimit import FailureLimiter
+from hub.services.streams import StreamService
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings
 from hub.store import Database
@@ -39,6 +40,8 @@ class HubContext:
     #: The platform's JWKS keys (inert without jwks_url); holds the jwks inside ``keys``.
     keyring: Keyring
     cluster: Cluster | None = None
+    #: Company event streams (offsets, replay, the outbox); built by hub.app.build_streams.
+    streams: StreamService | None = None
     started_at: float = field(default_factory=time.time)
     #: Failed logins per username and address: 10 in 5 minutes.
     login_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(10, 300.0))

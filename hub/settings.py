@@ -78,6 +78,15 @@ class Settings:
     cluster_stats_ttl: float = 6.0
     #: Largest message allowed on the cluster channel (bytes).
     cluster_max_message_bytes: int = 1024 * 1024
+    #: Company event streams: offsets on streamed events, replay on reconnect, eventId
+    #: idempotency, the outbox while Redis is away (docs/operations.md "Streams and replay").
+    stream_enabled: bool = True
+    #: Events kept per company stream (Redis trims approximately: a little more may stay).
+    stream_max_events: int = 10_000
+    #: Seconds an event (and a publisher's eventId) is kept in its stream.
+    stream_max_age_seconds: float = 86_400.0
+    #: The cluster outbox file (default: outbox.db in data_dir).
+    stream_outbox_path: Path | None = None
     #: How long the hub waits for an agent's printer:test:result.
     printer_test_timeout: float = 20.0
     #: Alert thresholds (defaults from the platform report).
@@ -104,6 +113,10 @@ _CONVERTERS: dict[str, Any] = {
     "cors_origins": lambda v: tuple(_as_list(v)),
     "trusted_proxies": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,
+    "stream_enabled": lambda v: _flag(v),
+    "stream_max_events": lambda v: _at_least("stream_max_events", int(v), 1),
+    "stream_max_age_seconds": lambda v: _at_least("stream_max_age_seconds", float(v), 1),
+    "stream_outbox_path": Path,
     "alert_namespace_connections": int,
     "alert_agent_offline_seconds": float,
     "alert_reconnects_per_minute": int,
@@ -119,6 +132,10 @@ _CONVERTERS: dict[str, Any] = {
     "role_map": lambda v: role_map_of(_table("role_map", v)),
     "claim_map": lambda v: claim_map_of(_table("claim_map", v)),
 }
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
 
 
 def _table(name: str, value: Any) -> Mapping[str, Any]:

@@ -17,6 +17,7 @@ from hub.runner import RunningHub, start_hub
 from hub.settings import Settings
 from hub.store import TenantConflict, tenants
 from shared.namespaces import Namespace
+from shared.streams import STATUS_EVENT
 from shared.tokens import Role, mint
 
 SECRET = "test-secret-" + "x" * 40
@@ -28,10 +29,15 @@ ALL_NAMESPACES = [str(ns) for ns in Namespace]
 
 @dataclass
 class Recorder:
-    """A Socket.IO client that records every event it receives, per namespace."""
+    """A Socket.IO client that records every event it receives, per namespace.
+
+    ``stream:status`` (the stream's answer after connect) is kept apart, in ``statuses``, so
+    ``received`` holds what was published to the client.
+    """
 
     client: socketio.AsyncClient
     received: dict[str, list[tuple[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
     def events(self, namespace: str, name: str | None = None) -> list[Any]:
         """Payloads received on a namespace (optionally of one event name)."""
@@ -124,6 +130,9 @@ class HubHarness:
         for ns in namespaces:
 
             def record(event: str, *args: Any, _ns: str = ns) -> None:
+                if event == STATUS_EVENT:
+                    recorder.statuses[_ns].append(args[0] if args else None)
+                    return
                 recorder.received[_ns].append((event, args[0] if args else None))
 
             client.on("*", record, namespace=ns)
