@@ -37,7 +37,7 @@ STATUS_EVENT = "stream:status"
 MAX_SEQ = 2**53 - 1
 
 Epoch = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
-Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ, strict=True)]
 
 #: Why a reconnecting client was not recovered (``stream:status.code``).
 RecoveryCode = Literal[

@@ -52,6 +52,13 @@ class Recorder:
                 await asyncio.sleep(0.01)
         return self.events(namespace, name)
 
+    async def wait_status(self, namespace: str, count: int = 1, timeout: float = 5.0) -> Any:
+        """The ``count``-th ``stream:status`` received on ``namespace`` (waiting for it)."""
+        async with asyncio.timeout(timeout):
+            while len(self.statuses[namespace]) < count:
+                await asyncio.sleep(0.01)
+        return self.statuses[namespace][count - 1]
+
     async def call(self, namespace: str, event: str, data: Any, timeout: float = 10) -> Any:
         """Emit with an ack and return the ack."""
         return await self.client.call(event, data, namespace=namespace, timeout=timeout)
@@ -120,9 +127,16 @@ class HubHarness:
         )
 
     async def connect(
-        self, token: str, namespaces: list[str] | None = None, **kwargs: Any
+        self,
+        token: str,
+        namespaces: list[str] | None = None,
+        since: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> Recorder:
-        """A connected client that records every event on the given namespaces."""
+        """A connected client that records every event on the given namespaces.
+
+        ``since`` (a stream offset) is sent as ``auth.since``, as a reconnecting client does.
+        """
         await self.provision_pending()
         namespaces = namespaces or ALL_NAMESPACES
         client = socketio.AsyncClient(reconnection=False)
@@ -139,7 +153,7 @@ class HubHarness:
         await client.connect(
             self.url,
             namespaces=namespaces,
-            auth={"token": token},
+            auth={"token": token} if since is None else {"token": token, "since": since},
             transports=["websocket"],
             wait_timeout=5,
             **kwargs,

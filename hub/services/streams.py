@@ -212,11 +212,16 @@ class StreamService:
             await self._send(member, STATUS_EVENT, status.to_wire())
             # Replayed up to the head: buffered entries up to it were sent. Not replayed: every
             # buffered entry came after the connect, so the client gets all of them.
-            await self._go_live(member, head.offset if code is None else None)
+            buffered = await self._go_live(member, head.offset if code is None else None)
             self._advance(head.offset)
             log.info(
                 "client handed over",
-                extra={**member.session.log_fields(), "replayed": replayed, "code": code},
+                extra={
+                    **member.session.log_fields(),
+                    "replayed": replayed,
+                    "buffered": buffered,
+                    "code": code,
+                },
             )
         except ClientGone:
             self._forget(member)
@@ -269,16 +274,19 @@ class StreamService:
                     sent += 1
         return sent, None
 
-    async def _go_live(self, member: Member, floor: StreamOffset | None) -> None:
-        """Send what was buffered above ``floor``, then let live delivery take over."""
+    async def _go_live(self, member: Member, floor: StreamOffset | None) -> int:
+        """Send what was buffered above ``floor``, then let live delivery take over; how many."""
         member.floor = floor
+        sent = 0
         while member.buffer:
             pending, member.buffer = member.buffer, []
             for entry in pending:
                 if not member.has(entry):
                     await self._send(member, entry.event, entry.wire())
                     member.floor = entry.offset
+                    sent += 1
         member.buffer = None  # no await since the last check: nothing can slip in between
+        return sent
 
     async def _send(self, member: Member, event: str, data: dict[str, Any]) -> None:
         if not self._alive(member):

@@ -34,9 +34,14 @@ class StoredEvent:
 
 
 async def head(session: AsyncSession, company_id: str, new_epoch: str) -> tuple[str, int]:
-    """The stream's (epoch, last seq); a stream seen for the first time starts ``new_epoch``."""
+    """The stream's (epoch, last seq); a stream seen for the first time starts ``new_epoch``.
+
+    Events left without a head (a head row lost, say, to a partial restore) belong to a history
+    nobody can name any more: they are dropped, so the new epoch starts empty at seq 1.
+    """
     values = {"company_id": company_id, "epoch": new_epoch, "seq": 0, "created_at": utcnow()}
-    await insert_ignore(session, StreamHead, values, ["company_id"])
+    if await insert_ignore(session, StreamHead, values, ["company_id"]):
+        await session.execute(delete(StreamEvent).where(StreamEvent.company_id == company_id))
     row = await session.get_one(StreamHead, company_id, populate_existing=True)
     return row.epoch, row.seq
 
