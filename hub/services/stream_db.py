@@ -1,8 +1,10 @@
 """The stream backend of a single hub: company streams in its database.
 
-One append at a time per company (an asyncio lock): the seq is bumped, the event inserted and,
-for an eventId, the answer remembered, in one transaction; after the commit the entry goes to
-the live sink while the lock is still held, so clients see a company's events in seq order.
+One writer at a time per company (an asyncio lock), committing in groups: each append joins
+the company's queue and waits for the lock; whoever holds it takes everything queued (up to
+``GROUP``), bumps the seq, inserts the events and remembers eventIds in one transaction, then
+hands the entries to the live sink in seq order while still holding the lock, and answers
+every waiter. One commit per group, not per event, is what keeps durability cheap under load.
 A hub without Redis runs as one process, so the lock is the whole story; the database's
 unique keys make a second writer fail loudly rather than interleave.
 """
@@ -16,6 +18,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.services.stream_types import Appended, Draft, Entry, Sink, StreamUnavailable, answer_with
 from hub.store import Database
@@ -28,6 +31,10 @@ log = logging.getLogger("chit.hub.streams")
 
 #: Count-trim a company's stream every this many appends (a DELETE per append is waste).
 TRIM_EVERY = 64
+#: Most appends committed in one transaction.
+GROUP = 256
+
+Waiter = tuple[Draft, "asyncio.Future[Appended]"]
 
 
 def new_epoch() -> str:
@@ -43,6 +50,7 @@ class DatabaseStream:
         self.max_events = max_events
         self.max_age = max_age
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._queued: defaultdict[str, list[Waiter]] = defaultdict(list)
         self._sink: Sink | None = None
 
     async def start(self, sink: Sink) -> None:
@@ -57,33 +65,45 @@ class DatabaseStream:
         """Every draft fits (the publish API bounds payloads already)."""
 
     async def append(self, draft: Draft) -> Appended:
-        """Append in one transaction, then hand the entry to the sink (in seq order)."""
-        async with self._locks[draft.company_id]:
-            try:
-                appended = await self._append(draft)
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
-                log.error("stream append failed", extra={"error": str(exc)})
-                raise StreamUnavailable(str(exc)) from exc
-            if appended.entry is not None and self._sink is not None:
-                await self._sink(appended.entry)
-            return appended
-
-    async def _append(self, draft: Draft) -> Appended:
+        """Append (committed with whatever else is queued), delivered live in seq order."""
         company = draft.company_id
-        async with self._db.session() as s:
-            if draft.event_id is not None:
-                first = await store.answer_for(s, company, draft.event_id)
-                if first is not None:
-                    return Appended(None, first)
-            row = (str(draft.namespace), draft.event, draft.branch_id, draft.payload)
-            epoch, seq = await store.append(s, company, new_epoch(), row)
-            offset = StreamOffset(stream=company, epoch=epoch, seq=seq)
-            if draft.event_id is not None:
-                await store.remember_answer(
-                    s, company, draft.event_id, seq, answer_with(draft, offset)
-                )
-            if seq % TRIM_EVERY == 0:
-                await store.trim_to(s, company, seq - self.max_events)
+        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        self._queued[company].append((draft, future))
+        async with self._locks[company]:
+            if not future.done():  # nobody took it along: lead a group
+                group = self._queued[company][:GROUP]
+                del self._queued[company][:GROUP]
+                await self._commit(group)
+        return future.result()
+
+    async def _commit(self, group: list[Waiter]) -> None:
+        try:
+            async with self._db.session() as s:
+                results = [await self._append_in(s, draft) for draft, _ in group]
+            for (_, future), appended in zip(group, results, strict=True):
+                if appended.entry is not None and self._sink is not None:
+                    await self._sink(appended.entry)
+                future.set_result(appended)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.error("stream append failed", extra={"error": str(exc), "group": len(group)})
+            _fail(group, StreamUnavailable(str(exc)))
+        except BaseException:
+            _fail(group, StreamUnavailable("the append was interrupted"))  # a cancelled leader
+            raise
+
+    async def _append_in(self, s: AsyncSession, draft: Draft) -> Appended:
+        company = draft.company_id
+        if draft.event_id is not None:
+            first = await store.answer_for(s, company, draft.event_id)
+            if first is not None:
+                return Appended(None, first)
+        row = (str(draft.namespace), draft.event, draft.branch_id, draft.payload)
+        epoch, seq = await store.append(s, company, new_epoch(), row)
+        offset = StreamOffset(stream=company, epoch=epoch, seq=seq)
+        if draft.event_id is not None:
+            await store.remember_answer(s, company, draft.event_id, seq, answer_with(draft, offset))
+        if seq % TRIM_EVERY == 0:
+            await store.trim_to(s, company, seq - self.max_events)
         return Appended(_entry(draft, offset))
 
     async def head(self, company_id: str) -> Head:
@@ -123,6 +143,14 @@ class DatabaseStream:
             removed = await store.trim_older(s, cutoff)
         if removed:
             log.info("stream events past their age trimmed", extra={"count": removed})
+
+
+def _fail(group: list[Waiter], error: StreamUnavailable) -> None:
+    """Answer every waiter of the group not answered yet with ``error``."""
+    for _, future in group:
+        if not future.done():
+            future.set_exception(error)
+            future.exception()  # retrieved: a waiter that went away logs nothing
 
 
 def _entry(draft: Draft, offset: StreamOffset) -> Entry:

@@ -60,14 +60,17 @@ async def append(
     event: tuple[str, str, str | None, dict[str, Any]],
 ) -> tuple[str, int]:
     """Append ``(namespace, event, branch_id, payload)``; returns its (epoch, seq)."""
-    await head(session, company_id, new_epoch)
     bump = (
         update(StreamHead)
         .where(StreamHead.company_id == company_id)
         .values(seq=StreamHead.seq + 1)
         .returning(StreamHead.epoch, StreamHead.seq)
     )
-    epoch, seq = (await session.execute(bump)).one()
+    bumped = (await session.execute(bump)).first()
+    if bumped is None:  # the company's first event: start its stream
+        await head(session, company_id, new_epoch)
+        bumped = (await session.execute(bump)).one()
+    epoch, seq = bumped
     namespace, name, branch_id, payload = event
     session.add(
         StreamEvent(
@@ -80,7 +83,6 @@ async def append(
             created_at=utcnow(),
         )
     )
-    await session.flush()
     return str(epoch), int(seq)
 
 

@@ -290,3 +290,17 @@ async def test_with_streams_off_events_are_plain_broadcasts(tmp_path: Path) -> N
         assert client.statuses[ORDERS] == []
     finally:
         await hub.stop()
+
+
+async def test_concurrent_publishes_get_distinct_offsets_delivered_in_order(
+    hub: HubHarness,
+) -> None:
+    client = await hub.connect(hub.token(Role.STAFF, "acme"), [ORDERS])
+    await client.wait_status(ORDERS)
+    answers = await asyncio.gather(*(hub.publish("newOrder", order(i)) for i in range(1, 61)))
+    assert all(status == 202 for status, _ in answers)
+    assert sorted(body["offset"]["seq"] for _, body in answers) == list(range(1, 61))
+    await client.wait_for(ORDERS, "newOrder", 60)
+    assert seqs(client) == list(range(1, 61))  # committed in groups, delivered in seq order
+    by_order = {body["correlationId"]: body["offset"] for _, body in answers}
+    assert all(by_order[e["correlationId"]] == e["_offset"] for e in client.events(ORDERS))
