@@ -124,7 +124,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "service",
         PublishRequest,
         ok=202,
-        errors=(400, 401, 403, 409, 413, 415, 422),
+        errors=(400, 401, 403, 404, 409, 413, 415, 422, 503),
         tags=("events",),
     ),
     Operation(
