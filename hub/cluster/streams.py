@@ -204,11 +204,17 @@ class RedisStream:
         """Read the feed from its current end and deliver every entry to ``sink``."""
         self._feed_task = asyncio.create_task(self._read_feed(sink))
 
-    async def stop(self) -> None:
-        """Stop reading and close both connection pools."""
+    async def stop_feed(self) -> None:
+        """Stop reading the feed (``start`` reads it again, from its end then)."""
         if self._feed_task is not None:
             self._feed_task.cancel()
             await asyncio.gather(self._feed_task, return_exceptions=True)
+            self._feed_task = None
+        self.feed_live.clear()
+
+    async def stop(self) -> None:
+        """Stop reading and close both connection pools."""
+        await self.stop_feed()
         for client in (self.redis, self._reader):
             try:
                 await asyncio.wait_for(client.aclose(), TIMEOUT)

@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hub.cluster.streams import RedisStream
 from shared.tokens import Role
 from tests.cluster.support import ROOT, Cluster, HubProc, OwnRedis, harness_for
-from tests.support import Recorder, settle, wait_healthy
+from tests.support import HubHarness, Recorder, settle, wait_healthy
 
 ORDERS = "/orders"
 SCRIPT = ROOT / "tests" / "js" / "replay_client.mjs"
@@ -269,3 +271,64 @@ async def test_a_since_naming_another_company_recovers_nothing(cluster: Cluster)
         assert status["offset"]["stream"] == "acme"
         await settle(0.3)
         assert crafted.events(ORDERS) == []
+
+
+async def _redis_hub(path: Path, redis_url: str, prefix: str) -> HubHarness:
+    return await HubHarness.start(path, redis_url=redis_url, cluster_prefix=prefix)
+
+
+async def test_publishing_on_another_instance_during_a_replay_loses_and_doubles_nothing(
+    redis_url: str, tmp_path: Path
+) -> None:
+    prefix = f"chit-race-{uuid.uuid4().hex[:8]}"
+    replaying = await _redis_hub(tmp_path / "a", redis_url, prefix)
+    publishing = await _redis_hub(tmp_path / "b", redis_url, prefix)
+    try:
+        assert replaying.ctx.streams is not None
+        token = replaying.token(Role.STAFF, "acme")
+        first = await replaying.connect(token, [ORDERS])
+        since = (await first.wait_status(ORDERS))["offset"]
+        await first.close()
+        for i in range(1, 201):
+            status, _ = await publishing.publish("newOrder", order(i))
+            assert status == 202
+        replaying.ctx.streams.replay_batch = 4  # fifty round trips to Redis
+        connecting = asyncio.create_task(replaying.connect(token, [ORDERS], since=since))
+
+        async def live() -> None:
+            for i in range(201, 241):
+                await publishing.publish("newOrder", order(i))
+
+        await asyncio.gather(connecting, live())
+        back = connecting.result()
+        await back.wait_for(ORDERS, "newOrder", 240, timeout=20)
+        await settle(0.5)
+        assert [e["_offset"]["seq"] for e in back.events(ORDERS)] == list(range(1, 241))
+        assert ids(back) == [f"o{i}" for i in range(1, 241)]
+        assert back.statuses[ORDERS][0]["recovered"] is True
+    finally:
+        await replaying.stop()
+        await publishing.stop()
+
+
+async def test_entries_the_feed_skipped_are_read_from_the_stream(
+    redis_url: str, tmp_path: Path
+) -> None:
+    prefix = f"chit-gap-{uuid.uuid4().hex[:8]}"
+    hub = await _redis_hub(tmp_path / "a", redis_url, prefix)
+    try:
+        streams = hub.ctx.streams
+        assert streams is not None and isinstance(streams.backend, RedisStream)
+        client = await hub.connect(hub.token(Role.STAFF, "acme"), [ORDERS])
+        await client.wait_status(ORDERS)
+        await streams.backend.stop_feed()  # this instance stops reading the feed ...
+        for i in range(1, 6):
+            await hub.publish("newOrder", order(i))
+        await streams.backend.redis.xtrim(f"{prefix}:feed", maxlen=0)  # ... which loses them
+        await streams.backend.start(streams.deliver)
+        await streams.backend.ready(5)
+        await hub.publish("newOrder", order(6))
+        await client.wait_for(ORDERS, "newOrder", 6, timeout=10)
+        assert ids(client) == [f"o{i}" for i in range(1, 7)]
+    finally:
+        await hub.stop()
