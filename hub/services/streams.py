@@ -124,6 +124,11 @@ class StreamService:
         """The backend's live sink: emit an appended entry to this instance's clients."""
         try:
             await self._fill_gap(entry)
+        except Exception:  # the entry itself still goes out; the next one retries the gap
+            log.exception(
+                "entries the feed skipped could not be read", extra={"company": entry.company_id}
+            )
+        try:
             await self._emit_live(entry)
         except Exception:
             log.exception("live delivery failed", extra={"company": entry.company_id})

@@ -115,7 +115,7 @@ async def test_events_published_during_a_replay_are_neither_lost_nor_doubled(
     since = (await client.wait_status(ORDERS))["offset"]
     await client.close()
     await publish_orders(hub, range(1, 301))
-    hub.ctx.streams.replay_batch = 5  # sixty round trips: publishing overlaps the replay
+    hub.ctx.streams.replay_batch = 2  # 150 round trips: publishing overlaps the replay
     caplog.set_level(logging.INFO, "chit.hub.streams")
     connecting = asyncio.create_task(hub.connect(token, [ORDERS], since=since))
     live = asyncio.create_task(publish_orders(hub, range(301, 341)))
