@@ -146,3 +146,26 @@ async def test_neither_redis_nor_outbox_is_a_503_with_retry_after(tmp_path: Path
         assert client.events("/orders") == []
     finally:
         await hub.stop()
+
+
+async def test_events_left_by_a_previous_run_go_first(redis_url: str, tmp_path: Path) -> None:
+    left = Outbox(tmp_path / "outbox.db")
+    await left.put(draft(1))  # a hub stopped with this still waiting
+    await left.close()
+    stream = RedisStream(
+        redis_url, f"chit-resume-{free_port()}", max_events=100, max_age=60, max_message_bytes=4096
+    )
+    outboxed = OutboxedStream(stream, Outbox(tmp_path / "outbox.db"))
+    try:
+        await outboxed.resume()
+        assert outboxed.backlog
+        assert (await outboxed.append(draft(2))).queued  # Redis is up, yet it waits its turn
+        assert await outboxed.flush() == 2
+        entries = await stream.read("acme", 0, 10)
+        assert [e.payload["orderId"] for e in entries] == ["o1", "o2"]
+    finally:
+        keys = [k async for k in stream.redis.scan_iter(f"{stream.prefix}:*")]
+        if keys:
+            await stream.redis.delete(*keys)
+        await stream.stop()
+        await outboxed.outbox.close()
