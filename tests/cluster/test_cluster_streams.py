@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from hub.cluster.streams import RedisStream
 from shared.tokens import Role
@@ -277,6 +278,13 @@ async def _redis_hub(path: Path, redis_url: str, prefix: str) -> HubHarness:
     return await HubHarness.start(path, redis_url=redis_url, cluster_prefix=prefix)
 
 
+def _forget(redis_url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
 async def test_publishing_on_another_instance_during_a_replay_loses_and_doubles_nothing(
     redis_url: str, tmp_path: Path
 ) -> None:
@@ -309,6 +317,7 @@ async def test_publishing_on_another_instance_during_a_replay_loses_and_doubles_
     finally:
         await replaying.stop()
         await publishing.stop()
+        _forget(redis_url, prefix)
 
 
 async def test_entries_the_feed_skipped_are_read_from_the_stream(
@@ -332,3 +341,4 @@ async def test_entries_the_feed_skipped_are_read_from_the_stream(
         assert ids(client) == [f"o{i}" for i in range(1, 7)]
     finally:
         await hub.stop()
+        _forget(redis_url, prefix)
