@@ -92,15 +92,16 @@ async def build_context(settings: Settings) -> HubContext:
     metrics = HubMetrics(settings.instance_id)
     cluster = build_cluster(settings)
     sio = build_server(settings, metrics, cluster)
+    publisher = Publisher(sio)
     db = await Database.connect(settings.database_url, settings.data_dir)
-    connections = ConnectionRegistry()
-    streams = build_streams(settings, sio, connections, db, cluster)
-    publisher = Publisher(sio, streams)
     directory = BranchDirectory(db)
     printing = PrintingService(
         publisher, metrics, settings.printer_test_timeout, PrinterRecords(db), cluster
     )
     jobs = JobService(db, printing, publisher, metrics)
+    connections = ConnectionRegistry()
+    streams = build_streams(settings, sio, connections, db, cluster)
+    publisher.use_streams(streams)
     engine = AlertEngine(thresholds_of(settings), alert_emitter(publisher, cluster))
     if cluster is not None:
         cluster.bus.on_bus("alert", mirror_into(engine))
@@ -125,8 +126,8 @@ async def build_context(settings: Settings) -> HubContext:
         db,
         jobs,
         Keyring.from_settings(keys, settings),
-        cluster=cluster,
         streams=streams,
+        cluster=cluster,
     )
 
 

@@ -40,7 +40,7 @@ class HubContext:
     #: The platform's JWKS keys (inert without jwks_url); holds the jwks inside ``keys``.
     keyring: Keyring
     cluster: Cluster | None = None
-    #: Company event streams (offsets, replay, the outbox); built by hub.app.build_streams.
+    #: Company event streams (offsets, replay, the outbox); built by hub.services.stream_setup.
     streams: StreamService | None = None
     started_at: float = field(default_factory=time.time)
     #: Failed logins per username and address: 10 in 5 minutes.

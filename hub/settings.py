@@ -78,15 +78,6 @@ class Settings:
     cluster_stats_ttl: float = 6.0
     #: Largest message allowed on the cluster channel (bytes).
     cluster_max_message_bytes: int = 1024 * 1024
-    #: Company event streams: offsets on streamed events, replay on reconnect, eventId
-    #: idempotency, the outbox while Redis is away (docs/operations.md "Streams and replay").
-    stream_enabled: bool = True
-    #: Events kept per company stream (Redis trims approximately: a little more may stay).
-    stream_max_events: int = 10_000
-    #: Seconds an event (and a publisher's eventId) is kept in its stream.
-    stream_max_age_seconds: float = 86_400.0
-    #: The cluster outbox file (default: outbox.db in data_dir).
-    stream_outbox_path: Path | None = None
     #: How long the hub waits for an agent's printer:test:result.
     printer_test_timeout: float = 20.0
     #: Alert thresholds (defaults from the platform report).
@@ -96,6 +87,15 @@ class Settings:
     alert_instance_imbalance: float = 0.30
     #: How often alerts are evaluated (seconds).
     alert_interval: float = 5.0
+    #: Company event streams: offsets on streamed events, replay on reconnect, eventId
+    #: idempotency, the outbox while Redis is away (docs/operations.md "Streams and replay").
+    stream_enabled: bool = True
+    #: Events kept per company stream (Redis trims approximately: a little more may stay).
+    stream_max_events: int = 10_000
+    #: Seconds an event (and a publisher's eventId) is kept in its stream.
+    stream_max_age_seconds: float = 86_400.0
+    #: The cluster outbox file (default: outbox.db in data_dir).
+    stream_outbox_path: Path | None = None
 
     def with_secret(self, secret: str) -> Settings:
         """A copy with the given signing secret."""
@@ -113,10 +113,6 @@ _CONVERTERS: dict[str, Any] = {
     "cors_origins": lambda v: tuple(_as_list(v)),
     "trusted_proxies": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,
-    "stream_enabled": lambda v: _flag(v),
-    "stream_max_events": lambda v: _at_least("stream_max_events", int(v), 1),
-    "stream_max_age_seconds": lambda v: _at_least("stream_max_age_seconds", float(v), 1),
-    "stream_outbox_path": Path,
     "alert_namespace_connections": int,
     "alert_agent_offline_seconds": float,
     "alert_reconnects_per_minute": int,
@@ -124,6 +120,10 @@ _CONVERTERS: dict[str, Any] = {
     "alert_interval": float,
     "cluster_stats_ttl": float,
     "cluster_max_message_bytes": int,
+    "stream_enabled": lambda v: _flag(v),
+    "stream_max_events": lambda v: _at_least("stream_max_events", int(v), 1),
+    "stream_max_age_seconds": lambda v: _at_least("stream_max_age_seconds", float(v), 1),
+    "stream_outbox_path": Path,
     "jwt_leeway_seconds": lambda v: _at_least("jwt_leeway_seconds", int(v), 0),
     "jwks_url": lambda v: _http_url("jwks_url", str(v)),
     "jwks_refetch_seconds": lambda v: _at_least("jwks_refetch_seconds", float(v), 0),

@@ -49,6 +49,11 @@ class Publisher:
 
     def __init__(self, emitter: Emitter, streams: StreamService | None = None) -> None:
         self._emitter = emitter
+        self._streams: StreamService | None = None
+        self.use_streams(streams)
+
+    def use_streams(self, streams: StreamService | None) -> None:
+        """Send streamed events through ``streams`` (when it is enabled) from now on."""
         self._streams = streams if streams is not None and streams.enabled else None
 
     async def to_tenant(
