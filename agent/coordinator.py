@@ -48,6 +48,11 @@ class PrintUnconfirmed(PrintFailed):
     """The bytes went out but the printer did not say it is fine afterwards: it may have printed."""
 
 
+#: Write errors whose own source settles the outcome: an OS print queue reporting that the job
+#: was cancelled (by a person) or aborted is a failed job, not an unknown one.
+SETTLED_BY_QUEUE = frozenset({"job_cancelled", "job_aborted"})
+
+
 def unconfirmed_error(write_error: ErrorInfo | None, after: PrinterStatus) -> ErrorInfo | None:
     """Why a print that was sent is not known to have printed (None when the printer is fine)."""
     if write_error is not None:
@@ -126,6 +131,8 @@ class PrinterCoordinator:
             await self._set_status(before)
             raise PrintFailed(refused, before)
         await self._set_status(after)
+        if broken is not None and broken.code in SETTLED_BY_QUEUE:
+            raise PrintFailed(broken, after)
         error = unconfirmed_error(broken, after)
         if error is not None:
             raise PrintUnconfirmed(error, after)

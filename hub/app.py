@@ -39,6 +39,7 @@ from hub.services.monitoring import AlertEngine, Monitor, Thresholds
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
+from hub.services.stream_setup import build_streams
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings, ensure_secret
 from hub.sio_server import ChitServer
@@ -113,6 +114,8 @@ async def build_context(settings: Settings) -> HubContext:
     )
     jobs = JobService(db, printing, publisher, metrics, settings.job_redelivery_interval)
     connections = ConnectionRegistry()
+    streams = build_streams(settings, sio, connections, db, cluster)
+    publisher.use_streams(streams)
     engine = AlertEngine(thresholds_of(settings), alert_emitter(publisher, cluster))
     if cluster is not None:
         cluster.bus.on_bus("alert", mirror_into(engine))
@@ -138,6 +141,7 @@ async def build_context(settings: Settings) -> HubContext:
         jobs,
         Keyring.from_settings(keys, settings),
         ActionService(printing.locator, publisher, db, settings.printer_test_timeout, cluster),
+        streams=streams,
         cluster=cluster,
         admission=AdmissionGate(settings.admission_limit),
     )
@@ -216,6 +220,8 @@ async def build_app(settings: Settings) -> web.Application:
         app.add_routes(module.routes)
     app.cleanup_ctx.append(_background)
     app.cleanup_ctx.append(ctx.keyring.serving)
+    if ctx.streams is not None:
+        app.cleanup_ctx.append(ctx.streams.serving)
     app.on_cleanup.append(_close_database)
     return app
 

@@ -18,6 +18,7 @@ from hub.services.monitoring import Monitor
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.ratelimit import FailureLimiter
+from hub.services.streams import StreamService
 from hub.services.tenancy import BranchDirectory
 from hub.settings import Settings
 from hub.store import Database
@@ -43,6 +44,8 @@ class HubContext:
     #: Cash drawer and buzzer requests.
     actions: ActionService
     cluster: Cluster | None = None
+    #: Company event streams (offsets, replay, the outbox); built by hub.services.stream_setup.
+    streams: StreamService | None = None
     started_at: float = field(default_factory=time.time)
     #: Connects being admitted at once (backpressure: ``busy`` beyond the limit).
     admission: AdmissionGate = field(default_factory=AdmissionGate)

@@ -107,6 +107,15 @@ class Settings:
     alert_instance_imbalance: float = 0.30
     #: How often alerts are evaluated (seconds).
     alert_interval: float = 5.0
+    #: Company event streams: offsets on streamed events, replay on reconnect, eventId
+    #: idempotency, the outbox while Redis is away (docs/operations.md "Streams and replay").
+    stream_enabled: bool = True
+    #: Events kept per company stream (Redis trims approximately: a little more may stay).
+    stream_max_events: int = 10_000
+    #: Seconds an event (and a publisher's eventId) is kept in its stream.
+    stream_max_age_seconds: float = 86_400.0
+    #: The cluster outbox file (default: outbox.db in data_dir).
+    stream_outbox_path: Path | None = None
 
     def with_secret(self, secret: str) -> Settings:
         """A copy with the given signing secret."""
@@ -142,6 +151,10 @@ _CONVERTERS: dict[str, Any] = {
     "alert_interval": float,
     "cluster_stats_ttl": float,
     "cluster_max_message_bytes": int,
+    "stream_enabled": lambda v: _flag(v),
+    "stream_max_events": lambda v: _at_least("stream_max_events", int(v), 1),
+    "stream_max_age_seconds": lambda v: _at_least("stream_max_age_seconds", float(v), 1),
+    "stream_outbox_path": Path,
     "jwt_leeway_seconds": lambda v: _at_least("jwt_leeway_seconds", int(v), 0),
     "jwks_url": lambda v: _http_url("jwks_url", str(v)),
     "jwks_refetch_seconds": lambda v: _at_least("jwks_refetch_seconds", float(v), 0),
@@ -150,6 +163,10 @@ _CONVERTERS: dict[str, Any] = {
     "role_map": lambda v: role_map_of(_table("role_map", v)),
     "claim_map": lambda v: claim_map_of(_table("claim_map", v)),
 }
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
 
 
 def _table(name: str, value: Any) -> Mapping[str, Any]:

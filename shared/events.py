@@ -18,6 +18,7 @@ from pydantic import Base64Bytes, Field, ValidationError, model_validator
 from shared.documents import ReceiptDocument
 from shared.namespaces import ALLOWED_ROLES, Namespace
 from shared.printers import AgentInfo, PrinterInfo, PrinterStatus
+from shared.streams import STATUS_EVENT, StreamStatus
 from shared.tokens import WEB_ROLES, Role
 from shared.wire import (
     CorrelationId,
@@ -340,6 +341,18 @@ def _auth_specs(ns: Namespace) -> tuple[EventSpec, ...]:
     )
 
 
+def _stream_specs(ns: Namespace) -> tuple[EventSpec, ...]:
+    """The stream's answer after connect, the same on every namespace (see shared.streams)."""
+    return (
+        _spec(
+            ns,
+            STATUS_EVENT,
+            StreamStatus,
+            "After connect (and any replay): recovered or not, and the stream's current offset.",
+        ),
+    )
+
+
 # --- the catalog ------------------------------------------------------------------------------
 
 
@@ -520,6 +533,7 @@ CATALOG: tuple[EventSpec, ...] = (
     ),
     _spec(A, "newAlert", NewAlert, "A critical inventory alert.", publishable=True, critical=True),
     *(spec for ns in Namespace for spec in _auth_specs(ns)),
+    *(spec for ns in Namespace for spec in _stream_specs(ns)),
 )
 
 _BY_KEY: dict[tuple[Namespace, str], EventSpec] = {(s.namespace, s.name): s for s in CATALOG}

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
 
 from shared.namespaces import Namespace
 from shared.wire import Identifier, ShortText, WireModel
+
+#: A publisher's id for one event: publishing the same id again (within the stream's
+#: retention) answers with the first answer and broadcasts nothing.
+EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
 
 
 class PublishRequest(WireModel):
@@ -15,6 +21,7 @@ class PublishRequest(WireModel):
     event: ShortText
     company_id: Identifier
     branch_id: Identifier | None = None
+    event_id: EventId | None = None
     payload: dict[str, Any]
 
 

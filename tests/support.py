@@ -17,6 +17,7 @@ from hub.runner import RunningHub, start_hub
 from hub.settings import Settings
 from hub.store import TenantConflict, tenants
 from shared.namespaces import Namespace
+from shared.streams import STATUS_EVENT
 from shared.tokens import Role, mint
 
 SECRET = "test-secret-" + "x" * 40
@@ -28,10 +29,15 @@ ALL_NAMESPACES = [str(ns) for ns in Namespace]
 
 @dataclass
 class Recorder:
-    """A Socket.IO client that records every event it receives, per namespace."""
+    """A Socket.IO client that records every event it receives, per namespace.
+
+    ``stream:status`` (the stream's answer after connect) is kept apart, in ``statuses``, so
+    ``received`` holds what was published to the client.
+    """
 
     client: socketio.AsyncClient
     received: dict[str, list[tuple[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
     def events(self, namespace: str, name: str | None = None) -> list[Any]:
         """Payloads received on a namespace (optionally of one event name)."""
@@ -45,6 +51,13 @@ class Recorder:
             while len(self.events(namespace, name)) < count:
                 await asyncio.sleep(0.01)
         return self.events(namespace, name)
+
+    async def wait_status(self, namespace: str, count: int = 1, timeout: float = 5.0) -> Any:
+        """The ``count``-th ``stream:status`` received on ``namespace`` (waiting for it)."""
+        async with asyncio.timeout(timeout):
+            while len(self.statuses[namespace]) < count:
+                await asyncio.sleep(0.01)
+        return self.statuses[namespace][count - 1]
 
     async def call(self, namespace: str, event: str, data: Any, timeout: float = 10) -> Any:
         """Emit with an ack and return the ack."""
@@ -114,9 +127,16 @@ class HubHarness:
         )
 
     async def connect(
-        self, token: str, namespaces: list[str] | None = None, **kwargs: Any
+        self,
+        token: str,
+        namespaces: list[str] | None = None,
+        since: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> Recorder:
-        """A connected client that records every event on the given namespaces."""
+        """A connected client that records every event on the given namespaces.
+
+        ``since`` (a stream offset) is sent as ``auth.since``, as a reconnecting client does.
+        """
         await self.provision_pending()
         namespaces = namespaces or ALL_NAMESPACES
         client = socketio.AsyncClient(reconnection=False)
@@ -124,13 +144,16 @@ class HubHarness:
         for ns in namespaces:
 
             def record(event: str, *args: Any, _ns: str = ns) -> None:
+                if event == STATUS_EVENT:
+                    recorder.statuses[_ns].append(args[0] if args else None)
+                    return
                 recorder.received[_ns].append((event, args[0] if args else None))
 
             client.on("*", record, namespace=ns)
         await client.connect(
             self.url,
             namespaces=namespaces,
-            auth={"token": token},
+            auth={"token": token} if since is None else {"token": token, "since": since},
             transports=["websocket"],
             wait_timeout=5,
             **kwargs,

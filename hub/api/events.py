@@ -1,4 +1,10 @@
-"""``POST /api/v1/events``: the platform's backend publishes catalog events to tenant rooms."""
+"""``POST /api/v1/events``: the platform's backend publishes catalog events to tenant rooms.
+
+A streamed event is answered ``202`` only once it is durable (in its company's stream, or in
+the instance's outbox while Redis is away: ``queued: true``, no offset yet); when neither can
+take it, ``503`` with ``Retry-After``. An ``eventId`` seen before (within the retention) gets
+the first answer again with ``duplicate: true``, and nothing is broadcast.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,19 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.auth import require
-from hub.api.errors import raise_error, read_json, validated
+from hub.api.errors import json_error, raise_error, read_json, validated
 from hub.context import ctx_of
+from hub.services.publisher import Publication
+from hub.services.stream_types import StreamUnavailable
 from hub.services.tenancy import UnknownBranch
 from shared.events import EventSpec, PayloadError, lookup, parse
 from shared.publish import TENANT_FIELDS, PublishRequest
+from shared.streams import OFFSET_FIELD
 from shared.tokens import Claims, Role
 
 routes = web.RouteTableDef()
+#: Seconds a publisher should wait before retrying when the stream cannot take events.
+RETRY_AFTER = 2
 
 
 def _envelope(body: Any) -> PublishRequest:
@@ -65,6 +76,16 @@ async def _check_branch(request: web.Request, envelope: PublishRequest) -> None:
         raise_error(404, exc.code, exc.message, "branchId")
 
 
+def _check_reserved(envelope: PublishRequest) -> None:
+    if OFFSET_FIELD in envelope.payload:
+        raise_error(
+            422,
+            "reserved_field",
+            f"payload.{OFFSET_FIELD} is added by the hub and cannot be published",
+            f"payload.{OFFSET_FIELD}",
+        )
+
+
 def _check_tenant_fields(envelope: PublishRequest) -> None:
     for wire_name, attr in TENANT_FIELDS.items():
         value = envelope.payload.get(wire_name)
@@ -83,14 +104,50 @@ def _with_correlation_id(spec: EventSpec, payload: dict[str, Any]) -> dict[str, 
     return payload
 
 
+def _answer(spec: EventSpec, envelope: PublishRequest, model: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "ok": True,
+        "namespace": str(spec.namespace),
+        "event": spec.name,
+        "correlationId": getattr(model, "correlation_id", None),
+    }
+    if envelope.event_id is not None:
+        answer["eventId"] = envelope.event_id
+    return answer
+
+
+def _response(answer: dict[str, Any], published: Publication) -> web.Response:
+    appended = published.appended
+    if appended is None:  # not a streamed event
+        return web.json_response({**answer, "rooms": published.rooms}, status=202)
+    if appended.first_answer is not None:
+        return web.json_response({**appended.first_answer, "duplicate": True}, status=202)
+    body = {**answer, "rooms": published.rooms}
+    if appended.queued:
+        return web.json_response({**body, "offset": None, "queued": True}, status=202)
+    assert appended.entry is not None
+    return web.json_response({**body, "offset": appended.entry.offset.to_wire()}, status=202)
+
+
+def _unavailable(exc: StreamUnavailable) -> web.Response:
+    response = json_error(
+        503,
+        "stream_unavailable",
+        f"the event could not be made durable ({exc}); nothing was broadcast, retry",
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 @routes.post("/api/v1/events")
 async def publish_event(request: web.Request) -> web.Response:
-    """Validate an event against the catalog and emit it to the tenant's rooms."""
+    """Validate an event against the catalog, make it durable and broadcast it."""
     ctx = ctx_of(request)
     claims = require(request, frozenset({Role.SERVICE}))
     envelope = _envelope(await read_json(request, ctx.settings.max_body_bytes))
     _check_scope(claims, envelope)
     spec = _spec(envelope)
+    _check_reserved(envelope)
     _check_tenant_fields(envelope)
     await _check_branch(request, envelope)
     size = len(json.dumps(envelope.payload, separators=(",", ":")))
@@ -102,15 +159,13 @@ async def publish_event(request: web.Request) -> web.Response:
         )
     try:
         model = parse(spec, _with_correlation_id(spec, envelope.payload))
-        rooms = await ctx.publisher.to_tenant(spec, model, envelope.company_id, envelope.branch_id)
+        answer = _answer(spec, envelope, model)
+        published = await ctx.publisher.publish(
+            spec, model, envelope.company_id, envelope.branch_id, envelope.event_id, answer
+        )
     except PayloadError as exc:
         status = 413 if exc.code == "message_too_large" else 422
         raise_error(status, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
-    body = {
-        "ok": True,
-        "namespace": str(spec.namespace),
-        "event": spec.name,
-        "rooms": rooms,
-        "correlationId": getattr(model, "correlation_id", None),
-    }
-    return web.json_response(body, status=202)
+    except StreamUnavailable as exc:
+        return _unavailable(exc)
+    return _response(answer, published)

@@ -59,6 +59,7 @@ ERROR_TEXT = {
     415: "a JSON body needs Content-Type: application/json (unsupported_media_type)",
     422: "a field, path parameter or query parameter is invalid; field names it",
     429: "too many attempts or connections from this address; see Retry-After",
+    503: "not durable now (no stream, no outbox: stream_unavailable); see Retry-After",
 }
 
 
@@ -163,7 +164,7 @@ OPERATIONS: tuple[Operation, ...] = (
         PublishRequest,
         ok=(202,),
         response=schemas.Published,
-        errors=(409,),
+        errors=(404, 409, 503),
         tags=("events",),
     ),
     Operation(
@@ -417,10 +418,11 @@ def _responses(op: Operation, refs: Refs) -> dict[str, Any]:
     error = _json(refs[(ErrorInfo, "serialization")])
     for status in op.error_statuses():
         responses[str(status)] = {"description": ERROR_TEXT[status], "content": error}
-    if 429 in op.error_statuses():
-        responses["429"]["headers"] = {
-            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
-        }
+    for waiting in (429, 503):
+        if waiting in op.error_statuses():
+            responses[str(waiting)]["headers"] = {
+                "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
+            }
     return responses
 
 

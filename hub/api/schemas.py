@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.events import JobState, MonitoringAlert, PrinterActionResult, PrinterTestResult
 from shared.printers import PrinterInfo, PrinterStatus
+from shared.streams import StreamOffset
 
 
 class View(BaseModel):
@@ -68,6 +69,14 @@ class Published(View):
     event: str
     rooms: list[str]
     correlation_id: str | None
+    #: The platform's idempotency id, echoed when given.
+    event_id: str | None = None
+    #: The event's place in the company's stream (null while it waits in the outbox).
+    offset: StreamOffset | None = None
+    #: True: Redis was unreachable and the event is durable in this instance's outbox.
+    queued: bool | None = None
+    #: True: the same eventId was published before; this is the first answer.
+    duplicate: bool | None = None
 
 
 class SessionUser(View):

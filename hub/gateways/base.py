@@ -80,6 +80,10 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
                 sid, environ, "unavailable", "the hub could not check this connection; retry"
             )
         session = ClientSession(sid, self.namespace_id, claims, environ.get("REMOTE_ADDR"))
+        # Streams: registered before entering the rooms, so no live event can reach the client
+        # ahead of its replay (auth.since); it gets stream:status once connected.
+        if self.ctx.streams is not None:
+            self.ctx.streams.attach(session, auth)
         for room in rooms_for_claims(claims):
             await self.enter_room(sid, room)
         self.ctx.connections.add(session)

@@ -1,12 +1,20 @@
-"""Emit catalog events to tenant rooms: the one place the hub broadcasts."""
+"""Emit catalog events to tenant rooms: the one place the hub broadcasts.
+
+A streamed event (shared.streams.STREAMED) is not emitted here: it is appended to its
+company's stream, and the stream delivers it, with its offset, to every instance's clients.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hub.services.stream_types import Appended, Draft
+from hub.services.streams import StreamService
 from shared.events import EventSpec
 from shared.rooms import target_rooms
+from shared.streams import is_streamed
 from shared.wire import WireModel
 
 log = logging.getLogger("chit.hub.publish")
@@ -28,11 +36,25 @@ class Emitter(Protocol):
     async def disconnect(self, sid: str, namespace: str | None = None) -> None: ...
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What publishing one event did: its rooms, and its place in the stream (if streamed)."""
+
+    rooms: list[str]
+    appended: Appended | None = None
+
+
 class Publisher:
     """Validated events out to ``company:{id}`` and ``branch:{id}`` rooms of one namespace."""
 
-    def __init__(self, emitter: Emitter) -> None:
+    def __init__(self, emitter: Emitter, streams: StreamService | None = None) -> None:
         self._emitter = emitter
+        self._streams: StreamService | None = None
+        self.use_streams(streams)
+
+    def use_streams(self, streams: StreamService | None) -> None:
+        """Send streamed events through ``streams`` (when it is enabled) from now on."""
+        self._streams = streams if streams is not None and streams.enabled else None
 
     async def to_tenant(
         self,
@@ -44,21 +66,57 @@ class Publisher:
         """Emit to the company room and, when given, the branch room; returns the rooms.
 
         Callers have checked that the branch is the company's (the directory, or the store).
+        Streamed events go through the stream (StreamUnavailable when it cannot take them).
         """
+        return (await self.publish(spec, payload, company_id, branch_id)).rooms
+
+    async def publish(
+        self,
+        spec: EventSpec,
+        payload: WireModel,
+        company_id: str,
+        branch_id: str | None = None,
+        event_id: str | None = None,
+        answer: dict[str, Any] | None = None,
+    ) -> Publication:
+        """:meth:`to_tenant` with what the publish API answers: the offset, or a duplicate."""
         rooms = target_rooms(company_id, branch_id)
+        if self._streams is not None and is_streamed(spec.namespace, spec.name):
+            draft = Draft(
+                company_id,
+                branch_id,
+                spec.namespace,
+                spec.name,
+                payload.to_wire(),
+                event_id=event_id,
+                answer={**(answer or {}), "rooms": rooms},
+            )
+            appended = await self._streams.publish(draft)
+            self._logged(spec, payload, rooms, appended)
+            return Publication(rooms, appended)
         await self._emitter.emit(
             spec.name, payload.to_wire(), room=rooms, namespace=str(spec.namespace)
         )
+        self._logged(spec, payload, rooms, None)
+        return Publication(rooms)
+
+    @staticmethod
+    def _logged(
+        spec: EventSpec, payload: WireModel, rooms: list[str], appended: Appended | None
+    ) -> None:
+        entry = appended.entry if appended is not None else None
         log.info(
-            "event emitted",
+            "event emitted" if appended is None else "event streamed",
             extra={
                 "event": spec.name,
                 "namespace": str(spec.namespace),
                 "rooms": ",".join(rooms),
                 "correlation_id": getattr(payload, "correlation_id", None),
+                "seq": entry.seq if entry is not None else None,
+                "queued": appended.queued if appended is not None else None,
+                "duplicate": appended.duplicate if appended is not None else None,
             },
         )
-        return rooms
 
     async def to_room(self, spec: EventSpec, payload: WireModel, room: str) -> None:
         """Emit to one named room (the operators' room for hub-wide alerts)."""

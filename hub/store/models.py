@@ -247,3 +247,39 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(NAME)
     detail: Mapped[dict[str, Any] | None]
     at: Mapped[datetime]
+
+
+class StreamHead(Base):
+    """Where a company's event stream is (single instance): its epoch and its last seq."""
+
+    __tablename__ = "stream_heads"
+    company_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class StreamEvent(Base):
+    """One streamed event of a company, in order (kept for the retention, then trimmed)."""
+
+    __tablename__ = "stream_events"
+    __table_args__ = (Index(None, "created_at"),)
+    company_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    namespace: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(64))
+    branch_id: Mapped[str | None] = mapped_column(ID)
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class StreamEventId(Base):
+    """A publisher's eventId and the answer it got, so a retry gets the same answer."""
+
+    __tablename__ = "stream_event_ids"
+    __table_args__ = (Index(None, "created_at"),)
+    company_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    answer: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

@@ -34,10 +34,15 @@ def redis_reachable(url: str) -> bool:
 
 @dataclass
 class OwnRedis:
-    """A redis-server of our own on a free loopback port (so a test may restart it)."""
+    """A redis-server of our own on a free loopback port (so a test may restart it).
+
+    Without persistence a restart loses every key; with ``persist_dir`` it keeps an
+    append-only file there (fsync on every write), so a restart comes back with its data.
+    """
 
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    persist_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -46,18 +51,14 @@ class OwnRedis:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed"
+        if self.persist_dir is None:
+            storage = ["--appendonly", "no"]
+        else:
+            self.persist_dir.mkdir(parents=True, exist_ok=True)
+            storage = ["--appendonly", "yes", "--appendfsync", "always"]
+            storage += ["--dir", str(self.persist_dir)]
         self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *storage],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

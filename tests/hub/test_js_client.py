@@ -37,14 +37,19 @@ async def test_js_client_connects_and_receives(hub: HubHarness) -> None:
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 15)
     assert line.strip() == b"connected"
-    status, _ = await hub.publish(
+    status, body = await hub.publish(
         "newOrder", {"correlationId": "corr-js-1", "orderId": "o1", "status": "new"}
     )
     assert status == 202
     out = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
     assert out == {
         "event": "newOrder",
-        "payload": {"correlationId": "corr-js-1", "orderId": "o1", "status": "new"},
+        "payload": {
+            "correlationId": "corr-js-1",
+            "orderId": "o1",
+            "status": "new",
+            "_offset": body["offset"],
+        },
     }
     assert await asyncio.wait_for(proc.wait(), 10) == 0
 

@@ -37,7 +37,16 @@ async def test_valid_event_reaches_exactly_the_tenant(hub: HubHarness) -> None:
     assert status == 202
     assert body["rooms"] == ["company:acme", "branch:b1"]
     got = await clients["acme-b1"].wait_for("/orders", "driverUpdate")
-    assert got == [{"orderId": "o1", "driverId": "d1", "location": {"lat": 31.9, "lng": 35.9}}]
+    offset = {"stream": "acme", "epoch": body["offset"]["epoch"], "seq": 1}
+    assert body["offset"] == offset
+    assert got == [
+        {
+            "orderId": "o1",
+            "driverId": "d1",
+            "location": {"lat": 31.9, "lng": 35.9},
+            "_offset": offset,
+        }
+    ]
     await clients["acme"].wait_for("/orders", "driverUpdate")
     await settle()
     assert clients["bistro"].received == {}

@@ -90,7 +90,7 @@ async def test_reserved_names_are_refused_and_change_nothing(
     # Still registered, still in its rooms: an order for its branch arrives.
     status, _ = await hub.publish("newOrder", ORDER, branch="b1")
     assert status == 202
-    packet = await raw.next(f"42{NS},")
+    packet = await raw.next(f'42{NS},["newOrder"')
     assert json.loads(packet[len(f"42{NS},") :])[0] == "newOrder"
 
 

@@ -61,7 +61,7 @@ def test_agent_events_only_from_agents() -> None:
 
 def test_platform_events_are_not_accepted_from_sockets() -> None:
     for ns in (Namespace.ORDERS, Namespace.AVAILABILITY):
-        platform = [s for s in events_of(ns) if not s.name.startswith("auth:")]
+        platform = [s for s in events_of(ns) if not s.name.startswith(("auth:", "stream:"))]
         assert all(s.publishable and not s.from_clients for s in platform)
         # The connection's own token events: a refresh from the client, notices to it.
         auth = {s.name: s for s in events_of(ns) if s.name.startswith("auth:")}

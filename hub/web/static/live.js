@@ -1,5 +1,9 @@
 // The live connection: socket.io on /printing-ws, reconnecting on its own, fanning events out
-// to whichever page is showing. Pages refetch on "connect", so a hub restart loses nothing.
+// to whichever page is showing. On every reconnect it sends the last stream offset it saw
+// (streams.js), so the hub replays the jobs, statuses and test results missed meanwhile; pages
+// reload over REST only on "reload" (the hub could not replay: history lost or too old).
+
+import { StreamTracker } from "./streams.js";
 
 const EVENTS = [
   "printerStatusUpdate",
@@ -17,6 +21,7 @@ const TOKEN_REFUSALS = new Set([
 ]);
 
 let socket = null;
+let tracker = null;
 const listeners = new Map();
 
 function dispatch(event, payload) {
@@ -33,8 +38,13 @@ function showState(text, tone) {
 /** Open the connection (once per sign-in); onRefused runs when the hub rejects the token. */
 export function connect(token, onRefused) {
   if (socket) return;
+  tracker = new StreamTracker({
+    token,
+    onReload: (status) => dispatch("reload", status),
+    onRecovered: (status) => dispatch("recovered", status),
+  });
   socket = window.io("/printing-ws", {
-    auth: { token },
+    auth: tracker.auth,
     timeout: 10000,
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
@@ -51,6 +61,7 @@ export function connect(token, onRefused) {
     // A refusal by the server stops socket.io's own retries; a restarting hub is worth a retry.
     if (!socket.active) setTimeout(() => socket && socket.connect(), 3000);
   });
+  tracker.attach(socket);
   for (const event of EVENTS) socket.on(event, (payload) => dispatch(event, payload));
 }
 
@@ -58,6 +69,7 @@ export function connect(token, onRefused) {
 export function disconnect() {
   if (socket) socket.disconnect();
   socket = null;
+  tracker = null;
   listeners.clear();
   document.getElementById("live").hidden = true;
 }
@@ -67,7 +79,20 @@ export function connected() {
   return Boolean(socket && socket.connected);
 }
 
-/** Listen to a live event (or "connect"); returns a function that stops listening. */
+/** The last stream offset seen (null before the first), for diagnostics and tests. */
+export function offset() {
+  return tracker ? tracker.offset : null;
+}
+
+/** The socket.io socket (null when signed out), for diagnostics and tests. */
+export function current() {
+  return socket;
+}
+
+/**
+ * Listen to a live event, or to "connect", "reload" (state must be refetched over REST) and
+ * "recovered" (everything missed was replayed); returns a function that stops listening.
+ */
 export function on(event, fn) {
   if (!listeners.has(event)) listeners.set(event, new Set());
   listeners.get(event).add(fn);

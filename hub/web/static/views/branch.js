@@ -45,7 +45,10 @@ function layout(branchId) {
 
 function wire(branchId, board, table, refreshAgents, refreshJobs) {
   const stops = [
-    live.on("connect", () => { refreshAgents(); refreshJobs(); }),
+    // Missed jobs, statuses and test results are replayed on reconnect; presence (agents
+    // online, printers found) is not streamed, so the agents are fetched again each time.
+    live.on("recovered", () => refreshAgents()),
+    live.on("reload", () => { refreshAgents(); refreshJobs(); }),
     live.on("agent:status", (e) => {
       if (board.knows(e.agentId)) board.presence(e);
       else if (e.branchId === branchId) refreshAgents();
