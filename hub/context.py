@@ -16,7 +16,10 @@ from hub.services.monitoring import Monitor
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.ratelimit import FailureLimiter
+from hub.services.stations import StationService
 from hub.services.tenancy import BranchDirectory
+from hub.services.ticket_reports import TicketReports
+from hub.services.tickets import TicketService
 from hub.settings import Settings
 from hub.store import Database
 from shared.tokens import TokenKeys
@@ -38,6 +41,10 @@ class HubContext:
     jobs: JobService
     #: The platform's JWKS keys (inert without jwks_url); holds the jwks inside ``keys``.
     keyring: Keyring
+    #: Kitchen tickets: orders to tickets, stations and rules, the log and its figures.
+    tickets: TicketService
+    stations: StationService
+    ticket_reports: TicketReports
     cluster: Cluster | None = None
     started_at: float = field(default_factory=time.time)
     #: Failed logins per username and address: 10 in 5 minutes.

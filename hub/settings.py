@@ -89,6 +89,11 @@ class Settings:
     alert_instance_imbalance: float = 0.30
     #: How often alerts are evaluated (seconds).
     alert_interval: float = 5.0
+    #: Kitchen tickets: seconds a station's primary printer may be down (paper out, cover
+    #: open, no reply) with tickets waiting before they go to its backup printer.
+    ticket_reroute_seconds: float = 20.0
+    #: Seconds after its order arrived that a ticket not yet printed raises ``ticket_late``.
+    ticket_late_seconds: float = 30.0
 
     def with_secret(self, secret: str) -> Settings:
         """A copy with the given signing secret."""
@@ -112,6 +117,8 @@ _CONVERTERS: dict[str, Any] = {
     "alert_reconnects_per_minute": int,
     "alert_instance_imbalance": float,
     "alert_interval": float,
+    "ticket_reroute_seconds": lambda v: _at_least("ticket_reroute_seconds", float(v), 0.1),
+    "ticket_late_seconds": lambda v: _at_least("ticket_late_seconds", float(v), 0.1),
     "cluster_stats_ttl": float,
     "cluster_max_message_bytes": int,
     "jwt_leeway_seconds": lambda v: _at_least("jwt_leeway_seconds", int(v), 0),

@@ -113,4 +113,5 @@ async def publish_event(request: web.Request) -> web.Response:
         "rooms": rooms,
         "correlationId": getattr(model, "correlation_id", None),
     }
+    body["tickets"] = await ctx.tickets.published(spec, model, envelope)  # kitchen tickets
     return web.json_response(body, status=202)

@@ -19,9 +19,11 @@ from hub.api.branches import NewBranch
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
+from hub.api.stations import PreviewRequest
 from shared.events import PrinterTestResult
 from shared.printers import PrinterInfo
 from shared.publish import PublishRequest
+from shared.tickets import RoutingRules, Station
 from shared.wire import ErrorInfo
 
 routes = web.RouteTableDef()
@@ -62,6 +64,118 @@ class Operation:
     failure: str = "ErrorInfo"
     public: bool = False
     tags: tuple[str, ...] = field(default=())
+
+
+_STATIONS = "/api/v1/branches/{branch_id}/stations"
+_RULES = "/api/v1/branches/{branch_id}/rules"
+_READ = "manager, staff, admin, service"
+_EDIT = "manager, admin"
+_REPRINT = "manager, staff, admin"
+
+
+def _tickets(method: str, path: str, summary: str, roles: str, *codes: int, **kw: Any) -> Operation:
+    return Operation(
+        method, path, summary, roles, errors=(401, 403, *codes), tags=("tickets",), **kw
+    )
+
+
+TICKET_OPERATIONS: tuple[Operation, ...] = (
+    _tickets("get", _STATIONS, "The branch's kitchen stations", _READ, 404),
+    _tickets(
+        "post",
+        _STATIONS,
+        "Add a station (its printers must be the branch's)",
+        _EDIT,
+        400,
+        404,
+        409,
+        413,
+        415,
+        422,
+        body=Station,
+        ok=201,
+    ),
+    _tickets(
+        "put",
+        _STATIONS + "/{station_id}",
+        "Create or replace a station",
+        _EDIT,
+        400,
+        404,
+        413,
+        415,
+        422,
+        body=Station,
+    ),
+    _tickets(
+        "delete",
+        _STATIONS + "/{station_id}",
+        "Delete a station no rule sends lines to",
+        _EDIT,
+        404,
+        409,
+    ),
+    _tickets("get", _RULES, "The branch's routing rules and default station", _READ, 404),
+    _tickets(
+        "put",
+        _RULES,
+        "Replace the routing rules and default station",
+        _EDIT,
+        400,
+        404,
+        413,
+        415,
+        422,
+        body=RoutingRules,
+    ),
+    _tickets(
+        "post",
+        _RULES + "/preview",
+        "Which station gets which line of a sample order (nothing is saved)",
+        _READ,
+        400,
+        404,
+        413,
+        415,
+        422,
+        body=PreviewRequest,
+    ),
+    _tickets(
+        "post",
+        _STATIONS + "/{station_id}/reprint-last",
+        "Print the station's newest ticket again, marked COPY",
+        _REPRINT,
+        404,
+        409,
+        ok=201,
+    ),
+    _tickets(
+        "get",
+        _STATIONS + "/latency",
+        "Order-to-ticket seconds per station",
+        _READ,
+        404,
+        422,
+        query=("minutes",),
+    ),
+    _tickets(
+        "get",
+        "/api/v1/orders/{order_id}/tickets",
+        "An order's ticket log: stations, lines, states, reroutes, reprints, notes",
+        _READ,
+        404,
+    ),
+    _tickets(
+        "post",
+        "/api/v1/orders/{order_id}/tickets/{ticket_id}/reprint",
+        "Print a finished ticket again, marked COPY (optional Idempotency-Key header)",
+        _REPRINT,
+        404,
+        409,
+        422,
+        ok=201,
+    ),
+)
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -270,6 +384,8 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(401, 403, 404, 409, 422),
         tags=("jobs",),
     ),
+    # --- kitchen tickets: stations, rules, the ticket log (issue 15) ---
+    *TICKET_OPERATIONS,
 )
 
 
@@ -284,6 +400,9 @@ def _schemas() -> dict[str, Any]:
         PrinterTestResult,
         PrinterInfo,
         Readiness,
+        Station,
+        RoutingRules,
+        PreviewRequest,
     ]
     mode: JsonSchemaMode = "validation"
     _, top = models_json_schema([(m, mode) for m in models], ref_template=REF, by_alias=True)
