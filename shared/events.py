@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Base64Bytes, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    Base64Bytes,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.documents import ReceiptDocument
 from shared.namespaces import ALLOWED_ROLES, Namespace
@@ -233,18 +241,21 @@ class OrderEvent(OpenWireModel):
     notes: LongText | None = None
     lines: Annotated[list[OrderLine], Field(max_length=MAX_ORDER_LINES)] | None = None
 
-    @model_validator(mode="after")
-    def _versioned_lines(self) -> OrderEvent:
-        if self.lines is None:
-            return self
-        if self.order_version is None:
+    @field_validator("lines")
+    @classmethod
+    def _versioned_lines(
+        cls, lines: list[OrderLine] | None, info: ValidationInfo
+    ) -> list[OrderLine] | None:
+        if lines is None:
+            return None
+        if info.data.get("order_version") is None:
             raise ValueError("orderVersion is required when lines are given")
         seen: set[str] = set()
-        for line in self.lines:
+        for line in lines:
             if line.line_id in seen:
-                raise ValueError(f"lines: line id {line.line_id!r} appears twice")
+                raise ValueError(f"line id {line.line_id!r} appears twice")
             seen.add(line.line_id)
-        return self
+        return lines
 
 
 class NewOrder(OrderEvent):
