@@ -190,6 +190,8 @@ class MonitoringAlert(WireModel):
 #: Most lines one order may carry: a station's ticket (every line, each voided and added again
 #: in the worst delta) must still fit one receipt document (shared.tickets).
 MAX_ORDER_LINES = 200
+#: Longest order notes accepted (the payload size limit applies too).
+MAX_NOTES = 20_000
 #: Order versions are positive and fit a 32-bit integer (the database column).
 MAX_ORDER_VERSION = 2**31 - 1
 
@@ -238,7 +240,8 @@ class OrderEvent(OpenWireModel):
     table: Annotated[str, StringConstraints(max_length=50)] | None = None
     guest_count: Annotated[int, Field(ge=0, le=1000)] | None = None
     placed_at: datetime | None = None
-    notes: LongText | None = None
+    #: Free text for the kitchen; only its start is printed (shared.ticket_documents).
+    notes: Annotated[str, StringConstraints(max_length=MAX_NOTES)] | None = None
     lines: Annotated[list[OrderLine], Field(max_length=MAX_ORDER_LINES)] | None = None
 
     @field_validator("lines")

@@ -21,6 +21,8 @@ from shared.documents import DocumentLine, FeedLine, ReceiptDocument, TextLine
 from shared.tickets import TicketHeader, TicketKind, TicketLayout, TicketLine
 
 MAX_DOCUMENT_LINES: Final = 500
+#: How much of the order's notes a ticket prints.
+NOTE_CHARS: Final = 1000
 RULE: Final = "-" * 32
 _TYPES: Final = {"dine-in": "Dine-in", "takeaway": "Takeaway", "delivery": "Delivery"}
 _TITLES: Final[dict[TicketKind, str | None]] = {
@@ -109,7 +111,7 @@ def _head(
 def _foot(header: TicketHeader, layout: TicketLayout) -> list[TextLine]:
     lines = []
     if "orderNotes" in layout.fields and header.notes:
-        lines.append(TextLine(text=f"Note: {header.notes}", bold=True))
+        lines.append(TextLine(text=f"Note: {header.notes}"[:NOTE_CHARS], bold=True))
     version = f"v{header.order_version} / " if header.order_version else ""
     return [*lines, TextLine(text=f"{version}order {header.order_id}", align="center")]
 

@@ -361,3 +361,14 @@ def test_a_later_header_keeps_what_the_event_leaves_out() -> None:
     cancel = NewOrder.model_validate(_order(orderVersion=3))
     later = TicketHeader.of(cancel, first)
     assert (later.table, later.order_number, later.order_version) == ("7", "55", 3)
+
+
+def test_long_order_notes_are_accepted_and_printed_in_part() -> None:
+    event = NewOrder.model_validate(_order(notes="n" * 8000))
+    header = TicketHeader.of(event)
+    text = _text(
+        ticket_document(
+            "Grill", TicketLayout(), header, station_delta({}, {"l1": _item()}), "order"
+        )
+    )
+    assert "Note: " + "n" * 994 in text and "n" * 995 not in text
