@@ -101,7 +101,7 @@ class HubMetrics:
         self.ticket_latency = Histogram(
             "chit_ticket_seconds",
             "Order to printed kitchen ticket, per station (publish to printed)",
-            ["station"],
+            ["branch", "station"],
             buckets=_TICKET_BUCKETS,
             registry=r,
         )
@@ -157,9 +157,9 @@ class HubMetrics:
         self.printer_tests.labels(outcome).inc()
         self.printer_test_latency.observe(seconds)
 
-    def ticket_printed(self, station_id: str, seconds: float) -> None:
+    def ticket_printed(self, branch_id: str, station_id: str, seconds: float) -> None:
         """A kitchen ticket printed this long after its order arrived."""
-        self.ticket_latency.labels(station_id).observe(seconds)
+        self.ticket_latency.labels(branch_id, station_id).observe(seconds)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -218,6 +218,30 @@ def route_order(
     return [route_line(line, station_ids, rules) for line in lines]
 
 
+def keep_routes(
+    routes: Iterable[LineRoute],
+    sent: Mapping[str, Mapping[str, object]],
+    station_ids: Collection[str],
+) -> list[LineRoute]:
+    """Lines a station was sent already stay with the stations that have them.
+
+    Rules may change while an order is open; a dish the grill is making must not be voided
+    there and sent to another station because of that. New lines follow the rules of now, and
+    so do lines whose stations were all deleted since.
+    """
+    holders: dict[str, list[str]] = {}
+    for station_id, lines in sent.items():
+        for line_id in lines if station_id in station_ids else ():
+            holders.setdefault(line_id, []).append(station_id)
+    kept = []
+    for route in routes:
+        stations = holders.get(route.line.line_id)
+        if stations:
+            route = LineRoute(route.line, tuple(stations), ("sent there before",) * len(stations))
+        kept.append(route)
+    return kept
+
+
 # --- what a station was sent, and what changed ---------------------------------------------------
 
 

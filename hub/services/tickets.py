@@ -51,6 +51,7 @@ from shared.tickets import (
     TicketItem,
     TicketKind,
     TicketLine,
+    keep_routes,
     route_order,
     station_delta,
     ticket_job_id,
@@ -188,11 +189,10 @@ class TicketService:
             if refusal is not None:
                 await ticket_store.add_note(s, h.company_id, h.order_id, h.version, *refusal)
                 return _summary(refusal[0], h.version)
-            routes = route_order(h.event.lines, stations, rules)
+            sent = _items(order.sent)
+            routes = keep_routes(route_order(h.event.lines, stations, rules), sent, stations)
             await self._note_routes(s, h, routes, stations, rules)
-            sent, wanted = _items(order.sent), wanted_items(routes)
-            for gone in set(sent) - set(stations):
-                wanted[gone] = sent[gone]  # a deleted station keeps what it had
+            wanted = wanted_items(routes)
             header = TicketHeader.of(h.event, TicketHeader.model_validate(order.header))
             made = [
                 await self._make(s, h, p, header, h.version) for p in plan(sent, wanted, stations)
@@ -459,7 +459,7 @@ class TicketService:
             ticket = await ticket_store.ticket_of_job(s, job.id)
         if ticket is not None and ticket.copy_of is None:
             seconds = (job.updated_at - ticket.published_at).total_seconds()
-            self._metrics.ticket_printed(ticket.station_id, max(0.0, seconds))
+            self._metrics.ticket_printed(ticket.branch_id, ticket.station_id, max(0.0, seconds))
 
 
 def _copy_row(ticket: TicketRow, copy_id: str, printer_id: str) -> TicketRow:

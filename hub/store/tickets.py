@@ -170,8 +170,7 @@ async def get_rules(session: AsyncSession, branch_id: str) -> RoutingRules:
         select(StationRule).where(StationRule.branch_id == branch_id).order_by(StationRule.position)
     )
     rules = [
-        RoutingRule(match=r.match, value=r.value, station_ids=list(r.station_ids))
-        for r in rows
+        RoutingRule(match=r.match, value=r.value, station_ids=list(r.station_ids)) for r in rows
     ]
     default = await session.scalar(
         select(KitchenStation.station_id).where(

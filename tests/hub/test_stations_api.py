@@ -407,7 +407,7 @@ async def test_the_order_log_reprints_latency_and_scope(hub: HubHarness) -> None
     assert figures["stations"][0]["p95"] >= 0 and len(figures["stations"][0]["points"]) == 1
     assert (await hub.get(f"{BRANCH}/stations/latency?minutes=0", staff))[0] == 422
     metrics = await hub.get("/metrics")
-    assert 'chit_ticket_seconds_count{station="grill"} 1.0' in metrics[1]
+    assert 'chit_ticket_seconds_count{branch="b1",station="grill"} 1.0' in metrics[1]
 
 
 async def test_a_ticket_still_printing_cannot_be_reprinted(hub: HubHarness) -> None:
@@ -455,3 +455,20 @@ async def test_an_order_for_a_branch_without_stations_says_so(hub: HubHarness) -
     assert [n["code"] for n in log["notes"]] == ["no_stations", "no_changes"]
     status, body = await hub.publish("newOrder", order("o-2", 1, ("Burger", "burgers", 1)))
     assert body["tickets"]["outcome"] == "no_branch"
+
+
+async def test_a_rule_change_mid_order_moves_only_new_lines(hub: HubHarness) -> None:
+    agent = await kitchen_agent(hub)
+    await stations(hub)
+    await hub.publish("newOrder", order("o-3", 1, ("Burger", "burgers", 1)), branch="b1")
+    await _until_printed(hub, "o-3", 1)
+    rules = {"rules": [{"match": "category", "value": "burgers", "stationIds": ["cold"]}]}
+    assert (await put(hub, f"{BRANCH}/rules", rules, hub.token(Role.MANAGER, "acme")))[0] == 200
+    v2 = order("o-3", 2, ("Burger", "burgers", 1), ("Ribs", "burgers", 1))
+    status, body = await hub.publish("orderStatusUpdate", {**v2, "status": "open"}, branch="b1")
+    assert [(t["stationId"], t["kind"], t["lines"]) for t in body["tickets"]["tickets"]] == [
+        ("cold", "order", 1)
+    ]
+    await _until_printed(hub, "o-3", 2)
+    printers = [job["printerId"] for job in agent.events(NS, "print:job")]
+    assert printers == ["p-grill", "p-cold"]  # no VOID on the grill

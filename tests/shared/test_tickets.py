@@ -27,6 +27,7 @@ from shared.tickets import (
     TicketLayout,
     check_rules,
     check_stations,
+    keep_routes,
     route_line,
     route_order,
     station_delta,
@@ -186,6 +187,20 @@ def test_applying_a_delta_to_what_was_sent_gives_what_is_wanted(
             state[line.item.line_id] = line.item
     assert state == wanted
     assert (station_delta(sent, wanted) == []) == (sent == wanted)
+
+
+def test_lines_already_sent_stay_with_their_stations_when_the_rules_change() -> None:
+    lines = [_line("l1", category="burgers"), _line("l2", category="burgers")]
+    moved = RoutingRules(
+        rules=[RoutingRule(match="category", value="burgers", station_ids=["cold"])]
+    )
+    sent = {"grill": {"l1": _item("l1")}, "gone": {"l2": _item("l2")}}
+    kept = keep_routes(route_order(lines, STATIONS, moved), sent, STATIONS)
+    assert [(r.line.line_id, r.station_ids) for r in kept] == [
+        ("l1", ("grill",)),
+        ("l2", ("cold",)),
+    ]
+    assert kept[0].reasons == ("sent there before",)
 
 
 def test_wanted_items_per_station_follow_the_routes() -> None:
