@@ -466,6 +466,7 @@ async def test_a_rule_change_mid_order_moves_only_new_lines(hub: HubHarness) -> 
     assert (await put(hub, f"{BRANCH}/rules", rules, hub.token(Role.MANAGER, "acme")))[0] == 200
     v2 = order("o-3", 2, ("Burger", "burgers", 1), ("Ribs", "burgers", 1))
     status, body = await hub.publish("orderStatusUpdate", {**v2, "status": "open"}, branch="b1")
+    assert status == 202
     assert [(t["stationId"], t["kind"], t["lines"]) for t in body["tickets"]["tickets"]] == [
         ("cold", "order", 1)
     ]
