@@ -111,6 +111,11 @@ class JobRunner:
         self._queues: dict[str, asyncio.Queue[str]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wakeups: dict[str, asyncio.Event] = {}
+        #: Prints between "printing" and their outcome; a graceful stop waits for them.
+        self._in_print = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._draining = False
 
     async def accept(self, job: PrintJobDispatch) -> SpooledJob:
         """Spool a job from the hub; a known id is not queued again, its outcome is re-sent."""
@@ -141,6 +146,20 @@ class JobRunner:
         if event is not None:
             event.set()
 
+    async def drain(self, grace: float = 10.0) -> None:
+        """Start no new print, and let the ones under way finish (at most ``grace`` seconds).
+
+        A print cut off between the write and its outcome is ``unconfirmed`` forever after, so
+        a graceful stop (the service stopping, Ctrl+C) waits for it instead of cutting it off.
+        """
+        self._draining = True
+        for event in self._wakeups.values():
+            event.set()  # a job waiting for its printer stops waiting and stays spooled
+        try:
+            await asyncio.wait_for(self._settled.wait(), grace)
+        except TimeoutError:
+            log.warning("stopping with a print still under way", extra={"prints": self._in_print})
+
     async def stop(self) -> None:
         """Stop the workers (jobs stay spooled)."""
         for task in self._workers.values():
@@ -160,6 +179,8 @@ class JobRunner:
         queue = self._queues[printer_id]
         while True:
             job_id = await queue.get()
+            if self._draining:
+                return  # stays spooled: queued again at the next start
             stored = await self._spool.get(job_id)
             if stored is None or stored.done:
                 continue
@@ -171,7 +192,7 @@ class JobRunner:
     async def _run(self, stored: SpooledJob) -> None:
         job, delay = stored.job, RETRY_MIN
         until = deadline(job, datetime.now(UTC))
-        while True:
+        while not self._draining:
             if datetime.now(UTC) >= until:
                 await self._finish(
                     job,
@@ -181,20 +202,37 @@ class JobRunner:
                     ),
                 )
                 return
+            self._in_print += 1
+            self._settled.clear()
             try:
-                error = await self._attempt(job)
-            except PrintUnconfirmed as unconfirmed:
-                await self._finish(job, "unconfirmed", unconfirmed.error)
+                waiting = await self._attempt_and_settle(job)
+            finally:
+                self._in_print -= 1
+                if self._in_print == 0:
+                    self._settled.set()
+            if waiting is None:
                 return
-            if error is None:
-                await self._finish(job, "printed")
-                return
-            if error.code not in RETRYABLE:
-                await self._finish(job, "failed", error)
-                return
-            log.info("print job waiting", extra={"job_id": job.job_id, "reason": error.code})
+            log.info("print job waiting", extra={"job_id": job.job_id, "reason": waiting.code})
             await self._wait(job.printer_id, delay)
             delay = min(RETRY_MAX, delay * 2)
+
+    async def _attempt_and_settle(self, job: PrintJobDispatch) -> ErrorInfo | None:
+        """One attempt, and its outcome recorded when it settles the job (then None).
+
+        Returns the error to wait on when the job is to be tried again.
+        """
+        try:
+            error = await self._attempt(job)
+        except PrintUnconfirmed as unconfirmed:
+            await self._finish(job, "unconfirmed", unconfirmed.error)
+            return None
+        if error is None:
+            await self._finish(job, "printed")
+            return None
+        if error.code not in RETRYABLE:
+            await self._finish(job, "failed", error)
+            return None
+        return error
 
     async def _attempt(self, job: PrintJobDispatch) -> ErrorInfo | None:
         coordinator = self._find(job.printer_id)

@@ -153,6 +153,8 @@ class Agent:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(loop) for loop in loops]
             await self._stop.wait()
+            if self.jobs is not None:
+                await self.jobs.drain()  # a print under way finishes and is reported
             if self.link is not None:
                 await self.link.stop()
             for task in tasks:

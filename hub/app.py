@@ -20,6 +20,8 @@ from hub.api import monitoring as monitoring_api
 from hub.api import openapi as openapi_api
 from hub.api import pairing as pairing_api
 from hub.api import printers as printers_api
+from hub.api import stations as stations_api
+from hub.api import tickets as tickets_api
 from hub.api.errors import error_middleware
 from hub.api.params import validate_params
 from hub.auth import load_keys
@@ -39,8 +41,12 @@ from hub.services.monitoring import AlertEngine, Monitor, Thresholds
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
+from hub.services.stations import StationService
 from hub.services.stream_setup import build_streams
 from hub.services.tenancy import BranchDirectory
+from hub.services.ticket_dispatch import TicketDispatcher
+from hub.services.ticket_reports import TicketReports
+from hub.services.tickets import TicketService
 from hub.settings import Settings, ensure_secret
 from hub.sio_server import ChitServer
 from hub.store import Database
@@ -113,6 +119,11 @@ async def build_context(settings: Settings) -> HubContext:
         cluster,
     )
     jobs = JobService(db, printing, publisher, metrics, settings.job_redelivery_interval)
+    dispatcher = TicketDispatcher(
+        db, jobs, printing.locator, settings.ticket_reroute_seconds, cluster
+    )
+    tickets = TicketService(db, jobs, dispatcher, metrics)
+    reports = TicketReports(db, dispatcher, settings.ticket_late_seconds)
     connections = ConnectionRegistry()
     streams = build_streams(settings, sio, connections, db, cluster)
     publisher.use_streams(streams)
@@ -127,6 +138,7 @@ async def build_context(settings: Settings) -> HubContext:
         settings.instance_id,
         cluster,
         printing.records.last_seen if cluster else None,
+        more_conditions=reports.conditions,
     )
     return HubContext(
         settings,
@@ -142,6 +154,9 @@ async def build_context(settings: Settings) -> HubContext:
         Keyring.from_settings(keys, settings),
         ActionService(printing.locator, publisher, db, settings.printer_test_timeout, cluster),
         streams=streams,
+        tickets=tickets,
+        stations=StationService(db, printing.records),
+        ticket_reports=reports,
         cluster=cluster,
         admission=AdmissionGate(settings.admission_limit),
     )
@@ -215,6 +230,8 @@ async def build_app(settings: Settings) -> web.Application:
         accounts_api,
         pairing_api,
         branches_api,
+        stations_api,
+        tickets_api,
         web_ui,
     ):
         app.add_routes(module.routes)
@@ -234,6 +251,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(ctx.observer.record_forever()),
         asyncio.create_task(ctx.jobs.run_redelivery()),
         asyncio.create_task(ctx.printing.records.writer.run()),
+        asyncio.create_task(ctx.tickets.dispatcher.run()),
         asyncio.create_task(_every(ctx.settings.alert_interval, ctx.observer.evaluate)),
     ]
     if ctx.cluster is not None:

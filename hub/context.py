@@ -18,8 +18,11 @@ from hub.services.monitoring import Monitor
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
 from hub.services.ratelimit import FailureLimiter
+from hub.services.stations import StationService
 from hub.services.streams import StreamService
 from hub.services.tenancy import BranchDirectory
+from hub.services.ticket_reports import TicketReports
+from hub.services.tickets import TicketService
 from hub.settings import Settings
 from hub.store import Database
 from shared.tokens import TokenKeys
@@ -43,6 +46,10 @@ class HubContext:
     keyring: Keyring
     #: Cash drawer and buzzer requests.
     actions: ActionService
+    #: Kitchen tickets: orders to tickets, stations and rules, the log and its figures.
+    tickets: TicketService
+    stations: StationService
+    ticket_reports: TicketReports
     cluster: Cluster | None = None
     #: Company event streams (offsets, replay, the outbox); built by hub.services.stream_setup.
     streams: StreamService | None = None

@@ -14,9 +14,17 @@ from shared.tokens import Role
 
 __all__ = ["CONTENT_TYPE_LATEST", "HubMetrics"]
 
-ALERT_KINDS = ("namespace_connections", "agent_offline", "reconnect_rate", "instance_imbalance")
+ALERT_KINDS = (
+    "namespace_connections",
+    "agent_offline",
+    "reconnect_rate",
+    "instance_imbalance",
+    "station_printer_down",
+    "ticket_late",
+)
 _DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
 _TEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30)
+_TICKET_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 
 
 def client_kind(role: Role) -> str:
@@ -90,6 +98,14 @@ class HubMetrics:
             registry=r,
         )
 
+        self.ticket_latency = Histogram(
+            "chit_ticket_seconds",
+            "Order to printed kitchen ticket, per station (publish to printed)",
+            ["branch", "station"],
+            buckets=_TICKET_BUCKETS,
+            registry=r,
+        )
+
     def connected(self, session: ClientSession) -> None:
         """A client connected."""
         ns, role = str(session.namespace), str(session.role)
@@ -140,6 +156,10 @@ class HubMetrics:
         """A printer test finished."""
         self.printer_tests.labels(outcome).inc()
         self.printer_test_latency.observe(seconds)
+
+    def ticket_printed(self, branch_id: str, station_id: str, seconds: float) -> None:
+        """A kitchen ticket printed this long after its order arrived."""
+        self.ticket_latency.labels(branch_id, station_id).observe(seconds)
 
     def render(self) -> bytes:
         """The text exposition format."""

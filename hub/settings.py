@@ -116,6 +116,11 @@ class Settings:
     stream_max_age_seconds: float = 86_400.0
     #: The cluster outbox file (default: outbox.db in data_dir).
     stream_outbox_path: Path | None = None
+    #: Kitchen tickets: seconds a station's primary printer may be down (paper out, cover
+    #: open, no reply) with tickets waiting before they go to its backup printer.
+    ticket_reroute_seconds: float = 20.0
+    #: Seconds after its order arrived that a ticket not yet printed raises ``ticket_late``.
+    ticket_late_seconds: float = 30.0
 
     def with_secret(self, secret: str) -> Settings:
         """A copy with the given signing secret."""
@@ -149,6 +154,8 @@ _CONVERTERS: dict[str, Any] = {
     "alert_reconnects_per_minute": int,
     "alert_instance_imbalance": float,
     "alert_interval": float,
+    "ticket_reroute_seconds": lambda v: _at_least("ticket_reroute_seconds", float(v), 0.1),
+    "ticket_late_seconds": lambda v: _at_least("ticket_late_seconds", float(v), 0.1),
     "cluster_stats_ttl": float,
     "cluster_max_message_bytes": int,
     "stream_enabled": lambda v: _flag(v),

@@ -4,4 +4,5 @@ Pure data and pure functions. Nothing in this package performs I/O or imports as
 socket, socketio, Qt or usb; ``tests/shared/test_sans_io.py`` keeps it so.
 """
 
-PROTOCOL_VERSION = 1
+#: Bumped when the event catalog changes shape (2: kitchen fields on the order events).
+PROTOCOL_VERSION = 2

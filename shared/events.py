@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Base64Bytes, Field, ValidationError, model_validator
+from pydantic import (
+    Base64Bytes,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.documents import ReceiptDocument
 from shared.namespaces import ALLOWED_ROLES, Namespace
@@ -191,11 +199,19 @@ class PrintJobUpdate(WireModel):
 
 
 class MonitoringAlert(WireModel):
-    """A hub health alert (connections, agents, reconnects, balance), raised once, cleared once."""
+    """A hub health alert (connections, agents, reconnects, balance, kitchen tickets), raised once,
+    cleared once."""
 
     correlation_id: CorrelationId
     alert_id: ShortText
-    kind: Literal["namespace_connections", "agent_offline", "reconnect_rate", "instance_imbalance"]
+    kind: Literal[
+        "namespace_connections",
+        "agent_offline",
+        "reconnect_rate",
+        "instance_imbalance",
+        "station_printer_down",
+        "ticket_late",
+    ]
     state: Literal["raised", "cleared"]
     severity: Literal["info", "warning", "critical"]
     subject: ShortText
@@ -203,38 +219,107 @@ class MonitoringAlert(WireModel):
     value: float
     threshold: float
     company_id: Identifier | None = None
+    #: The branch an alert is about, when it is about one (kitchen stations).
+    branch_id: Identifier | None = None
     raised_at: datetime
     cleared_at: datetime | None = None
 
 
 # --- /orders ----------------------------------------------------------------------------------
 
+#: Most lines one order may carry: a station's ticket (every line, each voided and added again
+#: in the worst delta) must still fit one receipt document (shared.tickets).
+MAX_ORDER_LINES = 200
+#: Longest order notes accepted (the payload size limit applies too).
+MAX_NOTES = 20_000
+#: Order versions are positive and fit a 32-bit integer (the database column).
+MAX_ORDER_VERSION = 2**31 - 1
 
-class NewOrder(OpenWireModel):
-    """A new order was created."""
+#: Line ids are the platform's own (UUIDs, numbers, "l-3"...); printable, no spaces.
+LineId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")]
+ItemName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+OrderType = Literal["dine-in", "takeaway", "delivery"]
+OrderVersion = Annotated[int, Field(ge=1, le=MAX_ORDER_VERSION)]
+
+
+class OrderLine(OpenWireModel):
+    """One line of an order as the kitchen needs it; the platform's extra fields pass through.
+
+    ``station`` names a station outright (its id), bypassing the branch's rules; ``category``
+    and ``tags`` are what the rules match. ``quantity`` is at least 1: to take a line off an
+    order, publish a new version without it (it prints as VOID).
+    """
+
+    line_id: LineId
+    name: ItemName
+    #: The item's name in a second language, printed under the name.
+    alt_name: ShortText | None = None
+    quantity: Annotated[int, Field(ge=1, le=9999)]
+    modifiers: Annotated[list[ShortText], Field(max_length=30)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=500)] | None = None
+    category: ShortText | None = None
+    tags: Annotated[list[ShortText], Field(max_length=20)] | None = None
+    station: Identifier | None = None
+    #: Unit price, printed only by stations whose layout asks for prices.
+    price: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+
+
+class OrderEvent(OpenWireModel):
+    """What every order event carries; the kitchen fields are optional, the platform's pass.
+
+    ``lines`` is the order's whole current content (not a change): the hub works out what
+    each station has to print. A payload with ``lines`` must carry ``orderVersion``, which
+    grows with every change of the order; a version already handled, or older, prints nothing.
+    """
 
     correlation_id: CorrelationId
     order_id: Identifier
-    status: ShortText
+    order_version: OrderVersion | None = None
     order_number: ShortText | None = None
+    order_type: OrderType | None = None
+    table: Annotated[str, StringConstraints(max_length=50)] | None = None
+    guest_count: Annotated[int, Field(ge=0, le=1000)] | None = None
+    placed_at: datetime | None = None
+    #: Free text for the kitchen; only its start is printed (shared.ticket_documents).
+    notes: Annotated[str, StringConstraints(max_length=MAX_NOTES)] | None = None
+    lines: Annotated[list[OrderLine], Field(max_length=MAX_ORDER_LINES)] | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _versioned_lines(
+        cls, lines: list[OrderLine] | None, info: ValidationInfo
+    ) -> list[OrderLine] | None:
+        if lines is None:
+            return None
+        if info.data.get("order_version") is None:
+            raise ValueError("orderVersion is required when lines are given")
+        seen: set[str] = set()
+        for line in lines:
+            if line.line_id in seen:
+                raise ValueError(f"line id {line.line_id!r} appears twice")
+            seen.add(line.line_id)
+        return lines
+
+
+class NewOrder(OrderEvent):
+    """A new order was created (or, with a higher ``orderVersion``, changed)."""
+
+    status: ShortText
     created_at: datetime | None = None
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ORDER_LINES)] | None = None
 
 
-class OrderStatusUpdate(OpenWireModel):
-    """An order moved to another status."""
+class OrderStatusUpdate(OrderEvent):
+    """An order moved to another status; with ``lines`` and a new ``orderVersion``, changed."""
 
-    correlation_id: CorrelationId
-    order_id: Identifier
     status: ShortText
     previous_status: ShortText | None = None
     updated_at: datetime | None = None
 
 
-class OrderCancelled(OpenWireModel):
-    """An order was cancelled."""
+class OrderCancelled(OrderEvent):
+    """An order was cancelled: every station that printed lines of it gets one VOID ticket."""
 
-    correlation_id: CorrelationId
-    order_id: Identifier
     reason: LongText | None = None
     cancelled_at: datetime | None = None
 

@@ -116,13 +116,21 @@ def _answer(spec: EventSpec, envelope: PublishRequest, model: Any) -> dict[str, 
     return answer
 
 
-def _response(answer: dict[str, Any], published: Publication) -> web.Response:
+def _duplicate(published: Publication) -> bool:
+    """The same eventId was published before (nothing was broadcast or routed again)."""
+    return published.appended is not None and published.appended.first_answer is not None
+
+
+def _response(answer: dict[str, Any], published: Publication, tickets: Any = None) -> web.Response:
     appended = published.appended
+    extra = {"tickets": tickets}  # what the kitchen made of it (null: not an order with lines)
     if appended is None:  # not a streamed event
-        return web.json_response({**answer, "rooms": published.rooms}, status=202)
+        return web.json_response({**answer, "rooms": published.rooms, **extra}, status=202)
     if appended.first_answer is not None:
-        return web.json_response({**appended.first_answer, "duplicate": True}, status=202)
-    body = {**answer, "rooms": published.rooms}
+        # The first answer; nothing is broadcast or routed to the kitchen again (tickets: null).
+        again = {**appended.first_answer, "tickets": None, "duplicate": True}
+        return web.json_response(again, status=202)
+    body = {**answer, "rooms": published.rooms, **extra}
     if appended.queued:
         return web.json_response({**body, "offset": None, "queued": True}, status=202)
     assert appended.entry is not None
@@ -168,4 +176,7 @@ async def publish_event(request: web.Request) -> web.Response:
         raise_error(status, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
     except StreamUnavailable as exc:
         return _unavailable(exc)
-    return _response(answer, published)
+    tickets = None
+    if not _duplicate(published):
+        tickets = await ctx.tickets.published(spec, model, envelope)  # kitchen tickets
+    return _response(answer, published, tickets)

@@ -23,8 +23,10 @@ from hub.api.branches import NewBranch
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
+from hub.api.stations import PreviewRequest
 from shared.events import PrinterTestResult
 from shared.publish import PublishRequest
+from shared.tickets import RoutingRules, Station
 from shared.tokens import Claims
 from shared.wire import CorrelationId, ErrorInfo, Identifier, Printable, PrinterId
 
@@ -40,6 +42,10 @@ PATH_TYPES: dict[str, Any] = {
     "agent_id": Identifier,
     "correlation_id": CorrelationId,
     "job_id": Text,
+    "branch_id": Identifier,
+    "station_id": Identifier,
+    "order_id": Identifier,
+    "ticket_id": Text,
 }
 
 #: What every answer can also be, by cause.
@@ -102,6 +108,120 @@ JOB_QUERY: tuple[tuple[str, Any], ...] = (
     #: Bounded so the database can count that far (SQLite and PostgreSQL: 64-bit).
     ("offset", Annotated[int, Field(ge=0, le=2**31 - 1)]),
 )
+
+_STATIONS = "/api/v1/branches/{branch_id}/stations"
+_RULES = "/api/v1/branches/{branch_id}/rules"
+_READ = "manager, staff, admin, service"
+_EDIT = "manager, admin"
+_REPRINT = "manager, staff, admin"
+
+
+def _tickets(method: str, path: str, summary: str, roles: str, *codes: int, **kw: Any) -> Operation:
+    """A kitchen-ticket route; auth, body and parameter errors are added like everywhere."""
+    specific = tuple(code for code in codes if code in (404, 409))
+    if isinstance(kw.get("ok"), int):
+        kw["ok"] = (kw["ok"],)
+    return Operation(method, path, summary, roles, errors=specific, tags=("tickets",), **kw)
+
+
+TICKET_OPERATIONS: tuple[Operation, ...] = (
+    _tickets("get", _STATIONS, "The branch's kitchen stations", _READ, 404),
+    _tickets(
+        "post",
+        _STATIONS,
+        "Add a station (its printers must be the branch's)",
+        _EDIT,
+        400,
+        404,
+        409,
+        413,
+        415,
+        422,
+        body=Station,
+        ok=201,
+    ),
+    _tickets(
+        "put",
+        _STATIONS + "/{station_id}",
+        "Create or replace a station",
+        _EDIT,
+        400,
+        404,
+        413,
+        415,
+        422,
+        body=Station,
+    ),
+    _tickets(
+        "delete",
+        _STATIONS + "/{station_id}",
+        "Delete a station no rule sends lines to",
+        _EDIT,
+        404,
+        409,
+    ),
+    _tickets("get", _RULES, "The branch's routing rules and default station", _READ, 404),
+    _tickets(
+        "put",
+        _RULES,
+        "Replace the routing rules and default station",
+        _EDIT,
+        400,
+        404,
+        413,
+        415,
+        422,
+        body=RoutingRules,
+    ),
+    _tickets(
+        "post",
+        _RULES + "/preview",
+        "Which station gets which line of a sample order (nothing is saved)",
+        _READ,
+        400,
+        404,
+        413,
+        415,
+        422,
+        body=PreviewRequest,
+    ),
+    _tickets(
+        "post",
+        _STATIONS + "/{station_id}/reprint-last",
+        "Print the station's newest ticket again, marked COPY",
+        _REPRINT,
+        404,
+        409,
+        ok=201,
+    ),
+    _tickets(
+        "get",
+        _STATIONS + "/latency",
+        "Order-to-ticket seconds per station",
+        _READ,
+        404,
+        422,
+        query=(("minutes", Annotated[int, Field(ge=1, le=1440)]),),
+    ),
+    _tickets(
+        "get",
+        "/api/v1/orders/{order_id}/tickets",
+        "An order's ticket log: stations, lines, states, reroutes, reprints, notes",
+        _READ,
+        404,
+    ),
+    _tickets(
+        "post",
+        "/api/v1/orders/{order_id}/tickets/{ticket_id}/reprint",
+        "Print a finished ticket again, marked COPY (optional Idempotency-Key header)",
+        _REPRINT,
+        404,
+        409,
+        422,
+        ok=201,
+    ),
+)
+
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -354,6 +474,8 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(404, 409),
         tags=("jobs",),
     ),
+    # --- kitchen tickets: stations, rules, the ticket log (issue 15) ---
+    *TICKET_OPERATIONS,
 )
 
 REQUESTS: tuple[type[BaseModel], ...] = tuple(

@@ -77,6 +77,8 @@ class Published(View):
     queued: bool | None = None
     #: True: the same eventId was published before; this is the first answer.
     duplicate: bool | None = None
+    #: What the kitchen made of an order event (docs/operations.md "Kitchen tickets").
+    tickets: dict[str, Any] | None = None
 
 
 class SessionUser(View):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,6 +119,8 @@ class JobService:
         #: job id -> (monotonic time it may be redelivered again, current wait): this
         #: instance's schedule for the agents whose sockets it holds.
         self._backoff: dict[str, tuple[float, float]] = {}
+        #: Called with a job after every state an agent reports (kitchen tickets listen).
+        self.listeners: list[Callable[[JobRow], Awaitable[None]]] = []
 
     async def submit(self, requester: Requester, request: JobRequest) -> tuple[JobRow, bool]:
         """Store a job (idempotent by key) and deliver it if its agent is online."""
@@ -298,6 +301,18 @@ class JobService:
             extra={"job_id": job.id, "state": job.state, "correlation_id": job.correlation_id},
         )
         await self._broadcast(job)
+        await self._tell_listeners(job)
+
+    async def _tell_listeners(self, job: JobRow) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(job)
+            except Exception:
+                log.exception("a job listener failed", extra={"job_id": job.id})
+
+    async def announce(self, job: JobRow) -> None:
+        """Broadcast a job's state (for jobs made elsewhere, such as kitchen tickets)."""
+        await self._broadcast(job)
 
     async def get(self, requester: Requester, job_id: str) -> tuple[JobRow, list[Any]] | None:
         """A job of the requester's scope with its state history."""
@@ -329,6 +344,7 @@ class JobService:
                 job = await job_store.job_by_id(s, job_id)
             if job is not None:
                 await self._broadcast(job)
+                await self._tell_listeners(job)
         return len(expired)
 
     async def run_expiry(self, every: float = 5.0) -> None:

@@ -96,6 +96,7 @@ class Condition:
     message: str
     company_id: str | None = None
     severity: str = "warning"
+    branch_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -191,6 +192,8 @@ def conditions(
 
 
 Emit = Callable[[MonitoringAlert], Awaitable[None]]
+#: More conditions to evaluate with the hub's own (kitchen tickets: hub.services.ticket_reports).
+ConditionSource = Callable[[], Awaitable[list[Condition]]]
 
 
 class AlertEngine:
@@ -241,6 +244,7 @@ class AlertEngine:
             value=condition.value,
             threshold=condition.threshold,
             company_id=condition.company_id,
+            branch_id=condition.branch_id,
             raised_at=now,
         )
         self.active[condition.key] = alert
@@ -297,7 +301,9 @@ class Monitor:
         instance_id: str,
         cluster: Cluster | None = None,
         stored_agents: Callable[[], Awaitable[list[tuple[str, str, float]]]] | None = None,
+        more_conditions: ConditionSource | None = None,
     ) -> None:
+        self.more_conditions = more_conditions
         self.cluster = cluster.state if cluster else None
         self._bus = cluster.bus if cluster else None
         #: In a cluster the leader knows only its own sockets: agents that left another
@@ -449,6 +455,8 @@ class Monitor:
             elsewhere,
             await self._stored_offline(elsewhere),
         )
+        if self.more_conditions is not None:
+            found += await self.more_conditions()
         changes = self.engine.apply(found)
         if self.cluster is not None and changes:
             await self.cluster.save_alerts(

@@ -153,21 +153,21 @@ class PrintingService:
         await self._broadcast_presence(record)
 
     async def inventory(self, record: AgentRecord, inventory: AgentInventory) -> None:
-        """The agent's full printer list replaces the known one; each is broadcast at once.
+        """The agent's full printer list replaces the known one once stored; each is broadcast.
 
-        Returns once the list is stored (the next bulk write), so the ack means "stored".
+        The write goes out in the next bulk write; only then do the live registry and the
+        rooms see the new list, so everything that reads either also finds it in the store.
         """
-        self.registry.replace_printers(record, list(inventory.printers))
+        printers = list(inventory.printers)
+        await self.records.inventory(record.agent_id, record.company_id, _branch(record), printers)
+        self.registry.replace_printers(record, printers)
         record.last_seen = time.time()
-        for printer in inventory.printers:
+        for printer in printers:
             await self._to_agent_rooms(
                 record,
                 "printer:discovered",
                 PrinterDiscovered(agent_id=record.agent_id, printer=printer),
             )
-        await self.records.inventory(
-            record.agent_id, record.company_id, _branch(record), list(inventory.printers)
-        )
 
     async def heartbeat(self, record: AgentRecord, beat: AgentHeartbeat) -> None:
         """The agent is alive."""

@@ -77,6 +77,8 @@ class NewJob:
     submitted_by: str | None = None
     #: The job this one reprints (a copy).
     copy_of: str | None = None
+    #: A job id the caller derived (kitchen tickets); a fresh UUID otherwise.
+    job_id: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a job the hub could never dispatch."""
@@ -140,7 +142,7 @@ def _event(row: PrintJobEvent) -> JobEventRow:
 def _values(job: NewJob, now: datetime) -> dict[str, Any]:
     """The new row; the body goes through JSON now so it compares equal to the stored one."""
     return {
-        "id": str(uuid.uuid4()),
+        "id": job.job_id or str(uuid.uuid4()),
         "company_id": job.company_id,
         "branch_id": job.branch_id,
         "printer_id": job.printer_id,
@@ -355,6 +357,38 @@ async def _pending(
         statement = statement.where(_after(after))
     statement = statement.order_by(PrintJob.created_at, PrintJob.id).limit(clamp(limit))
     return [_job(row) for row in await session.scalars(statement)]
+
+
+async def assign_job(
+    session: AsyncSession,
+    job_id: str,
+    printer_id: str,
+    agent_id: str,
+    detail: str,
+    body: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> JobRow | None:
+    """Hand a queued job nobody holds yet to a printer and its agent, noting why in its history.
+
+    Only a job that is still ``queued`` with no agent moves (a compare-and-set), so two
+    dispatchers never hand out the same job; None when it had moved already. ``body`` replaces
+    the job's body (a ticket marked for another printer).
+    """
+    at = now or utcnow()
+    values: dict[str, Any] = {"printer_id": printer_id, "agent_id": agent_id, "updated_at": at}
+    if body is not None:
+        values["body"] = json.loads(json.dumps(dict(body)))
+    result = await session.execute(
+        update(PrintJob)
+        .where(PrintJob.id == job_id, PrintJob.state == "queued", PrintJob.agent_id.is_(None))
+        .values(values)
+        .execution_options(synchronize_session="fetch")
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    session.add(PrintJobEvent(job_id=job_id, state="queued", at=at, detail=detail))
+    await session.flush()
+    return await job_by_id(session, job_id)
 
 
 async def copies_of(session: AsyncSession, job_id: str) -> list[str]:

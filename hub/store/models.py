@@ -283,3 +283,97 @@ class StreamEventId(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     answer: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+# --- kitchen tickets (issue 15) ------------------------------------------------------------------
+
+
+class KitchenStation(Base):
+    """A station of a branch (Grill, Bar...): where its tickets print, and how they look."""
+
+    __tablename__ = "stations"
+    __table_args__ = (Index(None, "company_id", "branch_id"),)
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    name: Mapped[str] = mapped_column(NAME)
+    primary_printer_id: Mapped[str] = mapped_column(PRINTER_ID)
+    backup_printer_id: Mapped[str | None] = mapped_column(PRINTER_ID)
+    layout: Mapped[dict[str, Any]]
+    #: The station that gets the lines no rule matches (at most one per branch).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StationRule(Base):
+    """One routing rule of a branch, in order: a category, a tag or every line -> stations."""
+
+    __tablename__ = "station_rules"
+    __table_args__ = (CheckConstraint("match IN ('category', 'tag', 'all')", name="match"),)
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    match: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str | None] = mapped_column(NAME)
+    #: Station ids (a JSON list): every one gets the matching lines.
+    station_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class KitchenOrder(Base):
+    """An order as the kitchen knows it: the last version handled, what each station has."""
+
+    __tablename__ = "kitchen_orders"
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"))
+    #: The highest orderVersion handled (0 before the first).
+    version: Mapped[int] = mapped_column(Integer)
+    header: Mapped[dict[str, Any]]
+    #: {station id: {line id: TicketItem wire dict}}: what each station was sent.
+    sent: Mapped[dict[str, Any]]
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OrderTicket(Base):
+    """A station's ticket for one order version: its print job, its lines, where it went."""
+
+    __tablename__ = "order_tickets"
+    __table_args__ = (
+        CheckConstraint("kind IN ('order', 'update', 'void', 'copy')", name="kind"),
+        Index(None, "company_id", "order_id"),
+        Index(None, "branch_id", "station_id", "published_at"),
+    )
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("print_jobs.id"), primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"))
+    order_id: Mapped[str] = mapped_column(ID)
+    order_version: Mapped[int | None] = mapped_column(Integer)
+    station_id: Mapped[str] = mapped_column(ID)
+    station_name: Mapped[str] = mapped_column(NAME)
+    kind: Mapped[str] = mapped_column(String(16))
+    lines: Mapped[list[Any]] = mapped_column(JSON)
+    #: The ticket as built for the station, before any "REROUTED" mark.
+    document: Mapped[dict[str, Any]]
+    #: The station's primary printer when the ticket was made.
+    printer_id: Mapped[str] = mapped_column(PRINTER_ID)
+    rerouted_from: Mapped[str | None] = mapped_column(PRINTER_ID)
+    copy_of: Mapped[str | None] = mapped_column(String(36))
+    #: When the order event arrived (order-to-ticket time is measured from here).
+    published_at: Mapped[datetime]
+
+
+class OrderTicketNote(Base):
+    """Something the ticket log says about an order that is not a ticket (why nothing printed)."""
+
+    __tablename__ = "order_ticket_notes"
+    __table_args__ = (Index(None, "company_id", "order_id", "id"),)
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    order_id: Mapped[str] = mapped_column(ID)
+    order_version: Mapped[int | None] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(CODE)
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

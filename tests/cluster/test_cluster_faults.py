@@ -23,7 +23,10 @@ async def test_deaf_instance_is_reported(redis_url: str, tmp_path: Path) -> None
     try:
         bus = hub.ctx.cluster.bus  # type: ignore[union-attr]
         bus.ping_interval, bus.deaf_after = 0.1, 0.6
-        await asyncio.sleep(0.5)
+        # Ready once its pings are heard (the first comes one default interval after start).
+        async with asyncio.timeout(5):
+            while (await hub.get("/readyz"))[0] != 200:
+                await asyncio.sleep(0.1)
         status, body = await hub.get("/readyz")
         assert (status, body["status"], body["checks"]["clusterChannel"]) == (200, "ready", "ok")
         await bus.pubsub.unsubscribe(bus.channel)  # still connected, no longer subscribed

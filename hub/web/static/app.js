@@ -8,12 +8,14 @@ import { renderBranch } from "./views/branch.js";
 import { renderBranches } from "./views/branches.js";
 import { renderDashboard } from "./views/dashboard.js";
 import { renderLogin } from "./views/login.js";
+import { renderStations } from "./views/stations.js";
 
 const ROUTES = [
   [/^#\/login$/, renderLogin],
   [/^#\/branches$/, renderBranches],
   [/^#\/branches\/([^/]+)$/, renderBranch],
   [/^#\/branches\/([^/]+)\/agents$/, renderAgents],
+  [/^#\/branches\/([^/]+)\/stations$/, renderStations],
   [/^#\/dashboard$/, renderDashboard],
 ];
 

@@ -16,7 +16,8 @@ export function branchTabs(branchId, current) {
   const tab = (label, href, key) =>
     h("a", { class: "tab", href, "aria-current": current === key ? "page" : null }, label);
   return h("nav", { class: "tabs", "aria-label": "Branch" },
-    tab("Printers & jobs", base, "printers"), tab("Agents", `${base}/agents`, "agents"));
+    tab("Printers & jobs", base, "printers"), tab("Agents", `${base}/agents`, "agents"),
+    tab("Stations", `${base}/stations`, "stations"));
 }
 
 /** Run ``work`` at most once per ``ms``, however often it is asked for. */

@@ -20,7 +20,7 @@ const SEVERITY_TONE = { critical: "bad", warning: "warn", info: "info" };
 let chartLib = null;
 
 /** Load the vendored Chart.js once (a plain script: the hub serves it, no npm at run time). */
-function loadChartJs() {
+export function loadChartJs() {
   if (window.Chart) return Promise.resolve(window.Chart);
   if (!chartLib) {
     chartLib = new Promise((resolve, reject) => {
