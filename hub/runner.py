@@ -9,6 +9,7 @@ from aiohttp import web
 from hub.app import build_app
 from hub.context import CTX_KEY, HubContext
 from hub.settings import Settings
+from hub.startup import bind
 
 
 @dataclass
@@ -25,13 +26,16 @@ class RunningHub:
 
 
 async def start_hub(settings: Settings) -> RunningHub:
-    """Start the hub on settings.host:settings.port (port 0 picks a free one)."""
+    """Start the hub on settings.host:settings.port (port 0 picks a free one).
+
+    A port that cannot be bound raises :class:`hub.startup.StartupError` (nothing is left open).
+    """
     app = await build_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    sockets = getattr(site._server, "sockets", None)
-    assert sockets, "the site did not open a listening socket"
-    host, port = sockets[0].getsockname()[:2]
-    return RunningHub(runner, f"http://{host}:{port}", app[CTX_KEY])
+    try:
+        url = await bind(runner, settings.host, settings.port)
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return RunningHub(runner, url, app[CTX_KEY])

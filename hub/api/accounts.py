@@ -9,7 +9,7 @@ from aiohttp import web
 from hub.api.auth import require
 from hub.api.errors import client_address, raise_error, rate_limited, read_json
 from hub.context import HubContext, ctx_of
-from hub.store import users
+from hub.store import passwords, users
 from shared.tokens import Role, mint
 
 routes = web.RouteTableDef()
@@ -83,9 +83,6 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(require(request, _ALL_ROLES).to_wire())
 
 
-MIN_PASSWORD = 10
-
-
 @routes.post("/api/v1/me/password")
 async def change_password(request: web.Request) -> web.Response:
     """Change the caller's own password (standalone accounts), given the current one."""
@@ -114,11 +111,9 @@ def _passwords(body: Any) -> tuple[str, str]:
     current, new = body.get("currentPassword"), body.get("newPassword")
     if not isinstance(current, str) or not current:
         raise_error(422, "invalid_payload", "currentPassword is required", "currentPassword")
-    if not isinstance(new, str) or len(new) < MIN_PASSWORD:
-        raise_error(
-            422,
-            "weak_password",
-            f"newPassword needs at least {MIN_PASSWORD} characters",
-            "newPassword",
-        )
+    if not isinstance(new, str):
+        raise_error(422, "invalid_payload", "newPassword is required", "newPassword")
+    problem = passwords.policy_problem(new)
+    if problem is not None:
+        raise_error(422, "weak_password", problem, "newPassword")
     return current, new

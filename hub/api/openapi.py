@@ -19,6 +19,7 @@ from hub.api.branches import NewBranch
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
+from hub.store import passwords
 from shared.events import PrinterTestResult
 from shared.printers import PrinterInfo
 from shared.publish import PublishRequest
@@ -40,7 +41,11 @@ PASSWORD_SCHEMA = {
     "required": ["currentPassword", "newPassword"],
     "properties": {
         "currentPassword": {"type": "string"},
-        "newPassword": {"type": "string", "minLength": 10},
+        "newPassword": {
+            "type": "string",
+            "minLength": passwords.MIN_LENGTH,
+            "maxLength": passwords.MAX_LENGTH,
+        },
     },
 }
 

@@ -35,7 +35,10 @@ def _project(tmp_path: Path) -> Path:
     shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
     bin_dir = project / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    for name, text in (("python", FAKE_PYTHON.format(python=sys.executable)), ("chit-hub", FAKE_HUB)):
+    for name, text in (
+        ("python", FAKE_PYTHON.format(python=sys.executable)),
+        ("chit-hub", FAKE_HUB),
+    ):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     return project
@@ -99,5 +102,7 @@ def test_license_is_an_spdx_expression() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert isinstance(project["project"]["license"], str)
     assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])
-    extras = " ".join(d for deps in project["project"]["optional-dependencies"].values() for d in deps)
+    extras = " ".join(
+        d for deps in project["project"]["optional-dependencies"].values() for d in deps
+    )
     assert "asyncio_client" not in extras  # python-socketio 5 warns it has no such extra
