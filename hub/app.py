@@ -18,6 +18,7 @@ from hub.api import jobs as jobs_api
 from hub.api import monitoring as monitoring_api
 from hub.api import openapi as openapi_api
 from hub.api import pairing as pairing_api
+from hub.api import printer_tests as printer_tests_api
 from hub.api import printers as printers_api
 from hub.api.errors import error_middleware
 from hub.auth import load_keys
@@ -181,6 +182,7 @@ async def build_app(settings: Settings) -> web.Application:
         openapi_api,
         events_api,
         printers_api,
+        printer_tests_api,
         jobs_api,
         accounts_api,
         pairing_api,

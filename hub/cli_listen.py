@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -118,11 +119,23 @@ class Listener:
 
     def _refused(self, namespace: str) -> Callable[..., None]:
         def on_refusal(data: Any = None) -> None:
-            message = data.get("message") if isinstance(data, dict) else data
-            self.refusal = f"{namespace}: {message or 'the hub refused the connection'}"
-            self.done.set()
+            # The hub refuses with {code, message}; a transport failure comes as plain text.
+            if isinstance(data, dict):
+                message = data.get("message") or "the hub refused the connection"
+                self.refusal = f"{namespace}: {message}"
+                self.done.set()
 
         return on_refusal
+
+
+async def _close(client: socketio.AsyncClient) -> None:
+    """Disconnect and release the HTTP session, also after a failed connect (bounded)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            await client.shutdown()
+            http = getattr(client.eio, "http", None)
+            if http is not None and not http.closed:
+                await http.close()
 
 
 async def _listen(url: str, listener: Listener, auth: Callable[[], dict[str, str]]) -> int:
@@ -135,8 +148,9 @@ async def _listen(url: str, listener: Listener, auth: Callable[[], dict[str, str
             transports=["websocket"],
             wait_timeout=CONNECT_TIMEOUT,
         )
-    except socketio.exceptions.ConnectionError as exc:
-        reason = listener.refusal or str(exc) or "no answer"
+    except socketio.exceptions.ConnectionError:
+        await _close(listener.client)
+        reason = listener.refusal or "no hub answers there (is it running? check --url)"
         print(f"error: cannot listen at {url}: {reason}", file=sys.stderr)
         return 1
     print(f"listening on {', '.join(listener.namespaces)} at {url}; Ctrl+C stops", file=sys.stderr)
@@ -146,8 +160,7 @@ async def _listen(url: str, listener: Listener, auth: Callable[[], dict[str, str
         for waiter in waiters:
             waiter.cancel()
     finally:
-        async with asyncio.timeout(5):
-            await listener.client.disconnect()
+        await _close(listener.client)
     if listener.refusal and listener.remaining != 0:
         print(f"error: {listener.refusal}", file=sys.stderr)
         return 1

@@ -240,6 +240,15 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("printers",),
     ),
     Operation(
+        "get",
+        "/api/v1/tests",
+        "Recent printer tests of the caller's company or branch, newest first",
+        "manager, staff, admin, service",
+        query=("branchId", "limit"),
+        errors=(401, 403, 422),
+        tags=("printers",),
+    ),
+    Operation(
         "post",
         "/api/v1/jobs",
         "Submit a print job (raw ESC/POS or a receipt document)",
