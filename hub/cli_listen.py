@@ -98,7 +98,10 @@ class Listener:
     """One Socket.IO client printing every event of its namespaces."""
 
     def __init__(self, namespaces: list[str], count: int | None) -> None:
-        self.client = socketio.AsyncClient(reconnection=True, logger=False, engineio_logger=False)
+        # handle_sigint=False: Ctrl+C is ours (stop_event); socketio would take SIGINT over.
+        self.client = socketio.AsyncClient(
+            reconnection=True, logger=False, engineio_logger=False, handle_sigint=False
+        )
         self.namespaces = namespaces
         self.remaining = count
         self.done = asyncio.Event()

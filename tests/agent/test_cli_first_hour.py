@@ -314,3 +314,39 @@ def test_help_is_for_users(tmp_path: Path, command: tuple[str, ...]) -> None:
     assert done.returncode == 0, done.stderr
     for internals in ("``", "module", "composition root", "docstring"):
         assert internals not in done.stdout, (internals, done.stdout)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_the_headless_agent_stops_quietly_while_connected(
+    hub: HubHarness, tmp_path: Path, sig: signal.Signals
+) -> None:
+    from tests.e2e.support import device_token, eventually, hub_agent
+
+    env = _env(
+        tmp_path,
+        CHIT_AGENT_HUB_URL=hub.url,
+        CHIT_AGENT_TOKEN=device_token(hub, "agent-quiet"),
+        CHIT_AGENT_MDNS="false",
+        CHIT_AGENT_USB="false",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "run",
+        "--headless",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await hub.provision_pending()
+        await eventually(lambda: hub_agent(hub, "agent-quiet"), timeout=30)
+        proc.send_signal(sig)
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0
+    assert TRACEBACK not in err.decode() and "CancelledError" not in err.decode(), err

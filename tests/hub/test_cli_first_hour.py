@@ -322,3 +322,31 @@ def test_an_unreadable_secret_in_the_data_dir(tmp_path: Path) -> None:
         "signing secret",
         "--data-dir",
     )
+
+
+async def test_listen_stops_quietly_on_ctrl_c(hub: HubHarness, tmp_path: Path) -> None:
+    env = {**_env(tmp_path), "CHIT_HUB_JWT_SECRET": SECRET}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.cli",
+        "listen",
+        "--url",
+        hub.url,
+        "--company",
+        "acme",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    try:
+        assert b"listening on" in await asyncio.wait_for(proc.stderr.readline(), 30)
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0
+    assert TRACEBACK not in err.decode() and "CancelledError" not in err.decode(), err
