@@ -18,7 +18,7 @@ from aiohttp import web
 from hub import cli_branch, cli_listen, cli_user, logs, startup
 from hub.context import CTX_KEY
 from hub.services.bootstrap import bootstrap_admin
-from hub.settings import Settings, ensure_secret, load_settings
+from hub.settings import Settings
 from hub.startup import StartupError
 from shared.tokens import HUB_WIDE_ROLES, Role, mint
 
@@ -115,7 +115,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo and flags["log_level"] is None:
         # Keep the demo's banner (URL, logins) readable: warnings only unless asked otherwise.
         flags["log_level"] = "WARNING"
-    settings = load_settings(flags, config_file=args.config)
+    settings = startup.settings_from(flags, args.config)
     logs.configure(settings.instance_id, json_lines=settings.log_json, level=settings.log_level)
     if args.demo:
         return _demo(settings)
@@ -170,8 +170,8 @@ def token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = ensure_secret(
-        load_settings(_flags(args, ["data_dir", "jwt_secret"]), config_file=args.config)
+    settings = startup.with_secret(
+        startup.settings_from(_flags(args, ["data_dir", "jwt_secret"]), args.config)
     )
     assert settings.jwt_secret is not None
     subject = args.sub or f"{role.value}-{args.company or 'platform'}"
@@ -208,10 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return HANDLERS[args.command](args)
     except StartupError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    except ValueError as exc:  # a setting that does not parse (flag, environment or TOML)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

@@ -12,8 +12,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hub.settings import Settings, load_settings
-from hub.startup import open_database
+from hub.settings import Settings
+from hub.startup import open_database, settings_from
 from hub.store import TenantConflict, tenants
 from shared.rooms import RoomNameError, branch_room, company_room
 
@@ -41,7 +41,7 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``chit-hub branch``."""
     flags = {"data_dir": args.data_dir, "database_url": args.database_url}
-    settings = load_settings(flags, config_file=args.config)
+    settings = settings_from(flags, args.config)
     if args.branch_command == "add":
         return asyncio.run(_add(settings, args.company, args.branch, args.name))
     return asyncio.run(_list(settings, args.company))

@@ -20,8 +20,8 @@ from typing import Any
 import socketio
 import socketio.exceptions
 
-from hub.settings import Settings, ensure_secret, load_settings
-from hub.startup import stop_event
+from hub.settings import Settings
+from hub.startup import settings_from, stop_event, with_secret
 from shared.namespaces import Namespace, may_connect
 from shared.tokens import Role, mint
 
@@ -71,7 +71,7 @@ def _token_source(args: argparse.Namespace, settings: Settings) -> Callable[[], 
     if args.token:
         token = args.token.strip()
         return lambda: {"token": token}
-    secret = ensure_secret(settings).jwt_secret
+    secret = with_secret(settings).jwt_secret
     assert secret is not None
     role = Role(args.role)
 
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --count must be at least 1", file=sys.stderr)
         return 2
     flags = {"data_dir": args.data_dir, "jwt_secret": args.jwt_secret}
-    settings = load_settings(flags, config_file=args.config)
+    settings = settings_from(flags, args.config)
     url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
     namespaces = _namespaces(args, Role(args.role))
     listener = Listener(namespaces, args.count)

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from hub.settings import Settings, load_settings
-from hub.startup import open_database
+from hub.settings import Settings
+from hub.startup import open_database, settings_from
 from hub.store import AlreadyExists, NotFound, TenantConflict, passwords, tenants, users
 
 
@@ -84,8 +84,8 @@ async def _add_user(settings: Settings, args: argparse.Namespace, password: str)
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``chit-hub user add``."""
-    settings = load_settings(
-        {"data_dir": args.data_dir, "database_url": args.database_url}, config_file=args.config
+    settings = settings_from(
+        {"data_dir": args.data_dir, "database_url": args.database_url}, args.config
     )
     try:
         password = read_password(args.password)

@@ -17,6 +17,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -26,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from hub.app import build_app
 from hub.auth import load_keys
-from hub.settings import Settings, ensure_secret
+from hub.settings import Settings, ensure_secret, load_settings
 from hub.store import Database
 
 #: Seconds to wait for Redis to answer PING at start.
@@ -36,11 +37,23 @@ SHUTDOWN_TIMEOUT = 5.0
 
 
 class StartupError(Exception):
-    """The hub cannot start; ``message`` says why and what to change."""
+    """The hub cannot start; ``message`` says why and what to change, ``exit_code`` how bad."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.message = message
+        self.exit_code = exit_code
+
+
+def settings_from(flags: dict[str, Any], config_file: Path | None = None) -> Settings:
+    """Settings from flags, environment and file; a value that does not parse is a usage error."""
+    try:
+        return load_settings(flags, config_file=config_file)
+    except ValueError as exc:
+        raise StartupError(str(exc), exit_code=2) from None
+    except OSError as exc:
+        name = getattr(exc, "filename", None) or "the settings file"
+        raise StartupError(f"cannot read {name}: {_reason(exc)}; check --config", 2) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -70,15 +83,20 @@ def check_data_dir(path: Path) -> None:
         raise StartupError(f"cannot use the data directory {path}: permission denied; {fix}")
 
 
-def prepare_keys(settings: Settings) -> Settings:
-    """Settings with the signing secret; the public key files are readable and parse."""
+def with_secret(settings: Settings) -> Settings:
+    """Settings with the signing secret (configured, or kept in the data directory)."""
     try:
-        settings = ensure_secret(settings)
+        return ensure_secret(settings)
     except OSError as exc:
         raise StartupError(
             f"cannot read or create the signing secret in {settings.data_dir}: {_reason(exc)}; "
             "fix the data directory's permissions or choose another with --data-dir"
         ) from None
+
+
+def prepare_keys(settings: Settings) -> Settings:
+    """Settings with the signing secret; the public key files are readable and parse."""
+    settings = with_secret(settings)
     try:
         load_keys(settings)
     except OSError as exc:
