@@ -164,11 +164,12 @@ def _matches(entry: str, removal: str) -> bool:
 
 def _config_changes(args: argparse.Namespace, stored: AgentSettings) -> dict[str, Any]:
     """What ``config`` changes in agent.json (ManualEntryError for a bad printer entry)."""
-    for entry in args.add_printer:
-        parse_address(split_name(entry)[1])
-    printers = [
-        p for p in stored.manual_printers if not any(_matches(p, r) for r in args.remove_printer)
-    ]
+    added = [split_name(entry)[1] for entry in args.add_printer]
+    for address in added:
+        parse_address(address)
+    # An address added again (with a new name, say) replaces its old entry.
+    removals = [*args.remove_printer, *added]
+    printers = [p for p in stored.manual_printers if not any(_matches(p, r) for r in removals)]
     printers += [p for p in args.add_printer if p not in printers]
     subnets = () if args.clear_subnets else stored.subnets
     changes: dict[str, Any] = {

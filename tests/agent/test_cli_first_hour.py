@@ -350,3 +350,9 @@ async def test_the_headless_agent_stops_quietly_while_connected(
             await proc.wait()
     assert proc.returncode == 0
     assert TRACEBACK not in err.decode() and "CancelledError" not in err.decode(), err
+
+
+def test_naming_a_printer_again_replaces_its_entry(tmp_path: Path) -> None:
+    assert agent_cli(tmp_path, "config", "--add-printer", "127.0.0.1:9100").returncode == 0
+    assert agent_cli(tmp_path, "config", "--add-printer", "Kitchen=127.0.0.1").returncode == 0
+    assert _stored(tmp_path)["manual_printers"] == ["Kitchen=127.0.0.1"]

@@ -129,9 +129,10 @@ function baseOptions(extra = {}) {
 /** What a manager (or staff) is told instead of the charts: who sees them, how to get that. */
 export function adminAdvice(who) {
   const company = who.companyId || "COMPANY";
+  const demo = company === "demo" ? " The demo prints one at start: demo-admin." : "";
   return `You see your company's alerts here, live. The connection charts are for admins: sign in `
     + `as an admin of company ${company} to see them. Whoever runs the hub creates one with `
-    + `"chit-hub user add --role admin --company ${company} --username NAME" (the demo prints one, demo-admin).`;
+    + `"chit-hub user add --role admin --company ${company} --username NAME".${demo}`;
 }
 
 // ---- the page --------------------------------------------------------------------------
