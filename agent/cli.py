@@ -1,9 +1,9 @@
-"""``chit-agent``: run the agent, pair it, list printers, print a test page, simulate printers.
+"""``chit-agent``: the agent's command line (run, pair, discover, test-print, simulate, config).
 
-With a display, ``chit-agent`` (and ``chit-agent run``) start the tray app, the PySide6 face
-of the same core; ``chit-agent run --headless`` is the service mode. This module is the
-composition root: it is the only place outside ``agent.tray`` that names the tray, and it
-imports it lazily, so the core and the headless agent run without Qt installed.
+This is the composition root: the only place outside ``agent.tray`` that names the tray,
+imported lazily so the core and the headless agent run without Qt installed. Settings come
+from agent.json with CHIT_AGENT_* variables over it for this run only; ``config`` and
+``pair`` change agent.json and never write an environment override into it.
 """
 
 from __future__ import annotations
@@ -18,23 +18,36 @@ import logging
 import os
 import signal
 import sys
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent import logs
+from agent import cli_printers, logs
 from agent import settings as store
+from agent.discovery.manual import ManualEntryError, parse_address, split_name
 from agent.pairing import PairingFailed, redeem
 from agent.service import Agent
 from agent.settings import AgentSettings
-from shared.events import PrinterTestRequest
-from shared.printers import PrinterInfo
 
 log = logging.getLogger("chit.agent")
 
+DESCRIPTION = """\
+The Chit agent: finds this PC's receipt printers (USB, network, mDNS), reports them and their
+status to the hub, and prints test pages and print jobs for it.
+
+With a desktop, chit-agent (or chit-agent run) shows a tray icon; chit-agent run --headless
+is the service mode. Pair it once with a code from the web UI: chit-agent pair CODE --hub URL.
+Try it without printers: chit-agent simulate, then chit-agent discover and
+chit-agent test-print Kitchen."""
+EPILOG = "Environment variables CHIT_AGENT_<SETTING> override agent.json for one run."
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chit-agent", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="chit-agent",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
@@ -43,19 +56,35 @@ def _parser() -> argparse.ArgumentParser:
     pair = sub.add_parser("pair", help="pair with a hub using a code from the manager UI")
     pair.add_argument("code", help="the pairing code, e.g. ABCD-EFGH")
     pair.add_argument("--hub", help="hub URL (default: the configured one)")
-    discover = sub.add_parser("discover", help="scan once and show what is found")
-    discover.add_argument("--json", action="store_true")
+    discover = sub.add_parser("discover", help="scan once and list the printers found")
+    discover.add_argument("--json", action="store_true", help="print JSON")
     test = sub.add_parser("test-print", help="print a test page on one printer")
-    test.add_argument("printer", help="printer id (see `discover`) or host[:port]")
-    test.add_argument("--json", action="store_true")
-    simulate = sub.add_parser("simulate", help="run simulated network printers on loopback")
-    simulate.add_argument("--count", type=int, default=2)
+    test.add_argument(
+        "printer", help="a printer id or name (see discover), or an address as HOST:PORT"
+    )
+    test.add_argument("--json", action="store_true", help="print the result as JSON")
+    simulate = sub.add_parser(
+        "simulate", help="run simulated receipt printers on this PC (Kitchen, Bar, ...)"
+    )
+    simulate.add_argument("--count", type=int, default=3, help="how many (default: 3)")
     simulate.add_argument("--no-mdns", action="store_true", help="do not announce over mDNS")
-    config = sub.add_parser("config", help="show or change settings")
+    config = sub.add_parser("config", help="show or change the settings in agent.json")
     config.add_argument("--hub", help="hub URL")
-    config.add_argument("--token", help="device token (stored owner-only)")
-    config.add_argument("--add-printer", action="append", default=[], metavar="HOST[:PORT]")
-    config.add_argument("--remove-printer", action="append", default=[], metavar="HOST[:PORT]")
+    config.add_argument("--token", help="device token (stored readable by this user only)")
+    config.add_argument(
+        "--add-printer",
+        action="append",
+        default=[],
+        metavar="[NAME=]HOST[:PORT]",
+        help="a network printer by address, optionally named (repeatable)",
+    )
+    config.add_argument(
+        "--remove-printer",
+        action="append",
+        default=[],
+        metavar="NAME|HOST[:PORT]",
+        help="forget a printer added by hand (repeatable)",
+    )
     config.add_argument("--subnet", action="append", default=[], metavar="CIDR")
     config.add_argument("--clear-subnets", action="store_true")
     config.add_argument(
@@ -72,70 +101,6 @@ def _agent(settings: AgentSettings) -> Agent:
     return Agent(settings, lambda: store.read_token())
 
 
-def _status_text(printer: PrinterInfo) -> str:
-    status = printer.status
-    if status is None:
-        return "unknown"
-    return f"{status.state}" + (f" ({status.detail})" if status.detail else "")
-
-
-def _path_text(printer: PrinterInfo) -> str:
-    """``cups (or direct)``: the path in use and the others found."""
-    used = printer.path or "direct"
-    others = [str(p) for p in printer.paths or [] if p != used]
-    return f"{used} (or {', '.join(others)})" if others else str(used)
-
-
-async def _discover(settings: AgentSettings, as_json: bool) -> int:
-    agent = _agent(settings)
-    report = await agent.scan()
-    printers = agent.printers()
-    await agent.stop()
-    if as_json:
-        print(json.dumps([p.to_wire() for p in printers], indent=2))
-        return 0
-    print(f"{'PRINTER ID':<40} {'NAME':<28} {'VIA':<7} {'PATH':<14} STATUS")
-    for p in printers:
-        print(
-            f"{p.printer_id:<40} {p.name[:28]:<28} {p.source:<7} {_path_text(p):<14} "
-            f"{_status_text(p)}"
-        )
-    for source, error in report.errors.items():
-        print(f"! {source}: {error}", file=sys.stderr)
-    print(f"{len(printers)} printer(s)")
-    return 0
-
-
-async def _test_print(settings: AgentSettings, target: str, as_json: bool) -> int:
-    if ":" not in target or target.count(":") == 1:
-        settings = settings.with_changes(manual_printers=(*settings.manual_printers, target))
-    agent = _agent(settings)
-    await agent.scan()
-    printer_id = (
-        target
-        if target in agent.coordinators
-        else next(
-            (pid for pid in agent.coordinators if pid.startswith("net:") and target in pid), target
-        )
-    )
-    request = PrinterTestRequest(correlation_id=str(uuid.uuid4()), printer_id=printer_id)
-    result = await agent.test_print(request)
-    print(json.dumps(result.to_wire(), indent=2) if as_json else _result_text(result.to_wire()))
-    return 0 if result.success else 1
-
-
-def _result_text(result: dict[str, Any]) -> str:
-    if result["success"]:
-        return (
-            f"printed test page on {result['printerId']} in {result['durationMs']} ms "
-            f"(correlation id {result['correlationId']})"
-        )
-    error = result.get("error", {})
-    return (
-        f"test print failed on {result['printerId']}: {error.get('message')} [{error.get('code')}]"
-    )
-
-
 async def _run(settings: AgentSettings) -> int:
     agent = _agent(settings)
     loop = asyncio.get_running_loop()
@@ -148,21 +113,29 @@ async def _run(settings: AgentSettings) -> int:
     return 0
 
 
-async def _simulate(count: int, announce: bool) -> int:
-    from agent.simulators.fleet import SimulatorFleet
-
-    fleet = SimulatorFleet(count, announce=announce)
-    await fleet.start()
-    for printer in fleet.printers:
-        print(f"{printer.name}: 127.0.0.1:{printer.port} ({printer.printer_id})", flush=True)
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by Ctrl+C or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await fleet.stop()
-    return 0
+    return stop
+
+
+async def _simulate(count: int, announce: bool) -> int:
+    if count < 1:
+        print("error: --count must be at least 1", file=sys.stderr)
+        return 2
+    return await cli_printers.simulate(count, announce, _stop_on_signals())
+
+
+async def _discover(settings: AgentSettings, as_json: bool) -> int:
+    return await cli_printers.discover(_agent, settings, as_json)
+
+
+async def _test_print(settings: AgentSettings, target: str, as_json: bool) -> int:
+    return await cli_printers.test_print(_agent, settings, target, as_json)
 
 
 async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
@@ -177,12 +150,44 @@ async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
         return 1
     store.write_token(paired.token)
     # The hub may name the agent itself (its id was taken); keep the id the token is for.
-    store.save(settings.with_changes(hub_url=hub_url, agent_id=paired.agent_id))
+    store.update({"hub_url": hub_url, "agent_id": paired.agent_id})
     print(
         f"paired agent {paired.agent_id} with {hub_url} "
         f"(company {paired.company_id}, branch {paired.branch_id})"
     )
     return 0
+
+
+def _matches(entry: str, removal: str) -> bool:
+    """Whether ``--remove-printer removal`` names the hand-typed ``entry``."""
+    name, address = split_name(entry)
+    if removal in (entry, address, name):
+        return True
+    try:
+        return parse_address(address) == parse_address(removal)
+    except ManualEntryError:
+        return False
+
+
+def _config_changes(args: argparse.Namespace, stored: AgentSettings) -> dict[str, Any]:
+    """What ``config`` changes in agent.json (ManualEntryError for a bad printer entry)."""
+    added = [split_name(entry)[1] for entry in args.add_printer]
+    for address in added:
+        parse_address(address)
+    # An address added again (with a new name, say) replaces its old entry.
+    removals = [*args.remove_printer, *added]
+    printers = [p for p in stored.manual_printers if not any(_matches(p, r) for r in removals)]
+    printers += [p for p in args.add_printer if p not in printers]
+    subnets = () if args.clear_subnets else stored.subnets
+    paths = {e.rpartition("=")[0]: e for e in (*stored.printer_paths, *args.path)}
+    changes: dict[str, Any] = {
+        "printer_paths": tuple(paths.values()),
+        "manual_printers": tuple(printers),
+        "subnets": tuple(dict.fromkeys([*subnets, *args.subnet])),
+    }
+    if args.hub:
+        changes["hub_url"] = args.hub
+    return changes
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -191,26 +196,22 @@ def _config(args: argparse.Namespace) -> int:
         print(f"error: --path takes PRINTER_ID=direct or PRINTER_ID=queue, not {bad[0]!r}",
               file=sys.stderr)  # fmt: skip
         return 2
-    settings = store.load()
-    printers = [p for p in settings.manual_printers if p not in args.remove_printer]
-    printers += [p for p in args.add_printer if p not in printers]
-    subnets = () if args.clear_subnets else settings.subnets
-    paths = {e.rpartition("=")[0]: e for e in (*settings.printer_paths, *args.path)}
-    changes: dict[str, Any] = {
-        "printer_paths": tuple(paths.values()),
-        "manual_printers": tuple(printers),
-        "subnets": tuple(dict.fromkeys([*subnets, *args.subnet])),
-    }
-    if args.hub:
-        changes["hub_url"] = args.hub
-    settings = settings.with_changes(**changes)
-    path = store.save(settings)
+    try:
+        changes = _config_changes(args, store.load_stored())
+    except ManualEntryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    store.update(changes)
     if args.token:
         store.write_token(args.token)
-    shown = {k: v for k, v in vars(settings).items()}
+    shown: dict[str, Any] = dict(vars(store.load()))
     shown["token"] = "set" if store.read_token() else "not set"
     print(json.dumps(shown, indent=2, default=list))
-    print(f"settings: {path}", file=sys.stderr)
+    print(f"settings: {store.config_dir() / store.SETTINGS_FILE}", file=sys.stderr)
+    overridden = sorted(store.env_overrides())
+    if overridden:
+        names = ", ".join(f"{store.ENV_PREFIX}{name.upper()}" for name in overridden)
+        print(f"note: {names} override(s) agent.json for this run only", file=sys.stderr)
     return 0
 
 
@@ -243,13 +244,19 @@ def _start_tray(hub_url: str | None, verbose: bool) -> int:
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``chit-agent``."""
-    args = _parser().parse_args(argv)
+def _console_logging(command: str, verbose: bool) -> None:
+    """The agent logs what it does; one-shot commands print results, the log only problems."""
+    quiet = command not in ("run", "simulate")
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    # force: python-escpos calls logging.basicConfig() when it is imported.
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=level,
+        format="%(levelname)s: %(message)s" if quiet and not verbose else logs.FORMAT,
+        force=True,
     )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "run"
     if wants_tray(args, has_display(), tray_available()):
         return _start_tray(getattr(args, "hub", None), args.verbose)
@@ -268,6 +275,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "discover":
         return asyncio.run(_discover(settings, args.json))
     return asyncio.run(_test_print(settings, args.printer, args.json))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``chit-agent``; Ctrl+C ends any command quietly."""
+    args = _parser().parse_args(argv)
+    _console_logging(args.command or "run", args.verbose)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

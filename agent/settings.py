@@ -2,7 +2,8 @@
 
 ``agent.json`` holds the hub URL, manual printers, subnets and intervals; the device token
 lives beside it in ``token``, readable by its owner only. Environment variables
-(``CHIT_AGENT_HUB_URL``, ``CHIT_AGENT_TOKEN``, ...) override the file for services and tests.
+(``CHIT_AGENT_HUB_URL``, ``CHIT_AGENT_TOKEN``, ...) override the file for one run (services,
+tests): they are never written into it, so a one-off override cannot become permanent.
 """
 
 from __future__ import annotations
@@ -89,24 +90,40 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
-def load(directory: Path | None = None, environ: dict[str, str] | None = None) -> AgentSettings:
-    """Settings from agent.json and CHIT_AGENT_* variables; the agent id is created once."""
-    directory = directory or config_dir()
-    env = dict(os.environ if environ is None else environ)
-    path = directory / SETTINGS_FILE
+def _stored(path: Path) -> dict[str, Any]:
+    """The fields kept in agent.json (unknown keys ignored)."""
     stored: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     names = {f.name for f in fields(AgentSettings)}
-    values = {k: v for k, v in stored.items() if k in names}
-    values.update(
-        {
-            k[len(ENV_PREFIX) :].lower(): v
-            for k, v in env.items()
-            if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() in names
-        }
-    )
+    return {k: v for k, v in stored.items() if k in names}
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings CHIT_AGENT_* variables override for this run (never written to the file)."""
+    env = os.environ if environ is None else environ
+    names = {f.name for f in fields(AgentSettings)}
+    found = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    return {k: _coerce(k, v) for k, v in found.items() if k in names}
+
+
+def load_stored(directory: Path | None = None) -> AgentSettings:
+    """Settings from agent.json alone; the agent id is created (and saved) once."""
+    directory = directory or config_dir()
+    values = _stored(directory / SETTINGS_FILE)
     settings = AgentSettings(**{k: _coerce(k, v) for k, v in values.items()})
-    if "agent_id" not in stored:
+    if "agent_id" not in values:
         save(settings, directory)
+    return settings
+
+
+def load(directory: Path | None = None, environ: dict[str, str] | None = None) -> AgentSettings:
+    """Settings for this run: agent.json, then CHIT_AGENT_* variables over it."""
+    return load_stored(directory).with_changes(**env_overrides(environ))
+
+
+def update(changes: dict[str, Any], directory: Path | None = None) -> AgentSettings:
+    """Change settings in agent.json (environment overrides stay out); the stored result."""
+    settings = load_stored(directory).with_changes(**changes)
+    save(settings, directory)
     return settings
 
 

@@ -19,6 +19,7 @@ from hub.api import jobs as jobs_api
 from hub.api import monitoring as monitoring_api
 from hub.api import openapi as openapi_api
 from hub.api import pairing as pairing_api
+from hub.api import printer_tests as printer_tests_api
 from hub.api import printers as printers_api
 from hub.api import stations as stations_api
 from hub.api import tickets as tickets_api
@@ -226,6 +227,7 @@ async def build_app(settings: Settings) -> web.Application:
         events_api,
         printers_api,
         actions_api,
+        printer_tests_api,
         jobs_api,
         accounts_api,
         pairing_api,

@@ -1,22 +1,33 @@
-"""``chit-hub``: serve the hub (default), add a user, or mint a token for trying things out."""
+"""The ``chit-hub`` command line: serve, token, user, branch, listen.
+
+Expected failures (a taken port, a bad setting, a database that does not open) are printed
+as one ``error:`` line with a non-zero exit code; Ctrl+C and SIGTERM stop quietly.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hub import cli_branch, logs, runner
-from hub.services.bootstrap import FirstAdmin, bootstrap_admin
-from hub.settings import Settings, ensure_secret, load_settings
-from hub.store import AlreadyExists, Database, NotFound, TenantConflict, tenants, users
+from aiohttp import web
+
+from hub import cli_branch, cli_listen, cli_user, logs, startup
+from hub.context import CTX_KEY
+from hub.services.bootstrap import bootstrap_admin
+from hub.settings import Settings
+from hub.startup import StartupError
 from shared.tokens import HUB_WIDE_ROLES, Role, mint
 
-COMMANDS = ("serve", "token", "user", "branch")
+COMMANDS = ("serve", "token", "user", "branch", "listen")
+DESCRIPTION = """\
+The Chit hub: real-time events for a restaurant platform and its receipt printers.
+Without a command it serves (chit-hub serve); chit-hub --demo also runs an agent with three
+simulated printers and prints a login for the web UI."""
+EPILOG = "Settings and examples: README.md and docs/operations.md."
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +37,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chit-hub", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="chit-hub",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the hub (the default)")
     _common(serve)
@@ -66,21 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--sub", default=None, help="subject (default: derived from role)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (positive)")
-    _user_parser(sub.add_parser("user", help="manage standalone accounts"))
+    cli_user.add_parser(sub)
     cli_branch.add_parser(sub)
+    cli_listen.add_parser(sub)
     return parser
-
-
-def _user_parser(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="user_command", required=True)
-    add = actions.add_parser("add", help="create a user (asks for the password when not given)")
-    _common(add)
-    add.add_argument("--database-url", help="postgresql://... (default: SQLite in data dir)")
-    add.add_argument("--username", required=True)
-    add.add_argument("--role", required=True, choices=users.USER_ROLES)
-    add.add_argument("--company", required=True)
-    add.add_argument("--branch")
-    add.add_argument("--password", help="the password (prompted for when left out)")
 
 
 def _flags(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
@@ -88,7 +93,7 @@ def _flags(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run the hub until interrupted."""
+    """Run the hub until Ctrl+C or SIGTERM."""
     flags = _flags(
         args,
         [
@@ -108,11 +113,10 @@ def serve(args: argparse.Namespace) -> int:
     if flags["public_key_files"]:
         flags["public_key_files"] = tuple(flags["public_key_files"])
     if args.demo and flags["log_level"] is None:
-        # Keep the demo's banner (URL, login) readable: warnings only unless asked otherwise.
+        # Keep the demo's banner (URL, logins) readable: warnings only unless asked otherwise.
         flags["log_level"] = "WARNING"
-    settings = load_settings(flags, config_file=args.config)
+    settings = startup.settings_from(flags, args.config)
     logs.configure(settings.instance_id, json_lines=settings.log_json, level=settings.log_level)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if args.demo:
         return _demo(settings)
     if args.workers > 1:
@@ -125,21 +129,20 @@ def serve(args: argparse.Namespace) -> int:
         from hub.workers import run_workers
 
         return run_workers(args.argv, args.workers)
-    first = asyncio.run(_first_start(settings))
-    if first is not None:
-        # stdout only, never the log: log files are kept and shipped, this must not be.
-        print(
-            f"created the first admin account: username {first.username!r}, "
-            f"password {first.password!r}, company {first.company_id!r}. "
-            "It is shown only now; sign in and change it.",
-            flush=True,
-        )
-    print(
-        f"chit-hub {settings.instance_id} listening on http://{settings.host}:{settings.port}",
-        flush=True,
-    )
-    # Served through hub.runner so the connection limits of hub.limits apply.
-    asyncio.run(runner.serve(settings, reuse_port=bool(args.reuse_port)))
+
+    async def listening(app: web.Application, url: str) -> None:
+        first = await bootstrap_admin(app[CTX_KEY].db, settings.data_dir)
+        if first is not None:
+            # stdout only, never the log: log files are kept and shipped, this must not be.
+            print(
+                f"created the first admin account: username {first.username!r}, "
+                f"password {first.password!r}, company {first.company_id!r}. "
+                "It is shown only now; sign in and change it.",
+                flush=True,
+            )
+        print(f"chit-hub {settings.instance_id} listening on {url}", flush=True)
+
+    asyncio.run(startup.serve(settings, reuse_port=args.reuse_port, on_listening=listening))
     return 0
 
 
@@ -151,54 +154,6 @@ def _demo(settings: Settings) -> int:
         print(f"error: the demo needs the agent installed too: {exc}", file=sys.stderr)
         return 2
     asyncio.run(run_demo(settings))
-    return 0
-
-
-async def _first_start(settings: Settings) -> FirstAdmin | None:
-    db = await Database.connect(settings.database_url, settings.data_dir)
-    try:
-        return await bootstrap_admin(db, settings.data_dir)
-    finally:
-        await db.close()
-
-
-def _new_password() -> str | None:
-    first = getpass.getpass("password: ")
-    if first != getpass.getpass("password again: "):
-        print("error: the passwords differ", file=sys.stderr)
-        return None
-    return first
-
-
-async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> users.UserRow:
-    db = await Database.connect(settings.database_url, settings.data_dir)
-    try:
-        async with db.session() as s:
-            await tenants.ensure_company(s, args.company)
-            if args.branch:
-                await tenants.ensure_branch(s, args.branch, args.company)
-            return await users.create_user(
-                s, args.username, password, args.role, args.company, args.branch
-            )
-    finally:
-        await db.close()
-
-
-def user(args: argparse.Namespace) -> int:
-    """Create a standalone account."""
-    settings = load_settings(_flags(args, ["data_dir", "database_url"]), config_file=args.config)
-    password = args.password if args.password is not None else _new_password()
-    if not password:
-        print("error: the password must not be empty", file=sys.stderr)
-        return 2
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        row = asyncio.run(_add_user(settings, args, password))
-    except (AlreadyExists, NotFound, TenantConflict, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    where = f"company {row.company_id}" + (f", branch {row.branch_id}" if row.branch_id else "")
-    print(f"created {row.role} {row.username!r} (id {row.id}) in {where}")
     return 0
 
 
@@ -215,8 +170,8 @@ def token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = ensure_secret(
-        load_settings(_flags(args, ["data_dir", "jwt_secret"]), config_file=args.config)
+    settings = startup.with_secret(
+        startup.settings_from(_flags(args, ["data_dir", "jwt_secret"]), args.config)
     )
     assert settings.jwt_secret is not None
     subject = args.sub or f"{role.value}-{args.company or 'platform'}"
@@ -233,6 +188,15 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": serve,
+    "token": token,
+    "user": cli_user.run,
+    "branch": cli_branch.run,
+    "listen": cli_listen.run,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chit-hub``."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -240,8 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments.insert(0, "serve")
     args = _parser().parse_args(arguments)
     args.argv = arguments
-    handler = {"serve": serve, "token": token, "user": user, "branch": cli_branch.run}[args.command]
-    return handler(args)
+    try:
+        return HANDLERS[args.command](args)
+    except StartupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

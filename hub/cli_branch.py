@@ -12,8 +12,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hub.settings import Settings, load_settings
-from hub.store import Database, TenantConflict, tenants
+from hub.settings import Settings
+from hub.startup import open_database, settings_from
+from hub.store import TenantConflict, tenants
 from shared.rooms import RoomNameError, branch_room, company_room
 
 
@@ -40,8 +41,7 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``chit-hub branch``."""
     flags = {"data_dir": args.data_dir, "database_url": args.database_url}
-    settings = load_settings(flags, config_file=args.config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings = settings_from(flags, args.config)
     if args.branch_command == "add":
         return asyncio.run(_add(settings, args.company, args.branch, args.name))
     return asyncio.run(_list(settings, args.company))
@@ -53,7 +53,7 @@ async def _add(settings: Settings, company: str, branch: str, name: str | None) 
     except RoomNameError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    db = await Database.connect(settings.database_url, settings.data_dir)
+    db = await open_database(settings)
     try:
         async with db.session() as s:
             row = await tenants.ensure_branch(s, branch, company, name)
@@ -67,7 +67,7 @@ async def _add(settings: Settings, company: str, branch: str, name: str | None) 
 
 
 async def _list(settings: Settings, company: str) -> int:
-    db = await Database.connect(settings.database_url, settings.data_dir)
+    db = await open_database(settings)
     try:
         async with db.session() as s:
             rows = await tenants.list_branches(s, company)

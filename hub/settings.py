@@ -206,9 +206,19 @@ def _as_list(value: Any) -> list[str]:
     return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
+_NUMBERS = {int: "a whole number", float: "a number"}
+
+
 def _convert(name: str, value: Any) -> Any:
     converter = _CONVERTERS.get(name)
-    return converter(value) if converter else value
+    if converter is None:
+        return value
+    try:
+        return converter(value)
+    except ValueError:
+        if converter not in _NUMBERS:
+            raise
+        raise ValueError(f"setting {name}: expected {_NUMBERS[converter]}, not {value!r}") from None
 
 
 def _from_env(environ: dict[str, str]) -> dict[str, Any]:

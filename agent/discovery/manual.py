@@ -1,4 +1,5 @@
-"""Printers entered by hand: ``host``, ``host:port``, ``[v6-address]:port``.
+"""Printers entered by hand: ``host``, ``host:port``, ``[v6-address]:port``, each optionally
+named: ``Kitchen=192.168.1.50``.
 
 A printer entered by hand is reported whether or not it answers now: the person who typed it
 knows it exists; its status says whether it is reachable.
@@ -57,10 +58,21 @@ def parse_address(entry: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
     return _host(host, entry), _port(port, entry) if colon else default_port
 
 
+def split_name(entry: str) -> tuple[str | None, str]:
+    """``("Kitchen", "10.0.0.5:9100")`` from ``Kitchen=10.0.0.5:9100``; no name without ``=``."""
+    name, equals, address = entry.rpartition("=")
+    if not equals:
+        return None, entry
+    if not name.strip():
+        raise ManualEntryError(f"empty printer name in {entry!r}: write NAME=HOST[:PORT]")
+    return name.strip(), address
+
+
 def manual_printer(entry: str, *, name: str | None = None) -> PrinterInfo:
-    """The printer at a hand-typed address."""
-    host, port = parse_address(entry)
-    return network_printer(host, port, DiscoverySource.MANUAL, name=name)
+    """The printer at a hand-typed address, ``host[:port]`` or ``NAME=host[:port]``."""
+    given, address = split_name(entry)
+    host, port = parse_address(address)
+    return network_printer(host, port, DiscoverySource.MANUAL, name=name or given)
 
 
 def manual_printers(entries: Iterable[str]) -> list[PrinterInfo]:

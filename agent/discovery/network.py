@@ -36,6 +36,19 @@ def network_printer_id(host: str, port: int = DEFAULT_PORT) -> str:
     return f"net:{normalize_host(host)}:{port}"
 
 
+def fallback_name(host: str, port: int = DEFAULT_PORT) -> str:
+    """The name of a network printer nothing better is known of: where it is."""
+    where = host if port == DEFAULT_PORT else f"{host}:{port}"
+    return f"Network printer {where}"
+
+
+def has_fallback_name(info: PrinterInfo) -> bool:
+    """Whether ``info`` is named only after its address (any real name should replace it)."""
+    if info.host is None or info.port is None:
+        return False
+    return info.name == fallback_name(info.host, info.port)[:200]
+
+
 def network_printer(
     host: str,
     port: int,
@@ -50,7 +63,7 @@ def network_printer(
     host = normalize_host(host)
     return PrinterInfo(
         printer_id=network_printer_id(host, port),
-        name=(name or model or f"Network printer {host}")[:200],
+        name=(name or model or fallback_name(host, port))[:200],
         connection=Connection.NETWORK,
         source=source,
         host=host,

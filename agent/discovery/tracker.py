@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from agent.discovery.network import has_fallback_name
 from shared.printers import DiscoverySource, PrinterInfo
 
 DEFAULT_MISSES_BEFORE_GONE = 3
@@ -68,6 +69,11 @@ def merge_info(old: PrinterInfo, new: PrinterInfo, *, new_wins: bool) -> Printer
     }
     if not new_wins:
         known = {k: v for k, v in known.items() if getattr(old, k) is None or k == "status"}
+    # A real name (typed, announced, reported) always beats one made up from the address.
+    if has_fallback_name(old) and not has_fallback_name(new):
+        known["name"] = new.name
+    elif has_fallback_name(new) and not has_fallback_name(old):
+        known.pop("name", None)
     return old.model_copy(update=known)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import usb.core
 import usb.util
 
+from agent.transports.errors import libusb_missing_message
 from agent.transports.usb_device import find_printer_interface, read_string, usb_path
 from agent.usb_ids import vendor
 from shared.printers import Connection, DiscoverySource, PrinterInfo
@@ -99,7 +100,7 @@ def scan_usb(backend: Any = None) -> list[PrinterInfo]:
     try:
         devices = list(usb.core.find(find_all=True, backend=backend))
     except usb.core.NoBackendError:
-        log.warning("USB discovery disabled: libusb is not installed")
+        log.warning("USB discovery is off. %s", libusb_missing_message())
         return []
     found = []
     for dev in devices:

@@ -1,8 +1,10 @@
 """A fleet of simulated network printers on loopback, announced over mDNS.
 
-Used by ``chit-agent simulate`` and the end-to-end tests: start N printers on ``127.0.0.1``
-(ephemeral ports) and announce each as ``_pdl-datastream._tcp`` with address 127.0.0.1, on
-the loopback interface only by default, so nothing leaks onto the LAN.
+Used by ``chit-agent simulate``, the demo and the end-to-end tests: start N printers on
+``127.0.0.1`` (ephemeral ports), named like a restaurant's stations (Kitchen, Bar, Front
+counter, then Printer 4, ...), and announce each as ``_pdl-datastream._tcp`` with address
+127.0.0.1, on the loopback interface only by default, so nothing leaks onto the LAN. The agent
+browses every interface, loopback included, so ``chit-agent discover`` finds them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from agent.discovery.mdns import PDL_DATASTREAM, instance_name
 from agent.simulators.brain import SimState
 from agent.simulators.network import SimulatedNetworkPrinter
 
-DEFAULT_NAME_PREFIX = "Chit Simulated Printer"
+#: What the simulated printers are called, like the stations of a restaurant.
+DEFAULT_NAMES = ("Kitchen", "Bar", "Front counter")
 _MDNS_TIMEOUT = 5.0
+
+
+def printer_name(index: int, names: Sequence[str], prefix: str | None = None) -> str:
+    """The name of the fleet's printer ``index``: ``prefix N``, else from ``names``."""
+    if prefix is not None:
+        return f"{prefix} {index + 1}"
+    return names[index] if index < len(names) else f"Printer {index + 1}"
 
 
 class SimulatorFleet:
@@ -34,7 +44,8 @@ class SimulatorFleet:
         host: str = "127.0.0.1",
         announce: bool = True,
         interfaces: Sequence[str] = ("127.0.0.1",),
-        name_prefix: str = DEFAULT_NAME_PREFIX,
+        name_prefix: str | None = None,
+        names: Sequence[str] = DEFAULT_NAMES,
         states: Sequence[SimState] = (),
     ) -> None:
         if count < 1:
@@ -45,7 +56,7 @@ class SimulatorFleet:
         self.printers = [
             SimulatedNetworkPrinter(
                 host=host,
-                name=f"{name_prefix} {n + 1}",
+                name=printer_name(n, names, name_prefix),
                 state=states[n] if n < len(states) else SimState.OK,
             )
             for n in range(count)

@@ -71,7 +71,11 @@ class SimulatedNetworkPrinter:
         if self._server is None:
             return
         self._server.close()
+        # Dropping the links ends every conversation by itself. Cancelling is the last resort:
+        # Python 3.11's start_server logs a cancelled handler as an error with a traceback.
         self._abort_all()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=_CLOSE_TIMEOUT)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

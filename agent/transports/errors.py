@@ -85,3 +85,48 @@ def device_busy_message() -> str:
         "is holding it. If it has a print queue, print through the queue (the agent lists it; "
         "chit-agent config --path PRINTER_ID=queue), or close that program and try again."
     )
+
+
+#: How to install libusb per Linux family (os-release ID or ID_LIKE), most common first.
+_LIBUSB_PACKAGES: tuple[tuple[str, str], ...] = (
+    ("debian", "sudo apt install libusb-1.0-0"),
+    ("ubuntu", "sudo apt install libusb-1.0-0"),
+    ("fedora", "sudo dnf install libusb1"),
+    ("rhel", "sudo dnf install libusb1"),
+    ("suse", "sudo zypper install libusb-1_0-0"),
+    ("arch", "sudo pacman -S libusb"),
+    ("alpine", "sudo apk add libusb"),
+)
+
+
+def os_release(path: str = "/etc/os-release") -> dict[str, str]:
+    """The KEY=value pairs of os-release (empty when there is none)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return {}
+    pairs = (line.split("=", 1) for line in lines if "=" in line)
+    return {key.strip(): value.strip().strip("\"'") for key, value in pairs}
+
+
+def libusb_missing_message(
+    platform: str = sys.platform, release: dict[str, str] | None = None
+) -> str:
+    """USB needs libusb, which is missing: what to install on this system."""
+    lead = "USB printers need libusb, which is not installed."
+    if platform == "darwin":
+        return f"{lead} Install it with: brew install libusb"
+    if platform == "win32":
+        return (
+            f"{lead} Download it from https://libusb.info and copy libusb-1.0.dll (x64) next to "
+            "chit-agent.exe, or print to the printer over the network."
+        )
+    if platform.startswith("linux"):
+        info = os_release() if release is None else release
+        families = [info.get("ID", ""), *info.get("ID_LIKE", "").split()]
+        for family, command in _LIBUSB_PACKAGES:
+            if family in families:
+                return f"{lead} Install it with: {command}"
+        return f"{lead} Install your distribution's libusb-1.0 package."
+    return f"{lead} Install libusb-1.0 for this system."

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
+import os
 import socket
 
 from agent.transports.base import chunks, clamp_timeout
@@ -21,6 +23,7 @@ DEFAULT_WRITE_TIMEOUT = 10.0
 # Bytes handed to the socket before waiting for it to drain: progress is checked per chunk.
 WRITE_CHUNK = 16 * 1024
 _CLOSE_TIMEOUT = 1.0
+log = logging.getLogger(__name__)
 # Errors that mean "nothing answers at that address".
 _NOT_FOUND_ERRNOS = {
     errno.ECONNREFUSED,
@@ -31,13 +34,37 @@ _NOT_FOUND_ERRNOS = {
 }
 
 
+def _reason(exc: OSError) -> str:
+    """An OS error in words, without Python's rendering of it."""
+    return os.strerror(exc.errno).lower() if exc.errno else type(exc).__name__
+
+
 def _connect_error(exc: OSError, where: str) -> TransportError:
-    """Translate a failed connect into our errors."""
+    """Translate a failed connect into our errors: a sentence for people, details in the log."""
+    log.info("connecting to %s failed: %r", where, exc)
     if isinstance(exc, socket.gaierror):
-        return PrinterNotFound(f"cannot resolve printer address {where}: {exc.strerror}")
+        return PrinterNotFound(
+            f"The printer address {where} is not known on this network. "
+            "Check the address in the agent's settings."
+        )
     if exc.errno in _NOT_FOUND_ERRNOS:
-        return PrinterNotFound(f"no printer listening at {where} ({exc.strerror})")
-    return TransportError(f"cannot connect to {where}: {exc}", code="io_error")
+        return PrinterNotFound(
+            f"No printer answers at {where}. Check that it is switched on and connected to "
+            "the network, and that the address is right."
+        )
+    return TransportError(
+        f"Cannot connect to the printer at {where} ({_reason(exc)}). Check its network connection.",
+        code="io_error",
+    )
+
+
+def _closed(where: str, exc: OSError | None = None) -> TransportClosed:
+    """The printer dropped the link (details in the log)."""
+    if exc is not None:
+        log.info("the link to %s broke: %r", where, exc)
+    return TransportClosed(
+        f"The printer at {where} closed the connection. Check that it is still switched on."
+    )
 
 
 class TcpTransport:
@@ -75,7 +102,9 @@ class TcpTransport:
                 reader, writer = await asyncio.open_connection(host, port)
         except TimeoutError:
             raise TransportTimeout(
-                f"no answer from {where} within {connect_timeout:g} s", code="connect_timeout"
+                f"No answer from the printer at {where} within {connect_timeout:g} s. "
+                "Check that it is switched on and on this network.",
+                code="connect_timeout",
             ) from None
         except OSError as exc:
             raise _connect_error(exc, where) from exc
@@ -91,10 +120,13 @@ class TcpTransport:
                 async with asyncio.timeout(limit):
                     await self._writer.drain()
             except TimeoutError:
-                message = f"{self.describe()} stopped accepting data for {limit:g} s"
+                message = (
+                    f"The printer at {self.where} stopped taking data for {limit:g} s. "
+                    "Check it for paper, an open cover or an error light."
+                )
                 raise TransportTimeout(message, code="write_timeout") from None
             except OSError as exc:
-                raise TransportClosed(f"{self.describe()} closed the connection: {exc}") from exc
+                raise _closed(self.where, exc) from exc
 
     async def read(self, size: int, timeout: float) -> bytes:
         """Up to ``size`` bytes, ``b""`` on timeout; raises TransportClosed at end of stream."""
@@ -105,9 +137,9 @@ class TcpTransport:
         except TimeoutError:
             return b""
         except OSError as exc:
-            raise TransportClosed(f"{self.describe()} closed the connection: {exc}") from exc
+            raise _closed(self.where, exc) from exc
         if not data:
-            raise TransportClosed(f"{self.describe()} closed the connection")
+            raise _closed(self.where)
         return data
 
     async def close(self) -> None:
@@ -119,6 +151,11 @@ class TcpTransport:
         with contextlib.suppress(OSError, TimeoutError):
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 await self._writer.wait_closed()
+
+    @property
+    def where(self) -> str:
+        """``host:port``, as people write a printer's address."""
+        return f"{self.host}:{self.port}"
 
     def describe(self) -> str:
         """``tcp://host:port``."""

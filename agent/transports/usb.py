@@ -32,6 +32,7 @@ from agent.transports.errors import (
     TransportTimeout,
     access_denied_message,
     device_busy_message,
+    libusb_missing_message,
 )
 from agent.transports.usb_device import (
     PrinterInterface,
@@ -61,10 +62,7 @@ def translate_usb_error(exc: Exception, vendor_id: int | None = None) -> Transpo
     if isinstance(exc, usb.core.USBTimeoutError):
         return TransportTimeout("the USB printer did not answer in time")
     if isinstance(exc, usb.core.NoBackendError):
-        return TransportError(
-            "libusb is not installed: install libusb-1.0 to use USB printers",
-            code="usb_backend_missing",
-        )
+        return TransportError(libusb_missing_message(), code="usb_backend_missing")
     code = getattr(exc, "errno", None)
     if code in (errno.EACCES, errno.EPERM):
         return AccessDenied(access_denied_message(vendor_id))

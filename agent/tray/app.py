@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices, QIcon
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from agent import __version__, autostart, logs
@@ -25,6 +25,7 @@ from agent.settings import AgentSettings
 from agent.tray.bridge import Bridge
 from agent.tray.core import AgentCore
 from agent.tray.dialogs import PairDialog, SettingsDialog, SettingsForm
+from agent.tray.folders import FolderOpener
 from agent.tray.icons import icon_for
 from agent.tray.incidents import IncidentNotifier, Notice
 from agent.tray.menu import TrayMenu
@@ -66,6 +67,7 @@ class TrayApp(QObject):
         self.notifications: list[Notice] = []
         self.last_test: PrinterTestResult | None = None
         self.windows: dict[str, QWidget] = {}
+        self.folders = FolderOpener(self)
         self.menu = TrayMenu()
         self.tray = QSystemTrayIcon(icon_for(self.state))
         self.tray.setContextMenu(self.menu)
@@ -168,12 +170,18 @@ class TrayApp(QObject):
             self.notify(Notice("Test page not printed", str(error)))
             return
         self.last_test = result
+        name = self._printer_name(result.printer_id)
         if result.success:
-            text = f"{result.printer_id} in {result.duration_ms} ms"
+            text = f"{name} in {result.duration_ms} ms"
             self.notify(Notice("Test page printed", text, False))
         else:
             message = result.error.message if result.error else "unknown error"
-            self.notify(Notice("Test page not printed", f"{result.printer_id}: {message}"))
+            self.notify(Notice("Test page not printed", f"{name}: {message}"))
+
+    def _printer_name(self, printer_id: str) -> str:
+        """What people call the printer (its name), else its id."""
+        known = {p.printer_id: p.name for p in self.snapshot.printers}
+        return known.get(printer_id, printer_id)
 
     def open_drawer(self, printer_id: str) -> None:
         """Menu → printer → Open cash drawer."""
@@ -261,10 +269,26 @@ class TrayApp(QObject):
         self._later(self.core.submit(self.core.apply(changes)), done)
 
     def open_logs(self) -> None:
-        """Menu → Open log folder (the OS file manager opens it; we do not wait for it)."""
+        """Menu → Open log folder: the file manager opens it, or a window shows its path."""
         folder = store.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        self.folders.open(folder, self.show_log_path)
+
+    def show_log_path(self, reason: str) -> QMessageBox:
+        """The log folder could not be opened: show where it is (selectable, and copied)."""
+        folder = str(store.log_dir())
+        log.warning("could not open the log folder", extra={"path": folder, "reason": reason})
+        QApplication.clipboard().setText(folder)
+        box = QMessageBox()
+        box.setWindowTitle("Chit agent logs")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setText(
+            f"The log folder could not be opened here ({reason}).\n\n"
+            f"The logs are in:\n{folder}\n\nThe path is copied to the clipboard."
+        )
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._window("logs", box)
+        return box
 
     def open_about(self) -> QMessageBox:
         """Menu → About."""

@@ -149,8 +149,8 @@ class AgentCore:
         """Redeem a pairing code, store the token and hub URL, restart on them."""
         settings = await asyncio.to_thread(store.load)
         paired = await redeem(hub_url, code, settings.agent_id, settings.hostname)
-        settings = settings.with_changes(agent_id=paired.agent_id)  # the hub may rename it
-        await asyncio.to_thread(_store_pairing, settings, paired.token, hub_url)
+        # The hub may rename the agent: keep the id the token is for.
+        await asyncio.to_thread(_store_pairing, paired.agent_id, paired.token, hub_url)
         await self._restart()
         return paired
 
@@ -222,17 +222,17 @@ class AgentCore:
             log.exception("publishing the agent state failed")
 
 
-def _store_pairing(settings: AgentSettings, token: str, hub_url: str) -> None:
-    """Keep the device token and the hub it is for."""
+def _store_pairing(agent_id: str, token: str, hub_url: str) -> None:
+    """Keep the device token and the hub it is for (environment overrides stay out)."""
     store.write_token(token)
-    store.save(settings.with_changes(hub_url=hub_url))
+    store.update({"hub_url": hub_url, "agent_id": agent_id})
 
 
 def _save_changes(changes: dict[str, Any]) -> tuple[AgentSettings, AgentSettings]:
-    """Apply changes to the stored settings; returns (before, after)."""
+    """Apply changes to the stored settings; returns the settings in effect (before, after)."""
     old = store.load()
-    new = old.with_changes(**changes)
-    store.save(new)
+    store.update(changes)
+    new = store.load()
     if old.start_at_login != new.start_at_login or new.start_at_login != autostart.is_enabled():
         autostart.set_enabled(new.start_at_login)
     return old, new

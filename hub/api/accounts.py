@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 from hub.api.auth import require
 from hub.api.errors import client_address, raise_error, rate_limited, read_json, validated
 from hub.context import HubContext, ctx_of
-from hub.store import users
+from hub.store import passwords, users
 from shared.tokens import Role, mint
 from shared.wire import Secret, ShortText, WireModel
 
@@ -114,16 +114,20 @@ class PasswordChange(WireModel):
 
     current_password: Secret
     #: The length rule is checked by the route (code ``weak_password``), documented here.
-    new_password: Annotated[Secret, Field(json_schema_extra={"minLength": MIN_PASSWORD})]
+    new_password: Annotated[
+        Secret,
+        Field(
+            json_schema_extra={
+                "minLength": passwords.MIN_LENGTH,
+                "maxLength": passwords.MAX_LENGTH,
+            }
+        ),
+    ]
 
 
 def _passwords(body: Any) -> tuple[str, str]:
     change = validated(PasswordChange, body)
-    if len(change.new_password) < MIN_PASSWORD:
-        raise_error(
-            422,
-            "weak_password",
-            f"newPassword needs at least {MIN_PASSWORD} characters",
-            "newPassword",
-        )
+    problem = passwords.policy_problem(change.new_password)
+    if problem is not None:
+        raise_error(422, "weak_password", problem, "newPassword")
     return change.current_password, change.new_password

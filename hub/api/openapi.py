@@ -436,6 +436,14 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("printers",),
     ),
     Operation(
+        "get",
+        "/api/v1/tests",
+        "Recent printer tests of the caller's company or branch, newest first",
+        READERS,
+        query=(("branchId", Text), ("limit", Annotated[int, Field(ge=1, le=100)])),
+        tags=("printers",),
+    ),
+    Operation(
         "post",
         "/api/v1/jobs",
         "Submit a print job (raw ESC/POS or a receipt document); 200 replays an idempotency key",

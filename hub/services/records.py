@@ -194,6 +194,13 @@ class PrinterRecords:
         async with self.db.session() as s:
             return await test_store.save_late_result(s, company_id, agent_id, result)
 
+    async def recent_tests(
+        self, company_id: str, branch_id: str | None, limit: int
+    ) -> list[PrinterTestRow]:
+        """The latest tests of a company or branch, newest first (pending ones too)."""
+        async with self.db.session() as s:
+            return await test_store.recent_tests(s, company_id, branch_id, limit)
+
     async def test_result(self, company_id: str, correlation_id: str) -> PrinterTestResult | None:
         """A finished test of the company."""
         async with self.db.session() as s:

@@ -13,6 +13,23 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 #: argon2-cffi's defaults follow RFC 9106's second recommended (low-memory) profile.
 HASHER = PasswordHasher()
 
+#: The one password policy: ``chit-hub user add`` and ``POST /api/v1/me/password`` both apply it.
+#: Length is what counts (NIST SP 800-63B: no composition rules); 10 is above its minimum of 8.
+MIN_LENGTH = 10
+#: Argon2 takes any length; a bound keeps hashing a hostile request cheap.
+MAX_LENGTH = 1024
+
+
+def policy_problem(password: str) -> str | None:
+    """Why ``password`` may not be used (a sentence for the person choosing it), or None."""
+    if len(password) < MIN_LENGTH:
+        return f"the password needs at least {MIN_LENGTH} characters"
+    if len(password) > MAX_LENGTH:
+        return f"the password may have at most {MAX_LENGTH} characters"
+    if not password.strip():
+        return "the password must not be only spaces"
+    return None
+
 
 def hash_password(password: str) -> str:
     """An Argon2id hash of ``password`` (salted, self-describing PHC string)."""

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, and_, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.store._sql import insert_ignore
 from hub.store.columns import utcnow
-from hub.store.models import TestResult
+from hub.store.models import Printer, TestResult
 from shared.events import PrinterTestResult
 
 _KEY = ["company_id", "correlation_id"]
@@ -158,3 +158,18 @@ async def save_late_result(
         return "corrected"
     row = await session.get(TestResult, (company_id, result.correlation_id))
     return "kept" if row is not None and row.agent_id == agent_id else None
+
+
+async def recent_tests(
+    session: AsyncSession, company_id: str, branch_id: str | None = None, limit: int = 20
+) -> list[PrinterTestRow]:
+    """The company's (or one branch's) latest tests, newest first, pending ones included."""
+    query = select(TestResult).where(TestResult.company_id == company_id)
+    if branch_id is not None:
+        printers = select(Printer.printer_id).where(
+            Printer.company_id == company_id, Printer.branch_id == branch_id
+        )
+        query = query.where(TestResult.printer_id.in_(printers))
+    newest = func.coalesce(TestResult.requested_at, TestResult.completed_at)
+    query = query.order_by(newest.desc(), TestResult.correlation_id).limit(limit)
+    return [_row(row) for row in (await session.scalars(query)).all()]

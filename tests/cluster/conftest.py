@@ -1,28 +1,41 @@
-"""Cluster fixtures: a real Redis (the CI one, or one started here) and hub processes."""
+"""Cluster fixtures: a real Redis (CHIT_TEST_REDIS_URL, or a redis-server started here) and hubs.
+
+Without CHIT_TEST_REDIS_URL the tests never touch the machine's Redis (CI keeps its own
+database there): they start a redis-server of their own on a free loopback port for the
+session, and skip when none is installed. ``.ci/run`` sets the variable to a database of its
+own; a URL given but not answering is an error, not a skip.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.cluster.support import Cluster, OwnRedis, redis_reachable
 
-DEFAULT_URL = "redis://127.0.0.1:6379/11"
+ENV = "CHIT_TEST_REDIS_URL"
+
+
+def configured_redis(environ: Mapping[str, str]) -> str | None:
+    """The Redis the tests were told to use, or None: start one of our own."""
+    return environ.get(ENV, "").strip() or None
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """CHIT_TEST_REDIS_URL, the local Redis, or a redis-server started for the session."""
-    url = os.environ.get("CHIT_TEST_REDIS_URL", DEFAULT_URL)
-    if redis_reachable(url):
+    """CHIT_TEST_REDIS_URL, or a redis-server started for the session."""
+    url = configured_redis(os.environ)
+    if url is not None:
+        if not redis_reachable(url):
+            pytest.fail(f"{ENV}={url} does not answer PING; start that Redis or unset {ENV}")
         yield url
         return
     if shutil.which("redis-server") is None:
-        pytest.skip("no Redis reachable and no redis-server to start one")
+        pytest.skip(f"no redis-server installed (apt install redis-server) and no {ENV} given")
     own = OwnRedis()
     own.start()
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import sys
 from pathlib import Path
 
 import pytest
 
-from hub import cli
+from hub import cli, cli_user
 from hub.services.bootstrap import MARKER_FILE, bootstrap_admin
 from hub.store import Database, tenants, users
 from shared.tokens import Role, TokenKeys, verify
@@ -121,9 +123,17 @@ async def test_bootstrap_creates_one_admin_once(tmp_path: Path) -> None:
         await db.close()
 
 
+class _Terminal(io.StringIO):
+    """Standard input that is a terminal (getpass asks there)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def _prompted(monkeypatch: pytest.MonkeyPatch, answers: list[str]) -> None:
     replies = iter(answers)
-    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt="": next(replies))
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr(cli_user.getpass, "getpass", lambda prompt="": next(replies))
 
 
 def test_user_add_asks_for_the_password_twice(
@@ -132,10 +142,11 @@ def test_user_add_asks_for_the_password_twice(
     base = ["user", "add", "--data-dir", str(tmp_path), "--role", "admin", "--company", "acme"]
     _prompted(monkeypatch, ["one", "two"])
     assert cli.main([*base, "--username", "ana"]) == 2
+    assert "differ" in capsys.readouterr().err
     _prompted(monkeypatch, ["", ""])
     assert cli.main([*base, "--username", "ana"]) == 2
-    assert "must not be empty" in capsys.readouterr().err
-    _prompted(monkeypatch, ["same pass", "same pass"])
+    assert "at least 10 characters" in capsys.readouterr().err
+    _prompted(monkeypatch, ["same pass!", "same pass!"])
     assert cli.main([*base, "--username", "ana"]) == 0
     assert "created admin 'ana'" in capsys.readouterr().out
 

@@ -174,7 +174,7 @@ def test_print_test_page_from_the_menu(
     assert sim.count_jobs_containing(result.correlation_id) == 1
     assert sims[0].count_jobs_containing(result.correlation_id) == 0
     printed = [n for n in app.notifications if n.title == "Test page printed"]
-    assert len(printed) == 1 and sim.printer_id in printed[0].message
+    assert len(printed) == 1 and f"127.0.0.1:{sim.port}" in printed[0].message
 
 
 def test_open_the_cash_drawer_from_the_menu_while_paper_is_out(

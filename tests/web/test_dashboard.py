@@ -114,7 +114,8 @@ async def test_a_manager_sees_alerts_only(hub: HubHarness, browser: Browser) -> 
         "sessionStorage.setItem('chit.token', arguments[0])", hub.token(Role.MANAGER, "acme")
     )
     await browser.get(hub.url + "/#/dashboard")
-    assert "platform administrators" in await browser.text("#dash-note")
+    note = await browser.text("#dash-note")
+    assert "chit-hub user add --role admin --company acme" in note, note
     assert await browser.text("#alerts-empty") == "No open alerts."
     assert await browser.js("return document.querySelector('.dash-grid').hidden") is True
     assert await browser.find("#nav-dashboard")

@@ -44,3 +44,25 @@ const ERROR_HINTS = {
 export function errorHint(error) {
   return ERROR_HINTS[error?.code] || "";
 }
+
+// What happened, in words, for failures whose own message may be an agent's technical detail.
+// Codes not listed keep their message: it already says what to do (USB permissions, paper out).
+const FAILURES = {
+  printer_not_found: ["The printer did not answer at its address.",
+    "Check that it is switched on and connected to the network, then try again."],
+  printer_not_responding: ["The printer did not answer.", "Check that it is switched on and connected."],
+  printer_offline: ["The printer is offline.", "Check its power, its cable and its error light."],
+  connection_closed: ["The printer dropped the connection.", "Check that it is still switched on, then try again."],
+  connect_timeout: ["The printer did not answer in time.", "Check that it is switched on and on the same network."],
+  write_timeout: ["The printer stopped taking data.", "Check it for paper, an open cover or an error light."],
+  io_error: ["The agent could not reach the printer.", "Check the printer's network connection."],
+  transport_error: ["The agent could not talk to the printer.", "Switch the printer off and on, then try again."],
+};
+
+/** A failed test for people: ``{headline, advice, detail}``; detail is the raw message, if any. */
+export function testFailure(error) {
+  const known = FAILURES[error?.code];
+  const message = error?.message || "The test failed.";
+  if (!known) return { headline: message, advice: errorHint(error), detail: "" };
+  return { headline: known[0], advice: known[1], detail: message === known[0] ? "" : message };
+}

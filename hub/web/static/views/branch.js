@@ -6,6 +6,7 @@ import * as live from "../live.js";
 import { crumbs } from "../session.js";
 import { JobTable } from "./jobs.js";
 import { PrinterBoard } from "./printers.js";
+import { TestList } from "./tests.js";
 import { runTest, showResult } from "./testing.js";
 
 const JOB_LIMIT = 20;
@@ -32,24 +33,28 @@ export function debounce(work, ms) {
 function layout(branchId) {
   const printers = h("div", { class: "agent-groups", id: "printers" });
   const jobs = h("div", { id: "jobs" });
+  const tests = h("div", { id: "tests" });
   const error = h("p", { class: "error", role: "alert" });
   return {
-    printers, jobs, error,
+    printers, jobs, tests, error,
     page: [
       h("div", { class: "page-head" }, h("h1", {}, `Branch ${branchId}`), branchTabs(branchId, "printers")),
       error,
       h("section", { "aria-labelledby": "printers-title" }, h("h2", { id: "printers-title" }, "Printers"), printers),
-      h("section", { "aria-labelledby": "jobs-title" }, h("h2", { id: "jobs-title" }, "Recent print jobs"), jobs),
+      h("section", { "aria-labelledby": "jobs-title" }, h("h2", { id: "jobs-title" }, "Recent print jobs"),
+        h("p", { class: "muted section-note" }, "Orders and other jobs. Test pages are listed under Test prints below."),
+        jobs),
+      h("section", { "aria-labelledby": "tests-title" }, h("h2", { id: "tests-title" }, "Test prints"), tests),
     ],
   };
 }
 
-function wire(branchId, board, table, refreshAgents, refreshJobs) {
+function wire(branchId, board, table, refreshAgents, refreshJobs, refreshTests) {
   const stops = [
     // Missed jobs, statuses and test results are replayed on reconnect; presence (agents
     // online, printers found) is not streamed, so the agents are fetched again each time.
-    live.on("recovered", () => refreshAgents()),
-    live.on("reload", () => { refreshAgents(); refreshJobs(); }),
+    live.on("recovered", () => { refreshAgents(); refreshTests(); }),
+    live.on("reload", () => { refreshAgents(); refreshJobs(); refreshTests(); }),
     live.on("agent:status", (e) => {
       if (board.knows(e.agentId)) board.presence(e);
       else if (e.branchId === branchId) refreshAgents();
@@ -60,6 +65,7 @@ function wire(branchId, board, table, refreshAgents, refreshJobs) {
     live.on("printJobUpdate", (e) => board.row(e.printerId) && (table.update(e) || refreshJobs())),
     live.on("printer:test:result", (e) => {
       const row = board.row(e.printerId);
+      if (row) refreshTests();
       // Results of tests started elsewhere show too; our own pending test draws its own answer.
       if (row && row.dataset.pendingTest !== e.correlationId && row.dataset.lastTest !== e.correlationId) {
         showResult(row, e);
@@ -75,7 +81,9 @@ export async function renderBranch(main, [branchId]) {
   const view = layout(branchId);
   main.replaceChildren(...view.page);
   const board = new PrinterBoard(view.printers, branchId, runTest);
-  const table = new JobTable(view.jobs, (id) => board.row(id)?.printer?.name || id);
+  const printerName = (id) => board.row(id)?.printer?.name || id;
+  const table = new JobTable(view.jobs, printerName);
+  const tests = new TestList(view.tests, printerName);
   const guard = (work) => async () => {
     try {
       await work();
@@ -87,9 +95,11 @@ export async function renderBranch(main, [branchId]) {
   const query = `branchId=${encodeURIComponent(branchId)}`;
   const loadAgents = guard(async () => board.load((await api(`/api/v1/agents?${query}`)).agents));
   const loadJobs = guard(async () => table.load((await api(`/api/v1/jobs?${query}&limit=${JOB_LIMIT}`)).jobs));
-  const stop = wire(branchId, board, table, debounce(loadAgents, 300), debounce(loadJobs, 300));
+  const loadTests = guard(async () => tests.load((await api(`/api/v1/tests?${query}&limit=${JOB_LIMIT}`)).tests));
+  const stop = wire(branchId, board, table, debounce(loadAgents, 300), debounce(loadJobs, 300),
+    debounce(loadTests, 300));
   await loadAgents();
-  await loadJobs();
+  await Promise.all([loadJobs(), loadTests()]);
   // Keep "offline since … (3 min ago)" honest without any event.
   const ticker = setInterval(() => board.agents.forEach((_, id) => board.drawAgent(id)), 30000);
   return () => { stop(); clearInterval(ticker); };

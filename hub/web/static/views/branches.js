@@ -1,7 +1,7 @@
 // The branches of the manager's company, each with a summary of its agents and printers.
 
 import { api, ApiError } from "../api.js";
-import { h } from "../dom.js";
+import { fill, h } from "../dom.js";
 import { claims, crumbs } from "../session.js";
 import { printerBadge } from "../status.js";
 
@@ -80,7 +80,8 @@ export async function renderBranches(main) {
   try {
     const [{ branches }, { agents }] = await Promise.all([api("/api/v1/branches"), api("/api/v1/agents")]);
     const ids = branchIds(branches, agents);
-    main.replaceChildren(h("h1", {}, "Branches"),
+    // fill, not replaceChildren: it skips the form's null for those who cannot add branches.
+    fill(main, h("h1", {}, "Branches"),
       ids.length
         ? h("ul", { class: "branch-list", id: "branches" }, ids.map((entry) => branchCard(entry, agents)))
         : h("p", { class: "empty" }, "No branches yet. Add one, then pair its first agent from its Agents tab."),

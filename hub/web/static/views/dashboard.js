@@ -6,7 +6,7 @@
 import { api, ApiError } from "../api.js";
 import { announce, clockSeconds, fill, h } from "../dom.js";
 import * as live from "../live.js";
-import { crumbs } from "../session.js";
+import { claims, crumbs } from "../session.js";
 
 const POLL_MS = 3000;
 /** Points kept per time series (3 minutes at one poll every 3 s). */
@@ -126,6 +126,15 @@ function baseOptions(extra = {}) {
   };
 }
 
+/** What a manager (or staff) is told instead of the charts: who sees them, how to get that. */
+export function adminAdvice(who) {
+  const company = who.companyId || "COMPANY";
+  const demo = company === "demo" ? " The demo prints one at start: demo-admin." : "";
+  return `You see your company's alerts here, live. The connection charts are for admins: sign in `
+    + `as an admin of company ${company} to see them. Whoever runs the hub creates one with `
+    + `"chit-hub user add --role admin --company ${company} --username NAME".${demo}`;
+}
+
 // ---- the page --------------------------------------------------------------------------
 
 /** The monitoring page (admins see everything; managers their company's alerts). */
@@ -238,7 +247,7 @@ export async function renderDashboard(main) {
     if (err instanceof ApiError && err.status === 403) {
       grid.hidden = true;
       note.hidden = false;
-      note.textContent = "Connection charts are for platform administrators. You see your company's alerts, live.";
+      note.textContent = adminAdvice(claims());
       updated.textContent = "Alerts update live.";
       await loadAlerts();
       return cleanup;

@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "../api.js";
 import { announce, clockSeconds, fill, h } from "../dom.js";
-import { errorHint, printerBadge } from "../status.js";
+import { printerBadge, testFailure } from "../status.js";
 
 /** A random UUID (crypto.randomUUID needs a secure context; a LAN hub may be plain http). */
 export function newCorrelationId() {
@@ -32,12 +32,14 @@ export function showResult(row, result) {
     announce(`${row.printer?.name || "Printer"}: test page printed`);
     return;
   }
-  const error = result.error || { code: "failed", message: "the test failed" };
+  const error = result.error || { code: "failed", message: "The test failed." };
+  const failure = testFailure(error);
   box.dataset.outcome = "failure";
-  fill(box, h("strong", { class: "bad-text" }, `✗ ${error.message}`),
-    errorHint(error) ? h("span", { class: "advice" }, errorHint(error)) : null,
-    h("span", {}, [facts, error.code].filter(Boolean).join(" · ")), correlation(result.correlationId));
-  announce(`${row.printer?.name || "Printer"}: test failed, ${error.message}`);
+  fill(box, h("strong", { class: "bad-text" }, `✗ ${failure.headline}`),
+    failure.advice ? h("span", { class: "advice" }, failure.advice) : null,
+    h("span", {}, [facts, error.code].filter(Boolean).join(" · ")), correlation(result.correlationId),
+    failure.detail ? h("details", { class: "test-detail" }, h("summary", {}, "Details"), failure.detail) : null);
+  announce(`${row.printer?.name || "Printer"}: test failed, ${failure.headline}`);
 }
 
 function showPending(row, correlationId) {
