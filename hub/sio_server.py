@@ -56,6 +56,19 @@ class ChitServer(GuardedSocketServer):
         self._metrics.event_out(kwargs.get("namespace") or "/", event)
         await super().emit(event, *args, **kwargs)
 
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """Decode and route one engine.io message; an undecodable packet is refused, not raised.
+
+        python-socketio decodes the packet (its JSON) before any hook, and a decoding error
+        escaped into engineio's task as a logged traceback per message.
+        """
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError as exc:  # json.JSONDecodeError, a packet type or id that is no number
+            self._metrics.invalid_payload("?", "?", "invalid_packet")
+            message = f"the packet cannot be decoded: {type(exc).__name__}"
+            self.refusals.note(eio_sid, "invalid_packet", message, {"eio_sid": eio_sid})
+
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         problem = packet_problem(data)
         if problem is None:

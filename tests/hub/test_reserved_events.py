@@ -129,3 +129,18 @@ async def test_a_flood_of_bad_packets_logs_once_per_interval(
     assert len(refusals) == 1
     assert not [r for r in caplog.records if r.exc_info], "no traceback for client input"
     assert hub.ctx.connections.get(_session(hub).namespace, _session(hub).sid) is not None
+
+
+@pytest.mark.parametrize(
+    "packet", ["42/orders,{not json", "42/orders,7[1,", "4x/orders,[]", "42/orders,"]
+)
+async def test_undecodable_packets_log_no_traceback_and_the_socket_stays(
+    hub: HubHarness, raw: RawClient, caplog: pytest.LogCaptureFixture, packet: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    for _ in range(20):
+        await raw.send(packet)
+    await raw.send(f"42{NS},9[1]")
+    assert (await raw.ack(9))["error"]["code"] == "invalid_event"
+    assert not [r for r in caplog.records if r.exc_info], "no traceback for client input"
+    assert len([r for r in caplog.records if r.getMessage() == "event refused"]) <= 2
