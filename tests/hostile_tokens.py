@@ -52,7 +52,8 @@ def _longer_than(limit: int, make: Callable[..., str]) -> str:
 
 def hostile_tokens(secret: str) -> list[tuple[str, str, str]]:
     """(name, token, expected code) for every kind of malformed token we know of."""
-    claims = {"sub": "u", "role": "manager", "companyId": "c", "exp": int(time.time()) + 600}
+    # Built at collection time and used minutes later in a long run: a week of validity.
+    claims = {"sub": "u", "role": "manager", "companyId": "c", "exp": int(time.time()) + 7 * 86400}
     hs = b'{"alg":"HS256","typ":"JWT"}'
     good = json.dumps(claims).encode()
     now = int(time.time())
@@ -103,8 +104,8 @@ def hostile_tokens(secret: str) -> list[tuple[str, str, str]]:
         ),
         ("exp-huge-int", signed_hs256(secret, hs, huge_exp), "token_claims"),
         ("exp-missing", without("exp"), "token_claims"),
-        ("nbf-future", hs256(nbf=now + 3600), "token_not_yet_valid"),
-        ("iat-future", hs256(iat=now + 3600), "token_not_yet_valid"),
+        ("nbf-future", hs256(nbf=now + 86400), "token_not_yet_valid"),
+        ("iat-future", hs256(iat=now + 86400), "token_not_yet_valid"),
         ("nbf-string", hs256(nbf="soon"), "token_claims"),
         ("jti-number", hs256(jti=5), "token_claims"),
         ("sub-object", hs256(sub={"a": 1}), "token_claims"),

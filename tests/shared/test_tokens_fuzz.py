@@ -72,7 +72,7 @@ _json = st.recursive(
 )
 _now = int(time.time())
 _times = st.one_of(
-    st.integers(_now - 100, _now + 100), st.sampled_from([_now + 600, "1", 1e400]), _json
+    st.integers(_now - 100, _now + 100), st.sampled_from([_now + 7 * 86400, "1", 1e400]), _json
 )
 _header = st.fixed_dictionaries(
     {
@@ -174,13 +174,13 @@ def test_the_generators_reach_accepted_tokens() -> None:
     """The signed strategy can produce valid tokens, so the property covers the success path."""
     token = _signed(
         {"alg": "EdDSA", "kid": "k-EdDSA"},
-        {"sub": "u1", "role": "staff", "companyId": "acme", "exp": _now + 600},
+        {"sub": "u1", "role": "staff", "companyId": "acme", "exp": _now + 7 * 86400},
         ("EdDSA", _PRIVATE["EdDSA"]),
     )
     assert verify(token, KEYS).company_id == "acme"
     mapped = _signed(
         {"alg": "ES256"},
-        {"uid": 42, "userRole": "cashier", "tenant": 7, "exp": _now + 600},
+        {"uid": 42, "userRole": "cashier", "tenant": 7, "exp": _now + 7 * 86400},
         ("ES256", _PRIVATE["ES256"]),
     )
     claims = verify(mapped, MAPPED)
