@@ -64,6 +64,18 @@ class PrintingGateway(Gateway):
             "printer:action:result": self._agent(self._action_result),
         }
 
+    def rooms_for(self, claims: Claims) -> list[str]:
+        """Agents enter no room: what an agent needs is sent to its own socket.
+
+        The rooms of /printing-ws carry presence, printer status and test results for staff.
+        With agents in them, every agent of a branch received every other agent's hello and
+        inventory: a reconnect storm of N agents cost N² deliveries (1,000 agents of one branch:
+        a million messages, most of the hub's CPU) and told each till about its neighbours.
+        """
+        if claims.role is Role.DESKTOP_APP:
+            return []
+        return super().rooms_for(claims)
+
     async def admit(self, claims: Claims) -> None:
         """Desktop agents must not be revoked (checked against the store at every connect)."""
         if claims.role is not Role.DESKTOP_APP:
@@ -124,7 +136,12 @@ class PrintingGateway(Gateway):
     async def _inventory(self, record: AgentRecord, model: WireModel) -> Ack:
         assert isinstance(model, AgentInventory)
         await self.ctx.printing.inventory(record, model)
-        await self.ctx.jobs.deliver_pending(record)
+        try:
+            await self.ctx.jobs.deliver_pending(record)
+        except Exception:
+            # The inventory is stored (that is what the ack says); jobs left undelivered here
+            # go out with the next redelivery round, so the agent must not resend its inventory.
+            log.exception("delivering pending jobs failed", extra={"agent_id": record.agent_id})
         return ok(printers=len(model.printers))
 
     async def _heartbeat(self, record: AgentRecord, model: WireModel) -> Ack:
