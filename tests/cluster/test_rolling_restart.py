@@ -231,9 +231,10 @@ async def _roll(
                     running_agent(settings, token, spool_path=tmp_path / f"{agent_id}.db")
                 )
             )
+        # A polling client's disconnect waits out its pending long-poll (up to 25 s): together.
+        stack.push_async_callback(lambda: asyncio.gather(*(c.close() for c in clients)))
         for client in clients:
             await client.start()
-            stack.push_async_callback(client.close)
         printer_ids = [sim.printer_id for sim in sims]
         await _until(lambda: _printers_online(cluster, set(printer_ids)), 30)
 
