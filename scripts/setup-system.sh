@@ -3,6 +3,7 @@
 # - chromium and chromium-driver for the browser tests of the web UI;
 # - xvfb and the xcb libraries Qt's xcb plugin needs, for the tray screenshots under X;
 # - nginx, to test the shipped cluster configuration (deploy/nginx/chit.conf);
+# - systemd (for systemd-analyze only: it verifies deploy/systemd/chit-hub.service offline);
 # - cups (cupsd, the socket backend) and cups-client (lpadmin, lpstat): the CUPS transport's
 #   tests start their own cupsd on a loopback port (never the system's, which stays stopped).
 # Without apt-get (or root) it warns and carries on; the tests that need a package then skip
@@ -16,6 +17,7 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb xauth)
 /sbin/ldconfig -p 2>/dev/null | grep -q libxcb-icccm.so.4 \
   || missing+=(libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -x /usr/sbin/cupsd ] && [ -x /usr/lib/cups/backend/socket ] || missing+=(cups)
 [ -x /usr/sbin/lpadmin ] || missing+=(cups-client)
 if [ ${#missing[@]} -eq 0 ]; then
