@@ -107,7 +107,7 @@ def resolve(target: str, printers: Sequence[PrinterInfo]) -> str:
     )
 
 
-def _result_text(result: dict[str, Any], name: str) -> str:
+def result_text(result: dict[str, Any], name: str) -> str:
     where = f"{name} ({result['printerId']})" if name != result["printerId"] else name
     if result["success"]:
         return (
@@ -138,7 +138,7 @@ async def test_print(
     finally:
         await agent.stop()
     name = next((p.name for p in printers if p.printer_id == printer_id), printer_id)
-    print(json.dumps(result, indent=2) if as_json else _result_text(result, name))
+    print(json.dumps(result, indent=2) if as_json else result_text(result, name))
     return 0 if result["success"] else 1
 
 
