@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent import settings as store
-from agent.cli_printers import result_text
+from agent.cli_printers import print_printers, result_text
 from agent.control import address
 from agent.control.client import ControlClient, ControlError, ServiceNotRunning, ServiceRefused
 from agent.settings import AgentSettings
@@ -117,16 +117,7 @@ async def discover(settings: AgentSettings, as_json: bool) -> int | None:
     async def run(client: ControlClient) -> int:
         scan = await client.call("scan")
         printers = _printers(await client.call("printers"))
-        printers.sort(key=lambda p: (p.name.lower(), p.printer_id))
-        if as_json:
-            print(json.dumps([p.to_wire() for p in printers], indent=2))
-            return 0
-        for p in printers:
-            state = str(p.status.state) if p.status is not None else "unknown"
-            print(f"{p.printer_id:<40} {p.name[:28]:<28} {p.source:<7} {state}")
-        print(f"{len(printers)} printer(s) (scanned by the agent service)", flush=True)
-        for source, error in scan.get("errors", {}).items():
-            print(f"note: {source} discovery failed: {error}", file=sys.stderr)
+        print_printers(printers, as_json, scan.get("errors", {}))
         return 0
 
     return await with_service(settings, run)

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent.discovery.manual import ManualEntryError, manual_printer
@@ -49,9 +49,18 @@ async def discover(make_agent: AgentFactory, settings: AgentSettings, as_json: b
     report = await agent.scan()
     printers = sorted(agent.printers(), key=lambda p: (p.name.lower(), p.printer_id))
     await agent.stop()
+    print_printers(printers, as_json, report.errors)
+    return 0
+
+
+def print_printers(
+    printers: Sequence[PrinterInfo], as_json: bool, errors: Mapping[Any, str] | None = None
+) -> None:
+    """The ``discover`` listing: a table (or JSON), then what could not be scanned."""
+    printers = sorted(printers, key=lambda p: (p.name.lower(), p.printer_id))
     if as_json:
         print(json.dumps([p.to_wire() for p in printers], indent=2))
-        return 0
+        return
     print(f"{'PRINTER ID':<40} {'NAME':<28} {'VIA':<7} {'PATH':<14} STATUS")
     for p in printers:
         print(
@@ -59,9 +68,8 @@ async def discover(make_agent: AgentFactory, settings: AgentSettings, as_json: b
             f"{_status_text(p)}"
         )
     print(f"{len(printers)} printer(s)", flush=True)
-    for source, error in report.errors.items():
+    for source, error in (errors or {}).items():
         print(f"note: {source} discovery failed: {error}", file=sys.stderr)
-    return 0
 
 
 def is_address(target: str) -> bool:
