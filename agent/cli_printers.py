@@ -97,14 +97,15 @@ def resolve(target: str, printers: Sequence[PrinterInfo]) -> str:
     ids = {p.printer_id for p in printers}
     if target in ids:
         return target
+    # A name first: "Network printer 10.0.0.5:9100" is a name that looks like an address.
+    named = [p for p in printers if p.name.casefold() == target.casefold()]
+    if len(named) == 1:
+        return named[0].printer_id
     if is_address(target):
         try:
             return manual_printer(target).printer_id
         except ManualEntryError as exc:
             raise UnknownPrinter(str(exc)) from None
-    named = [p for p in printers if p.name.casefold() == target.casefold()]
-    if len(named) == 1:
-        return named[0].printer_id
     if named:
         raise UnknownPrinter(
             f"{len(named)} printers are called {target!r}; give the id of one.\n" + _known(named)
