@@ -39,11 +39,13 @@ class ControlError(Exception):
         self.details = details or {}
 
 
-async def _open(address: str, loop: Any = None) -> tuple[asyncio.StreamReader, Any]:
+async def _open(address: str, pipes: Any = None) -> tuple[asyncio.StreamReader, Any]:
+    """A stream pair to a Unix socket, or to a named pipe through ``pipes`` (the
+    ProactorEventLoop on Windows: the running loop unless a test gives a stand-in)."""
     if not is_pipe(address):
         return await asyncio.open_unix_connection(address, limit=MAX_RESPONSE)
-    loop = loop or asyncio.get_running_loop()
-    create = getattr(loop, "create_pipe_connection", None)
+    loop = asyncio.get_running_loop()
+    create = getattr(pipes or loop, "create_pipe_connection", None)
     if create is None:
         raise ServiceNotRunning("named pipes need asyncio's ProactorEventLoop (Windows)")
     reader = asyncio.StreamReader(limit=MAX_RESPONSE)
@@ -55,10 +57,12 @@ async def _open(address: str, loop: Any = None) -> tuple[asyncio.StreamReader, A
 class ControlClient:
     """One connection to the core; requests are sent one at a time."""
 
-    def __init__(self, address: str, *, timeout: float = REQUEST_TIMEOUT, loop: Any = None) -> None:
+    def __init__(
+        self, address: str, *, timeout: float = REQUEST_TIMEOUT, pipes: Any = None
+    ) -> None:
         self.address = address
         self.timeout = timeout
-        self._loop = loop
+        self._pipes = pipes
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._ids = itertools.count(1)
@@ -68,7 +72,7 @@ class ControlClient:
         """Open the connection and say hello (checks the service will serve us)."""
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                _open(self.address, self._loop), timeout
+                _open(self.address, self._pipes), timeout
             )
         except PermissionError as exc:
             raise ServiceRefused(f"not allowed to use {self.address}: {exc}") from None

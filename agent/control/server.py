@@ -170,10 +170,10 @@ class ControlServer:
         self._close.append(lambda: _unlink_if(path, inode))
         log.info("control API listening", extra={"path": str(path), "group": group})
 
-    async def serve_pipe(self, address: str, loop: Any = None) -> None:
-        """Listen on a Windows named pipe (the ProactorEventLoop's ``start_serving_pipe``)."""
-        loop = loop or asyncio.get_running_loop()
-        start = getattr(loop, "start_serving_pipe", None)
+    async def serve_pipe(self, address: str, pipes: Any = None) -> None:
+        """Listen on a Windows named pipe: ``pipes.start_serving_pipe``, where ``pipes`` is the
+        running ProactorEventLoop unless a test gives a stand-in."""
+        start = getattr(pipes or asyncio.get_running_loop(), "start_serving_pipe", None)
         if start is None:
             raise RuntimeError("named pipes need asyncio's ProactorEventLoop (Windows)")
 
