@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +33,7 @@ def _agent_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     monkeypatch.setenv("CHIT_AGENT_LOG_DIR", str(tmp_path / "agent-logs"))
     # Never the system service's /run/chit-agent/control.sock: a short path of the test's own
     # (a Unix socket path is at most 107 bytes, and tmp_path can be longer).
-    control = Path(tempfile.mkdtemp(prefix="chit-ctl-", dir="/tmp"))
+    control = Path(tempfile.mkdtemp(prefix="chit-ctl-", dir="/tmp" if os.name == "posix" else None))
     monkeypatch.setenv("CHIT_AGENT_CONTROL_SOCKET", str(control / "control.sock"))
     yield
     shutil.rmtree(control, ignore_errors=True)
