@@ -146,6 +146,8 @@ class RemoteCore(CoreThread):
             reason = "this user may not use it (not in the agent's group)"
         elif isinstance(exc, ServiceNotRunning):
             reason = "it is not running"
+        elif isinstance(exc, ConnectionError):
+            reason = "it stopped answering"
         else:
             reason = str(exc) or type(exc).__name__
         last = self._last
