@@ -307,6 +307,8 @@ AGENT_COMMANDS = [
     ("test-print",),
     ("simulate",),
     ("config",),
+    ("status",),
+    ("logs",),
 ]
 
 

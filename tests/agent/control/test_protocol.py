@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -100,3 +101,10 @@ def test_any_object_decodes_or_gets_a_code(body: dict[str, object]) -> None:
 
 def assert_known(exc: ProtocolError) -> None:
     assert exc.code in ERRORS, exc.code
+
+
+def test_the_documented_error_codes_are_the_protocol_s() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "control-api.md").read_text()
+    table = doc.split("### Error codes", 1)[1].split("\n\n", 2)[1]
+    documented = [row.split("|")[1].strip().strip("`") for row in table.splitlines()[2:]]
+    assert documented == list(ERRORS)
