@@ -14,6 +14,10 @@ tray runs the very same core, tested the same way. The rules:
   ``publish`` callback, which the Qt bridge turns into a queued signal.
 * A restart (new settings, after pairing) happens inside the core loop: stop the running
   agent, wait for its ``run()`` to end (bounded), build a new one, start it. The UI just asks.
+  :class:`agent.host.AgentHost` does it, the same code the headless service runs.
+
+When the core runs as a system service, the tray uses :class:`agent.tray.remote.RemoteCore`
+instead: the same interface on the same kind of thread, talking to the service's control API.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any, TypeVar
 
 from agent.host import STOP_TIMEOUT, AgentHost, Build
 from agent.pairing import Paired
+from agent.service import Agent
 from agent.tray.snapshot import CoreSnapshot
 from shared.events import PrinterActionResult, PrinterTestResult
 
@@ -98,7 +103,7 @@ class AgentCore(CoreThread):
         self.host = AgentHost(build, self._changed)
 
     @property
-    def agent(self) -> Any:
+    def agent(self) -> Agent | None:
         """The running Agent (None while restarting)."""
         return self.host.agent
 
