@@ -283,10 +283,28 @@ class TrayApp(QObject):
         self._later(self.core.submit(self.core.apply(changes)), done)
 
     def open_logs(self) -> None:
-        """Menu → Open log folder: the file manager opens it, or a window shows its path."""
+        """Menu → Open log folder: the file manager opens it, or a window shows its path.
+
+        With the agent service, its logs are not this user's to open: a window shows the
+        service's recent lines instead (the control API's ``logs``).
+        """
+        if isinstance(self.core, RemoteCore):
+            self._later(self.core.submit(self.core.recent_logs()), self._show_service_logs)
+            return
         folder = store.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         self.folders.open(folder, self.show_log_path)
+
+    def _show_service_logs(self, lines: list[str] | None, error: Exception | None) -> None:
+        if lines is None:
+            self.notify(Notice("Agent service logs", f"not available: {error}"))
+            return
+        box = QMessageBox()
+        box.setWindowTitle("Chit agent service logs")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setText(f"The agent service's last {len(lines)} log lines:")
+        box.setDetailedText("\n".join(lines))
+        self._window("logs", box)
 
     def show_log_path(self, reason: str) -> QMessageBox:
         """The log folder could not be opened: show where it is (selectable, and copied)."""

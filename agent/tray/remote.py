@@ -210,6 +210,11 @@ class RemoteCore(CoreThread):
         result = await self._call("pair", {"hubUrl": hub_url, "code": code})
         return Paired("", result["companyId"], result["branchId"], result["agentId"])
 
+    async def recent_logs(self, lines: int = 200) -> list[str]:
+        """The service's last log lines."""
+        result = await self._call("logs", {"lines": lines})
+        return [str(line) for line in result["lines"]]
+
     async def apply(self, changes: dict[str, Any]) -> bool:
         """Printers and subnets to the service; start-at-login here; the hub only by pairing."""
         current = self._last.hub_url if self._last else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets", reason="PySide6 is not installed (pip install '.[tray]')")
 pytest.importorskip("pytestqt", reason="pytest-qt is not installed (pip install '.[dev]')")
 
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from agent import settings as store
@@ -104,15 +106,24 @@ def service(
 
 
 def test_the_tray_uses_the_service_and_starts_no_core(
-    qtbot: QtBot, service: Service, sims: list[SimulatedNetworkPrinter]
+    qtbot: QtBot,
+    service: Service,
+    sims: list[SimulatedNetworkPrinter],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     app = TrayApp(no_core, service=os.environ["CHIT_AGENT_CONTROL_SOCKET"])
     assert isinstance(app.core, RemoteCore)
     app.start()
     qtbot.addWidget(app.menu)
     try:
         qtbot.waitUntil(
-            lambda: app.state is TrayState.OK and len(app.menu.test_actions) == 2, timeout=WAIT_MS
+            lambda: (
+                app.state is TrayState.OK
+                and len(app.menu.test_actions) == 2
+                and "registering" not in app.tray.toolTip()
+            ),
+            timeout=WAIT_MS,
         )
         assert app.tray.toolTip() == "Chit: connected — 2 printers OK"
         assert app.snapshot.agent_id == AGENT_ID and app.snapshot.service is not None
@@ -125,6 +136,10 @@ def test_the_tray_uses_the_service_and_starts_no_core(
         result = app.last_test
         assert result is not None and result.success and result.agent_id == AGENT_ID
         assert sim.count_jobs_containing(result.correlation_id) == 1
+        app.open_logs()  # the service's recent lines, through the control API
+        qtbot.waitUntil(lambda: "logs" in app.windows, timeout=WAIT_MS)
+        logs = app.windows["logs"]
+        assert isinstance(logs, QMessageBox) and "test page printed" in logs.detailedText()
 
         sims[0].set_state("paper_out")
         qtbot.waitUntil(lambda: app.state is TrayState.ATTENTION, timeout=WAIT_MS)
