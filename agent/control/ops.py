@@ -8,7 +8,9 @@ agent.json and ``chit-agent config``. Secrets never leave: the token is "set" or
 Writable settings are those a local user may safely change for the whole PC: which printers to
 know and how to reach them. The hub URL and the token change only by pairing (a code from the
 manager UI is the authority); intervals, the control socket and its group only by the operator
-in agent.json.
+in agent.json. Pairing keeps the configured hub unless the client is root or the service's own
+user: any member of the control group may pair the service with a code, but not move it to a
+hub of their own choosing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from agent import settings as store
 from agent.cli_printers import UnknownPrinter, resolve
 from agent.control.protocol import SUPPORTED_VERSIONS, VERSION, ProtocolError
 from agent.control.recent import MAX_LINES, RecentLogs
-from agent.control.server import Handler
+from agent.control.server import Handler, operator
 from agent.discovery.manual import ManualEntryError, parse_address, split_name
 from agent.host import AgentHost, NotReady
 from agent.pairing import PairingFailed
@@ -193,9 +195,17 @@ class Operations:
     async def pair(self, params: dict[str, Any]) -> dict[str, Any]:
         """Redeem a pairing code (on the configured hub, or ``hubUrl``); the core restarts."""
         code = _text(params, "code")
-        hub_url = _text(params, "hubUrl", required=False) or self._agent().settings.hub_url
+        configured = self._agent().settings.hub_url
+        hub_url = _text(params, "hubUrl", required=False) or configured
         if not hub_url:
             raise ProtocolError("invalid_params", "no hub URL is configured: give hubUrl")
+        if configured and hub_url.rstrip("/") == configured.rstrip("/"):
+            hub_url = configured
+        elif configured and not operator.get():
+            # A group member could otherwise hand the till to a hub of their own making.
+            raise ProtocolError(
+                "forbidden", f"only root moves the agent service from {configured} to another hub"
+            )
         assert code is not None
         try:
             paired = await self.host.pair(hub_url, code)

@@ -126,6 +126,10 @@ class AccessPolicy:
         owner = os.getuid() if hasattr(os, "getuid") else -1
         return cls(owner_uid=owner, group_gid=group_id(group))
 
+    def is_operator(self, peer: Peer) -> bool:
+        """Root or the service's own user: who may also move the service to another hub."""
+        return peer.uid in (0, self.owner_uid)
+
     def allows(self, peer: Peer) -> bool:
         """Whether ``peer`` may use the control API."""
         if peer.uid in (0, self.owner_uid):

@@ -22,6 +22,7 @@ import os
 import socket
 import stat
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ from agent.control.protocol import (
 log = logging.getLogger("chit.agent.control")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+#: Whether the client of the request being handled is root or the service's own user (an
+#: operator): set per connection, read by operations that only an operator may run.
+operator: ContextVar[bool] = ContextVar("operator", default=False)
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT = 300.0
 WRITE_TIMEOUT = 10.0
@@ -97,9 +101,11 @@ class ControlServer:
             await self._send(writer, error_response(ProtocolError("busy", "too many connections")))
             return False
         if self.policy is None:
+            operator.set(True)  # a Windows pipe: only administrators and the service can write
             return True
         peer = self._peer(writer.get_extra_info("socket"))
         if peer is not None and self.policy.allows(peer):
+            operator.set(self.policy.is_operator(peer))
             return True
         who = f"uid {peer.uid}" if peer is not None else "an unknown peer"
         log.warning("control connection refused", extra={"peer": who})

@@ -283,3 +283,23 @@ async def test_a_stale_socket_is_replaced_and_a_foreign_file_is_kept(hub: HubHar
         await asyncio.sleep(0.3)
         assert not task.done()
     assert read(address()) == "not a socket"
+
+
+async def test_a_group_member_pairs_but_cannot_move_the_service_to_another_hub(
+    hub: HubHarness,
+) -> None:
+    configure(hub, paired=False)
+    member = Peer(uid=4242, gids=frozenset({4242, os.getgid()}), pid=1)
+    async with service(peer=lambda sock: member), ControlClient(address()) as client:
+        assert (await client.call("status"))["agentId"] == AGENT_ID  # the group lets it in
+        with pytest.raises(ControlError) as moved:
+            await client.call("pair", {"code": "ABCD-EFGH", "hubUrl": "http://127.0.0.1:9"})
+        assert moved.value.code == "forbidden" and hub.url in moved.value.message
+        status, body = await hub.post(
+            "/api/v1/pairing-codes", {"branchId": "b1"}, hub.token("manager", "acme")
+        )
+        assert status == 201, body
+        paired = await client.call("pair", {"code": body["code"], "hubUrl": hub.url + "/"})
+        assert paired["branchId"] == "b1"
+        await status_when(client, lambda s: (s["link"] or {}).get("state") == "connected")
+    assert store.load_stored().hub_url == hub.url
