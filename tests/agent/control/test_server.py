@@ -1,6 +1,6 @@
 """ControlServer's bounds (connections, idle clients, slow and failing operations), and the
 Windows named pipe: behind a fake of the ProactorEventLoop's pipe calls here, for real on a
-Windows runner (.github/workflows/control-pipe.yml)."""
+Windows runner (.github/workflows/control-api.yml)."""
 
 from __future__ import annotations
 
