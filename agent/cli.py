@@ -21,9 +21,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent import cli_printers, logs
+from agent import cli_control, cli_printers, logs
 from agent import settings as store
+from agent.control.recent import MAX_LINES
+from agent.control.service import run_service
 from agent.discovery.manual import ManualEntryError, parse_address, split_name
+from agent.host import Build
 from agent.pairing import PairingFailed, redeem
 from agent.service import Agent
 from agent.settings import AgentSettings
@@ -35,7 +38,8 @@ The Chit agent: finds this PC's receipt printers (USB, network, mDNS), reports t
 status to the hub, and prints test pages and print jobs for it.
 
 With a desktop, chit-agent (or chit-agent run) shows a tray icon; chit-agent run --headless
-is the service mode. Pair it once with a code from the web UI: chit-agent pair CODE --hub URL.
+is the service mode, and chit-agent status shows the service's state. Pair it once with a
+code from the web UI: chit-agent pair CODE --hub URL.
 Try it without printers: chit-agent simulate, then chit-agent discover and
 chit-agent test-print Kitchen."""
 EPILOG = "Environment variables CHIT_AGENT_<SETTING> override agent.json for one run."
@@ -63,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
         "printer", help="a printer id or name (see discover), or an address as HOST:PORT"
     )
     test.add_argument("--json", action="store_true", help="print the result as JSON")
+    status = sub.add_parser("status", help="show the agent service's state (hub, printers)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    logs_cmd = sub.add_parser("logs", help="show the agent's recent log lines")
+    logs_cmd.add_argument("-n", "--lines", type=int, default=100, help="how many (1-500)")
     simulate = sub.add_parser(
         "simulate", help="run simulated receipt printers on this PC (Kitchen, Bar, ...)"
     )
@@ -101,16 +109,23 @@ def _agent(settings: AgentSettings) -> Agent:
     return Agent(settings, lambda: store.read_token())
 
 
-async def _run(settings: AgentSettings) -> int:
-    agent = _agent(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(agent.stop()))
+def _service_build(hub_url: str | None) -> Build:
+    """Agents from the stored settings at each (re)start (``--hub`` kept over them)."""
+
+    def build() -> tuple[Agent, bool]:
+        settings = store.load()
+        if hub_url:
+            settings = settings.with_changes(hub_url=hub_url)
+        return _agent(settings), store.read_token() is not None
+
+    return build
+
+
+async def _run(settings: AgentSettings, hub_url: str | None = None) -> int:
+    """The headless core with its control API (agent.control.service) until a signal."""
     if not settings.hub_url:
         log.warning("no hub URL configured: running without a hub (chit-agent config --hub)")
-    await agent.run()
-    return 0
+    return await run_service(_service_build(hub_url), settings, _stop_on_signals())
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -131,14 +146,23 @@ async def _simulate(count: int, announce: bool) -> int:
 
 
 async def _discover(settings: AgentSettings, as_json: bool) -> int:
+    served = await cli_control.discover(settings, as_json)
+    if served is not None:
+        return served
     return await cli_printers.discover(_agent, settings, as_json)
 
 
 async def _test_print(settings: AgentSettings, target: str, as_json: bool) -> int:
+    served = await cli_control.test_print(settings, target, as_json)
+    if served is not None:
+        return served
     return await cli_printers.test_print(_agent, settings, target, as_json)
 
 
 async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
+    served = await cli_control.pair(settings, code, hub_url)
+    if served is not None:
+        return served
     hub_url = hub_url or settings.hub_url
     if not hub_url:
         print("error: give the hub URL with --hub", file=sys.stderr)
@@ -269,7 +293,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         logs.setup(args.verbose, console=False)
         if getattr(args, "hub", None):
             settings = settings.with_changes(hub_url=args.hub)
-        return asyncio.run(_run(settings))
+        return asyncio.run(_run(settings, getattr(args, "hub", None)))
+    if command == "status":
+        return asyncio.run(cli_control.status(settings, args.json))
+    if command == "logs":
+        if not 0 < args.lines <= MAX_LINES:
+            print(f"error: --lines is from 1 to {MAX_LINES}", file=sys.stderr)
+            return 2
+        return asyncio.run(cli_control.logs(settings, args.lines))
     if command == "pair":
         return asyncio.run(_pair(settings, args.code, args.hub))
     if command == "discover":

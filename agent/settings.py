@@ -65,6 +65,11 @@ class AgentSettings:
     #: Seconds a single printer I/O may take before it counts as a timeout.
     io_timeout: float = 5.0
     start_at_login: bool = False
+    #: The core's local control API: a Unix socket path, or a named pipe (``\\.\pipe\...``)
+    #: on Windows; empty for the platform's default (agent.control.default_address).
+    control_socket: str = ""
+    #: The local group whose members may use the control API (its socket's group).
+    control_group: str = "chit-agent"
     hostname: str = field(default_factory=socket.gethostname)
 
     def with_changes(self, **changes: Any) -> AgentSettings:
