@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--json-logs", action="store_true", help="log JSON lines (stderr and the log file)"
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
     run.add_argument("--headless", action="store_true", help="no tray icon (service mode)")
@@ -244,16 +247,18 @@ def _start_tray(hub_url: str | None, verbose: bool) -> int:
     return code
 
 
-def _console_logging(command: str, verbose: bool) -> None:
+def _console_logging(command: str, verbose: bool, json_lines: bool = False) -> None:
     """The agent logs what it does; one-shot commands print results, the log only problems."""
     quiet = command not in ("run", "simulate")
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    # force: python-escpos calls logging.basicConfig() when it is imported.
-    logging.basicConfig(
-        level=level,
-        format="%(levelname)s: %(message)s" if quiet and not verbose else logs.FORMAT,
-        force=True,
+    console = logging.StreamHandler()
+    short = "%(levelname)s: %(message)s"
+    console.setFormatter(
+        logs.formatter(json_lines, short if quiet and not verbose else logs.FORMAT)
     )
+    # force: python-escpos calls logging.basicConfig() when it is imported.
+    logging.basicConfig(level=level, handlers=[console], force=True)
+    logs.keep_recent()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -266,7 +271,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_simulate(args.count, not args.no_mdns))
     settings = store.load()
     if command == "run":
-        logs.setup(args.verbose, console=False)
+        logs.setup(args.verbose, console=False, json_lines=args.json_logs)
         if getattr(args, "hub", None):
             settings = settings.with_changes(hub_url=args.hub)
         return asyncio.run(_run(settings))
@@ -280,7 +285,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chit-agent``; Ctrl+C ends any command quietly."""
     args = _parser().parse_args(argv)
-    _console_logging(args.command or "run", args.verbose)
+    _console_logging(args.command or "run", args.verbose, args.json_logs)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
