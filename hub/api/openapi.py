@@ -20,6 +20,7 @@ from hub.api import schemas
 from hub.api.accounts import LoginRequest, PasswordChange
 from hub.api.actions import BuzzBody, DrawerBody
 from hub.api.branches import NewBranch
+from hub.api.enrollment import EnrollmentCodeRequest, EnrollRequest
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
@@ -46,6 +47,8 @@ PATH_TYPES: dict[str, Any] = {
     "station_id": Identifier,
     "order_id": Identifier,
     "ticket_id": Text,
+    "code_id": Identifier,
+    "diagnostics_id": Identifier,
 }
 
 #: What every answer can also be, by cause.
@@ -355,6 +358,46 @@ OPERATIONS: tuple[Operation, ...] = (
         response=schemas.DeviceToken,
         public=True,
         errors=(409, 429),
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/enrollment-codes",
+        "Create an enrolment code a branch's tills may redeem up to maxUses times until expiry",
+        "manager, admin, service",
+        EnrollmentCodeRequest,
+        ok=(201,),
+        response=schemas.NewEnrollmentCode,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/enrollment-codes",
+        "The company's enrolment codes (never the codes themselves), newest first",
+        "manager, admin, service",
+        query=(("branchId", Identifier),),
+        response=schemas.EnrollmentCodeList,
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/enrollment-codes/{code_id}/revoke",
+        "Stop a code from enrolling more tills (enrolled tills keep their credentials)",
+        "manager, admin, service",
+        response=schemas.EnrollmentCode,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/enrollment/redeem",
+        "Exchange an enrolment code for this till's own device token",
+        "anyone (rate-limited)",
+        EnrollRequest,
+        response=schemas.DeviceToken,
+        public=True,
+        errors=(429,),
         tags=("agents",),
     ),
     Operation(

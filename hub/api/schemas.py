@@ -137,6 +137,33 @@ class DeviceToken(View):
     agent_id: str
 
 
+class EnrollmentCode(View):
+    """An enrolment code for mass roll-out (the code itself is shown only once)."""
+
+    code_id: str
+    branch_id: str
+    max_uses: int
+    uses: int
+    state: Literal["active", "used_up", "expired", "revoked"]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewEnrollmentCode(EnrollmentCode):
+    """``POST /api/v1/enrollment-codes``: the code, this once, and its record."""
+
+    code: str
+
+
+class EnrollmentCodeList(View):
+    """``GET /api/v1/enrollment-codes``."""
+
+    enrollment_codes: list[EnrollmentCode]
+
+
 class Agent(View):
     """An agent with its printers, live."""
 
@@ -274,6 +301,9 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     BranchList,
     PairingCode,
     DeviceToken,
+    NewEnrollmentCode,
+    EnrollmentCodeList,
+    EnrollmentCode,
     AgentList,
     Revoked,
     PrinterList,
