@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent import cli_printers, logs
+from agent import cli_printers, enrollment, logs
 from agent import settings as store
 from agent.discovery.manual import ManualEntryError, parse_address, split_name
 from agent.pairing import PairingFailed, redeem
@@ -35,7 +35,8 @@ The Chit agent: finds this PC's receipt printers (USB, network, mDNS), reports t
 status to the hub, and prints test pages and print jobs for it.
 
 With a desktop, chit-agent (or chit-agent run) shows a tray icon; chit-agent run --headless
-is the service mode. Pair it once with a code from the web UI: chit-agent pair CODE --hub URL.
+is the service mode. Pair it once with a code from the web UI: chit-agent pair CODE --hub URL,
+or enrol many tills with one enrolment code: chit-agent enroll --hub URL --code CODE.
 Try it without printers: chit-agent simulate, then chit-agent discover and
 chit-agent test-print Kitchen."""
 EPILOG = "Environment variables CHIT_AGENT_<SETTING> override agent.json for one run."
@@ -56,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
     run.add_argument("--headless", action="store_true", help="no tray icon (service mode)")
     run.add_argument("--hub", help="hub URL (overrides the settings)")
+    run.add_argument(
+        "--preseed",
+        metavar="PATH",
+        help="enrolment preseed file read at start when not enrolled yet "
+        "(default: $CHIT_AGENT_PRESEED, else /etc/chit-agent/enroll.toml or "
+        "%%ProgramData%%\\Chit\\enroll.toml)",
+    )
+    enroll = sub.add_parser(
+        "enroll", help="enrol with a hub using a multi-use enrolment code (mass roll-out)"
+    )
+    enroll.add_argument("--hub", required=True, help="hub URL, e.g. https://hub.example")
+    enroll.add_argument("--code", required=True, help="the enrolment code from the manager UI")
     pair = sub.add_parser("pair", help="pair with a hub using a code from the manager UI")
     pair.add_argument("code", help="the pairing code, e.g. ABCD-EFGH")
     pair.add_argument("--hub", help="hub URL (default: the configured one)")
@@ -104,7 +117,11 @@ def _agent(settings: AgentSettings) -> Agent:
     return Agent(settings, lambda: store.read_token())
 
 
-async def _run(settings: AgentSettings) -> int:
+async def _run(settings: AgentSettings, preseed: str | None = None) -> int:
+    stopping = _stop_on_signals()
+    settings = await enrollment.preseeded(settings, preseed, stopping)
+    if stopping.is_set():
+        return 0
     agent = _agent(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -157,6 +174,19 @@ async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
     print(
         f"paired agent {paired.agent_id} with {hub_url} "
         f"(company {paired.company_id}, branch {paired.branch_id})"
+    )
+    return 0
+
+
+async def _enroll(settings: AgentSettings, hub_url: str, code: str) -> int:
+    try:
+        enrolled = await enrollment.enroll(settings, hub_url, code)
+    except PairingFailed as exc:
+        print(f"enrolment failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"enrolled agent {enrolled.agent_id} with {hub_url} "
+        f"(company {enrolled.company_id}, branch {enrolled.branch_id})"
     )
     return 0
 
@@ -274,7 +304,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         logs.setup(args.verbose, console=False, json_lines=args.json_logs)
         if getattr(args, "hub", None):
             settings = settings.with_changes(hub_url=args.hub)
-        return asyncio.run(_run(settings))
+        return asyncio.run(_run(settings, args.preseed))
+    if command == "enroll":
+        return asyncio.run(_enroll(settings, args.hub, args.code))
     if command == "pair":
         return asyncio.run(_pair(settings, args.code, args.hub))
     if command == "discover":
