@@ -143,3 +143,12 @@ async def preseeded(
         return settings
     log.info("no device token: enrolling from the preseed file", extra={"preseed": str(path)})
     return await enroll_from_preseed(settings, seed, stop)
+
+
+def preseed_secrets(explicit: str | None = None) -> list[str]:
+    """The enrolment code of a readable preseed file (diagnostics redact it), else nothing."""
+    try:
+        seed = read_preseed(preseed_path(explicit))
+    except (PreseedError, OSError):
+        return []
+    return [seed.code, seed.code.replace("-", "")] if seed else []

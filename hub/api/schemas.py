@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.diagnostics import DiagnosticsBundle
 from shared.events import JobState, MonitoringAlert, PrinterActionResult, PrinterTestResult
 from shared.printers import PrinterInfo, PrinterStatus
 from shared.streams import StreamOffset
@@ -184,6 +185,38 @@ class AgentList(View):
     agents: list[Agent]
 
 
+class Diagnostics(View):
+    """A diagnostics request of an agent: requested, ready (downloadable) or failed."""
+
+    diagnostics_id: str
+    agent_id: str
+    branch_id: str
+    state: Literal["requested", "ready", "failed"]
+    requested_by: str
+    requested_at: datetime
+    completed_at: datetime | None
+    expires_at: datetime
+    size_bytes: int | None
+    error: str | None
+
+
+class DiagnosticsList(View):
+    """``GET /api/v1/agents/{agent_id}/diagnostics``."""
+
+    diagnostics: list[Diagnostics]
+
+
+class DiagnosticsDownload(View):
+    """``GET /api/v1/diagnostics/{diagnostics_id}/bundle``: the bundle the agent uploaded."""
+
+    diagnostics_id: str
+    agent_id: str
+    branch_id: str
+    requested_at: datetime
+    completed_at: datetime | None
+    bundle: DiagnosticsBundle
+
+
 class Revoked(View):
     """``POST /api/v1/agents/{agent_id}/revoke``."""
 
@@ -305,6 +338,9 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     EnrollmentCodeList,
     EnrollmentCode,
     AgentList,
+    Diagnostics,
+    DiagnosticsList,
+    DiagnosticsDownload,
     Revoked,
     PrinterList,
     PrinterDetail,
