@@ -9,7 +9,7 @@ ones, so the document cannot drift from the code. docs/openapi.json is rendered 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
@@ -403,9 +403,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/api/v1/agents",
-        "Agents of the caller's company or branch, live",
+        "Agents of the caller's company or branch, live; filter by branch, version, state, ring",
         READERS,
-        query=(("branchId", Identifier),),
+        query=(
+            ("branchId", Identifier),
+            ("version", Text),
+            ("state", Literal["online", "offline"]),
+            ("ring", Literal["canary", "early", "stable"]),
+        ),
         response=schemas.AgentList,
         tags=("agents",),
     ),

@@ -176,6 +176,9 @@ class Agent(View):
     version: str | None
     last_seen: datetime | None
     offline_since: datetime | None
+    state: Literal["online", "offline"]
+    #: The update ring ("stable" until rings are assigned).
+    ring: Literal["canary", "early", "stable"]
     printers: list[PrinterInfo]
 
 
