@@ -7,6 +7,8 @@ bring every agent back in the same second. After every successful connect the li
 inventory, each until acked); it is ``connected`` once that returns True. A refused connect
 (bad or revoked token) is reported and retried slowly; a hub that is saturated refuses with
 ``busy`` and a ``retryAfter``, which the link honours (jittered) before its next attempt.
+Only the hub's own refusal is logged as "hub refused the connection"; a hub that does not
+answer at all (down, wrong address, a proxy's 502) is one warning per outage.
 Nothing here raises into the agent, so a hub restart never crashes it.
 """
 
