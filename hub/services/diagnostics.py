@@ -4,7 +4,8 @@
 instance: the Socket.IO manager routes by sid); the agent answers with
 ``agent:diagnostics:bundle`` on whichever instance holds it, and ``receive`` stores the bundle
 in the database, so every instance serves the same download. A request the agent has not
-answered within :data:`ANSWER_TIMEOUT` reads as failed. Bundles are kept for :data:`KEEP`.
+answered within :data:`ANSWER_TIMEOUT` reads as failed, and while one is pending a second
+request for the same agent returns it instead of asking again. Bundles are kept for :data:`KEEP`.
 The agent redacts its bundle; the hub masks anything shaped like a JWT once more before storing
 it, because a leaked token in a support download is the one mistake this must never make.
 """
@@ -87,6 +88,13 @@ class DiagnosticsService:
             raise DiagnosticsRefused("agent_offline", message)
         async with self._db.session() as s:
             await diagnostics.purge_expired(s)
+            pending = [
+                found
+                for found in await diagnostics.list_for_agent(s, who.company_id, agent_id)
+                if outcome(found).state == "requested"
+            ]
+            if pending:  # one collection at a time: a second click joins the first
+                return pending[0]
             row = await diagnostics.create(
                 s, who.company_id, agent_id, record.branch_id or "", who.name or "unknown", KEEP
             )

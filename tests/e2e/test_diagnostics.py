@@ -169,3 +169,20 @@ async def test_an_agent_cannot_upload_what_nobody_asked_for(hub: HubHarness) -> 
     }
     ack = await agent.call("/printing-ws", "agent:diagnostics:bundle", upload)
     assert ack["ok"] is False and ack["error"]["code"] == "unknown_diagnostics"
+
+
+async def test_a_second_click_joins_the_collection_under_way(hub: HubHarness) -> None:
+    # A silent agent: it hears agent:diagnostics and never answers.
+    agent = await hub.connect(
+        hub.token(Role.DESKTOP_APP, "acme", "b1", sub="agent-s"), ["/printing-ws"]
+    )
+    hello = {"agentId": "agent-s", "hostname": "pc", "os": "linux", "version": "0.1.0"}
+    assert (await agent.call("/printing-ws", "agent:hello", hello))["ok"]
+    call = Caller(hub, await _document(hub))
+    acme = hub.token(Role.MANAGER, "acme")
+    path = COLLECT.format(agent_id="agent-s")
+    _, first, _ = await call("POST", COLLECT, path, token=acme)
+    _, second, _ = await call("POST", COLLECT, path, token=acme)
+    assert second["diagnosticsId"] == first["diagnosticsId"]
+    (asked,) = await agent.wait_for("/printing-ws", "agent:diagnostics")
+    assert asked == {"diagnosticsId": first["diagnosticsId"], "requestedBy": "manager-user"}
