@@ -186,3 +186,25 @@ async def test_a_second_click_joins_the_collection_under_way(hub: HubHarness) ->
     assert second["diagnosticsId"] == first["diagnosticsId"]
     (asked,) = await agent.wait_for("/printing-ws", "agent:diagnostics")
     assert asked == {"diagnosticsId": first["diagnosticsId"], "requestedBy": "manager-user"}
+
+
+async def test_no_other_agent_can_answer_for_it(hub: HubHarness) -> None:
+    ns = "/printing-ws"
+    target = await hub.connect(hub.token(Role.DESKTOP_APP, "acme", "b1", sub="agent-t"), [ns])
+    hello = {"agentId": "agent-t", "hostname": "pc", "os": "linux", "version": "0.1.0"}
+    assert (await target.call(ns, "agent:hello", hello))["ok"]
+    acme = hub.token(Role.MANAGER, "acme")
+    status, asked = await hub.post(COLLECT.format(agent_id="agent-t"), {}, acme)
+    assert status == 202, asked
+    forged = {"code": "diagnostics_failed", "message": "nothing to see"}
+    for company, branch, sub in (("acme", "b1", "agent-u"), ("globex", "g1", "agent-g")):
+        other = await hub.connect(hub.token(Role.DESKTOP_APP, company, branch, sub=sub), [ns])
+        hello = {"agentId": sub, "hostname": "pc", "os": "linux", "version": "0.1.0"}
+        assert (await other.call(ns, "agent:hello", hello))["ok"]
+        # Under its own id: not its request. Under the target's id: not its identity.
+        for agent_id, code in ((sub, "unknown_diagnostics"), ("agent-t", "agent_mismatch")):
+            upload = {"diagnosticsId": asked["diagnosticsId"], "agentId": agent_id, "error": forged}
+            ack = await other.call(ns, "agent:diagnostics:bundle", upload)
+            assert (ack["ok"], ack["error"]["code"]) == (False, code)
+    status, state = await hub.get(ONE.format(diagnostics_id=asked["diagnosticsId"]), acme)
+    assert (status, state["state"], state["error"]) == (200, "requested", None)
