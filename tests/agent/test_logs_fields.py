@@ -68,13 +68,11 @@ def test_the_log_file_and_the_recent_lines_keep_the_fields(tmp_path: Path) -> No
         "printer status", extra={"printer_id": "p1", "state": "online"}
     )
     for handler in logging.getLogger().handlers:
-        handler.flush()
+        if getattr(handler, "_chit_handler", False):
+            handler.flush()
     assert "printer status printer_id=p1 state=online" in path.read_text()
-    last = logs.RECENT.lines()[-1]
-    assert last["msg"] == "printer status" and last["fields"] == {
-        "printer_id": "p1",
-        "state": "online",
-    }
+    kept = [line["fields"] for line in logs.RECENT.lines() if line["msg"] == "printer status"]
+    assert {"printer_id": "p1", "state": "online"} in kept
 
 
 def test_json_logs_from_the_command_line(tmp_path: Path) -> None:
