@@ -24,6 +24,7 @@ from shared.wire import first_error
 
 routes = web.RouteTableDef()
 READERS = frozenset({*WEB_ROLES, Role.SERVICE})
+#: The update ring of an agent that has none assigned.
 DEFAULT_RING = "stable"
 
 
@@ -49,8 +50,7 @@ def agent_view(agent: AgentRecord) -> dict[str, Any]:
         "lastSeen": _iso(agent.last_seen),
         "offlineSince": _iso(agent.offline_since),
         "state": "online" if agent.online else "offline",
-        #: Update rings arrive with signed updates (issue 13, section 6); until then every
-        #: agent is on the default ring.
+        # Rings arrive with signed updates (issue 13, section 6); until then: the default.
         "ring": DEFAULT_RING,
         "printers": [p.to_wire() for p in agent.printers.values()],
     }
