@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent import cli_control, cli_printers, logs
+from agent import cli_control, cli_printers, enrollment, logs
 from agent import settings as store
 from agent.control.recent import MAX_LINES
 from agent.control.service import run_service
@@ -39,7 +39,8 @@ status to the hub, and prints test pages and print jobs for it.
 
 With a desktop, chit-agent (or chit-agent run) shows a tray icon; chit-agent run --headless
 is the service mode, and chit-agent status shows the service's state. Pair it once with a
-code from the web UI: chit-agent pair CODE --hub URL.
+code from the web UI: chit-agent pair CODE --hub URL, or enrol many tills with one enrolment
+code: chit-agent enroll --hub URL --code CODE.
 Try it without printers: chit-agent simulate, then chit-agent discover and
 chit-agent test-print Kitchen."""
 EPILOG = "Environment variables CHIT_AGENT_<SETTING> override agent.json for one run."
@@ -53,10 +54,25 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--json-logs", action="store_true", help="log JSON lines (stderr and the log file)"
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
     run.add_argument("--headless", action="store_true", help="no tray icon (service mode)")
     run.add_argument("--hub", help="hub URL (overrides the settings)")
+    run.add_argument(
+        "--preseed",
+        metavar="PATH",
+        help="enrolment preseed file read at start when not enrolled yet "
+        "(default: $CHIT_AGENT_PRESEED, else /etc/chit-agent/enroll.toml or "
+        "%%ProgramData%%\\Chit\\enroll.toml)",
+    )
+    enroll = sub.add_parser(
+        "enroll", help="enrol with a hub using a multi-use enrolment code (mass roll-out)"
+    )
+    enroll.add_argument("--hub", required=True, help="hub URL, e.g. https://hub.example")
+    enroll.add_argument("--code", required=True, help="the enrolment code from the manager UI")
     pair = sub.add_parser("pair", help="pair with a hub using a code from the manager UI")
     pair.add_argument("code", help="the pairing code, e.g. ABCD-EFGH")
     pair.add_argument("--hub", help="hub URL (default: the configured one)")
@@ -121,11 +137,20 @@ def _service_build(hub_url: str | None) -> Build:
     return build
 
 
-async def _run(settings: AgentSettings, hub_url: str | None = None) -> int:
-    """The headless core with its control API (agent.control.service) until a signal."""
+async def _run(
+    settings: AgentSettings, hub_url: str | None = None, preseed: str | None = None
+) -> int:
+    """The headless core with its control API (agent.control.service) until a signal.
+
+    A till without a token first enrols itself from its preseed file (agent.enrollment).
+    """
+    stopping = _stop_on_signals()
+    settings = await enrollment.preseeded(settings, preseed, stopping)
+    if stopping.is_set():
+        return 0
     if not settings.hub_url:
         log.warning("no hub URL configured: running without a hub (chit-agent config --hub)")
-    return await run_service(_service_build(hub_url), settings, _stop_on_signals())
+    return await run_service(_service_build(hub_url), settings, stopping)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -178,6 +203,19 @@ async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
     print(
         f"paired agent {paired.agent_id} with {hub_url} "
         f"(company {paired.company_id}, branch {paired.branch_id})"
+    )
+    return 0
+
+
+async def _enroll(settings: AgentSettings, hub_url: str, code: str) -> int:
+    try:
+        enrolled = await enrollment.enroll(settings, hub_url, code)
+    except PairingFailed as exc:
+        print(f"enrolment failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"enrolled agent {enrolled.agent_id} with {hub_url} "
+        f"(company {enrolled.company_id}, branch {enrolled.branch_id})"
     )
     return 0
 
@@ -268,16 +306,18 @@ def _start_tray(hub_url: str | None, verbose: bool) -> int:
     return code
 
 
-def _console_logging(command: str, verbose: bool) -> None:
+def _console_logging(command: str, verbose: bool, json_lines: bool = False) -> None:
     """The agent logs what it does; one-shot commands print results, the log only problems."""
     quiet = command not in ("run", "simulate")
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    # force: python-escpos calls logging.basicConfig() when it is imported.
-    logging.basicConfig(
-        level=level,
-        format="%(levelname)s: %(message)s" if quiet and not verbose else logs.FORMAT,
-        force=True,
+    console = logging.StreamHandler()
+    short = "%(levelname)s: %(message)s"
+    console.setFormatter(
+        logs.formatter(json_lines, short if quiet and not verbose else logs.FORMAT)
     )
+    # force: python-escpos calls logging.basicConfig() when it is imported.
+    logging.basicConfig(level=level, handlers=[console], force=True)
+    logs.keep_recent()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -290,10 +330,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_simulate(args.count, not args.no_mdns))
     settings = store.load()
     if command == "run":
-        logs.setup(args.verbose, console=False)
+        logs.setup(args.verbose, console=False, json_lines=args.json_logs)
         if getattr(args, "hub", None):
             settings = settings.with_changes(hub_url=args.hub)
-        return asyncio.run(_run(settings, getattr(args, "hub", None)))
+        return asyncio.run(_run(settings, getattr(args, "hub", None), args.preseed))
+    if command == "enroll":
+        return asyncio.run(_enroll(settings, args.hub, args.code))
     if command == "status":
         return asyncio.run(cli_control.status(settings, args.json))
     if command == "logs":
@@ -311,7 +353,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chit-agent``; Ctrl+C ends any command quietly."""
     args = _parser().parse_args(argv)
-    _console_logging(args.command or "run", args.verbose)
+    _console_logging(args.command or "run", args.verbose, args.json_logs)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:

@@ -92,6 +92,9 @@ class PrinterCoordinator:
         self._on_status = on_status
         self._transport: Transport | None = None
         self._lock = asyncio.Lock()
+        #: The raw replies of the last status round, and when (for diagnostics).
+        self.status_bytes: list[int | None] | None = None
+        self.status_bytes_at: datetime | None = None
 
     @property
     def printer_id(self) -> str:
@@ -166,10 +169,13 @@ class PrinterCoordinator:
     async def _read_status(self) -> PrinterStatus:
         try:
             transport = await self._ensure_transport()
-            return await query_status(transport, min(self._timeout, 1.5))
+            return await query_status(transport, min(self._timeout, 1.5), keep=self._keep_bytes)
         except TransportError as exc:
             await self._drop_transport()
             return unreachable(exc.message)
+
+    def _keep_bytes(self, replies: list[int | None]) -> None:
+        self.status_bytes, self.status_bytes_at = list(replies), datetime.now(UTC)
 
     async def _status_after_write(self) -> PrinterStatus:
         """The status after a write; asked twice when silent (a busy printer may answer late)."""

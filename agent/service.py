@@ -19,10 +19,11 @@ from typing import Any
 
 import jwt
 
-from agent import __version__
+from agent import __version__, diagnostics, logs
 from agent.actions import ActionRunner
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
+from agent.enrollment import preseed_secrets
 from agent.jobs import JobRunner, delivered
 from agent.ledger import ResultLedger
 from agent.link import HubLink
@@ -32,6 +33,7 @@ from agent.scanner import Scanner, ScanReport
 from agent.settings import AgentSettings, data_dir
 from agent.spool import Spool
 from agent.transports import Transport, open_transport
+from shared.diagnostics import DiagnosticsBundle, DiagnosticsRequest, DiagnosticsUpload, LinkInfo
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
@@ -103,10 +105,13 @@ class Agent:
             self.link.on("print:job", self._on_print_job)
             self.link.on("printer:drawer", lambda data: self._on_action("printer:drawer", data))
             self.link.on("printer:buzz", lambda data: self._on_action("printer:buzz", data))
+            self.link.on("agent:diagnostics", self._on_diagnostics)
         self.spool_path = spool_path or data_dir() / "spool.db"
         self.jobs: JobRunner | None = None
         self._spool: Spool | None = None
         self.started_at = datetime.now(UTC)
+        #: The last scan's report (its timings go into diagnostics).
+        self.last_scan: ScanReport | None = None
         self._stop = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
 
@@ -127,6 +132,7 @@ class Agent:
 
     async def run(self) -> None:
         """Scan, poll, heartbeat, print jobs and keep the hub link until :meth:`stop`."""
+        logs.keep_recent()  # diagnostics carry the recent lines, whoever set up logging
         spool = await Spool.open(self.spool_path)
         self._spool = spool
         self.jobs = JobRunner(spool, self.coordinators.get, self._report_job)
@@ -182,6 +188,7 @@ class Agent:
     async def scan(self) -> ScanReport:
         """Run discovery once and apply what changed."""
         report = await self.scanner.scan()
+        self.last_scan = report
         await self._apply(report.diff)
         return report
 
@@ -380,6 +387,37 @@ class Agent:
         request = _inbound(event, data)
         if isinstance(request, PrinterDrawerRequest | PrinterBuzzRequest):
             await self._emit("printer:action:result", await self.actions.run(request))
+
+    async def diagnostics(self) -> DiagnosticsBundle:
+        """A redacted diagnostics bundle of this agent, as support sees it."""
+        link = self.link
+        state = LinkInfo(state=str(link.state), detail=link.detail, hub=link.url) if link else None
+        return await diagnostics.collect(
+            agent_id=self.agent_id,
+            settings=self.settings,
+            token=self._token(),
+            coordinators=self.coordinators.values(),
+            last_scan=self.last_scan,
+            link=state,
+            usb_backend=self._usb_backend,
+            extra_secrets=preseed_secrets(),
+        )
+
+    async def _on_diagnostics(self, data: Any) -> None:
+        """The hub asks for diagnostics: collect them and upload the bundle (or why not)."""
+        request = _inbound("agent:diagnostics", data)
+        if not isinstance(request, DiagnosticsRequest):
+            return
+        log.info("collecting diagnostics", extra={"diagnostics_id": request.diagnostics_id})
+        upload = DiagnosticsUpload(diagnostics_id=request.diagnostics_id, agent_id=self.agent_id)
+        try:
+            upload = upload.model_copy(update={"bundle": await self.diagnostics()})
+        except Exception as exc:
+            log.exception("collecting diagnostics failed")
+            error = ErrorInfo(code="diagnostics_failed", message=str(exc)[:2000] or "failed")
+            upload = upload.model_copy(update={"error": error})
+        if self.link is not None and self.link.connected:
+            await self.link.emit("agent:diagnostics:bundle", upload, timeout=60.0)
 
     async def _report_job(self, update: PrintJobUpdate) -> bool:
         if self.link is None or not self.link.connected:

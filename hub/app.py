@@ -13,6 +13,8 @@ from aiohttp import web
 from hub.api import accounts as accounts_api
 from hub.api import actions as actions_api
 from hub.api import branches as branches_api
+from hub.api import diagnostics as diagnostics_api
+from hub.api import enrollment as enrollment_api
 from hub.api import events as events_api
 from hub.api import health as health_api
 from hub.api import jobs as jobs_api
@@ -231,6 +233,8 @@ async def build_app(settings: Settings) -> web.Application:
         jobs_api,
         accounts_api,
         pairing_api,
+        enrollment_api,
+        diagnostics_api,
         branches_api,
         stations_api,
         tickets_api,

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.diagnostics import DiagnosticsRequest, DiagnosticsUpload
 from shared.documents import ReceiptDocument
 from shared.namespaces import ALLOWED_ROLES, Namespace
 from shared.printers import AgentInfo, PrinterInfo, PrinterStatus
@@ -559,6 +560,20 @@ CATALOG: tuple[EventSpec, ...] = (
         PrintJobDispatch,
         "Hub hands a print job to the owning agent.",
         critical=True,
+    ),
+    _spec(
+        P,
+        "agent:diagnostics",
+        DiagnosticsRequest,
+        "Hub asks an agent for a diagnostics bundle (a manager clicked Collect diagnostics).",
+    ),
+    _spec(
+        P,
+        "agent:diagnostics:bundle",
+        DiagnosticsUpload,
+        "Agent uploads the bounded, redacted diagnostics bundle asked for.",
+        senders=AGENT_ONLY,
+        to_clients=False,
     ),
     _spec(
         P,

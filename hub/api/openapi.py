@@ -9,7 +9,7 @@ ones, so the document cannot drift from the code. docs/openapi.json is rendered 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
@@ -20,6 +20,7 @@ from hub.api import schemas
 from hub.api.accounts import LoginRequest, PasswordChange
 from hub.api.actions import BuzzBody, DrawerBody
 from hub.api.branches import NewBranch
+from hub.api.enrollment import EnrollmentCodeRequest, EnrollRequest
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
@@ -46,6 +47,8 @@ PATH_TYPES: dict[str, Any] = {
     "station_id": Identifier,
     "order_id": Identifier,
     "ticket_id": Text,
+    "code_id": Identifier,
+    "diagnostics_id": Identifier,
 }
 
 #: What every answer can also be, by cause.
@@ -358,11 +361,56 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("agents",),
     ),
     Operation(
+        "post",
+        "/api/v1/enrollment-codes",
+        "Create an enrolment code a branch's tills may redeem up to maxUses times until expiry",
+        "manager, admin, service",
+        EnrollmentCodeRequest,
+        ok=(201,),
+        response=schemas.NewEnrollmentCode,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/enrollment-codes",
+        "The company's enrolment codes (never the codes themselves), newest first",
+        "manager, admin, service",
+        query=(("branchId", Identifier),),
+        response=schemas.EnrollmentCodeList,
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/enrollment-codes/{code_id}/revoke",
+        "Stop a code from enrolling more tills (enrolled tills keep their credentials)",
+        "manager, admin, service",
+        response=schemas.EnrollmentCode,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/enrollment/redeem",
+        "Exchange an enrolment code for this till's own device token",
+        "anyone (rate-limited)",
+        EnrollRequest,
+        response=schemas.DeviceToken,
+        public=True,
+        errors=(429,),
+        tags=("agents",),
+    ),
+    Operation(
         "get",
         "/api/v1/agents",
-        "Agents of the caller's company or branch, live",
+        "Agents of the caller's company or branch, live; filter by branch, version, state, ring",
         READERS,
-        query=(("branchId", Identifier),),
+        query=(
+            ("branchId", Identifier),
+            ("version", Text),
+            ("state", Literal["online", "offline"]),
+            ("ring", Literal["canary", "early", "stable"]),
+        ),
         response=schemas.AgentList,
         tags=("agents",),
     ),
@@ -373,6 +421,43 @@ OPERATIONS: tuple[Operation, ...] = (
         "manager, admin",
         response=schemas.Revoked,
         errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/agents/{agent_id}/diagnostics",
+        "Ask the agent for a diagnostics bundle; poll the diagnosticsId (409 agent_offline)",
+        "manager, admin",
+        ok=(202,),
+        response=schemas.Diagnostics,
+        errors=(404, 409),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/agents/{agent_id}/diagnostics",
+        "The agent's diagnostics requests of the last 72 hours, newest first",
+        "manager, admin",
+        response=schemas.DiagnosticsList,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/diagnostics/{diagnostics_id}",
+        "One diagnostics request: requested, ready or failed (with the reason)",
+        "manager, admin",
+        response=schemas.Diagnostics,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/diagnostics/{diagnostics_id}/bundle",
+        "Download the redacted bundle as a JSON file (409 while not ready)",
+        "manager, admin",
+        response=schemas.DiagnosticsDownload,
+        errors=(404, 409),
         tags=("agents",),
     ),
     Operation(

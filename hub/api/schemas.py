@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.diagnostics import DiagnosticsBundle
 from shared.events import JobState, MonitoringAlert, PrinterActionResult, PrinterTestResult
 from shared.printers import PrinterInfo, PrinterStatus
 from shared.streams import StreamOffset
@@ -137,6 +138,33 @@ class DeviceToken(View):
     agent_id: str
 
 
+class EnrollmentCode(View):
+    """An enrolment code for mass roll-out (the code itself is shown only once)."""
+
+    code_id: str
+    branch_id: str
+    max_uses: int
+    uses: int
+    state: Literal["active", "used_up", "expired", "revoked"]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewEnrollmentCode(EnrollmentCode):
+    """``POST /api/v1/enrollment-codes``: the code, this once, and its record."""
+
+    code: str
+
+
+class EnrollmentCodeList(View):
+    """``GET /api/v1/enrollment-codes``."""
+
+    enrollment_codes: list[EnrollmentCode]
+
+
 class Agent(View):
     """An agent with its printers, live."""
 
@@ -148,6 +176,9 @@ class Agent(View):
     version: str | None
     last_seen: datetime | None
     offline_since: datetime | None
+    state: Literal["online", "offline"]
+    #: The update ring ("stable" until rings are assigned).
+    ring: Literal["canary", "early", "stable"]
     printers: list[PrinterInfo]
 
 
@@ -155,6 +186,38 @@ class AgentList(View):
     """``GET /api/v1/agents``."""
 
     agents: list[Agent]
+
+
+class Diagnostics(View):
+    """A diagnostics request of an agent: requested, ready (downloadable) or failed."""
+
+    diagnostics_id: str
+    agent_id: str
+    branch_id: str
+    state: Literal["requested", "ready", "failed"]
+    requested_by: str
+    requested_at: datetime
+    completed_at: datetime | None
+    expires_at: datetime
+    size_bytes: int | None
+    error: str | None
+
+
+class DiagnosticsList(View):
+    """``GET /api/v1/agents/{agent_id}/diagnostics``."""
+
+    diagnostics: list[Diagnostics]
+
+
+class DiagnosticsDownload(View):
+    """``GET /api/v1/diagnostics/{diagnostics_id}/bundle``: the bundle the agent uploaded."""
+
+    diagnostics_id: str
+    agent_id: str
+    branch_id: str
+    requested_at: datetime
+    completed_at: datetime | None
+    bundle: DiagnosticsBundle
 
 
 class Revoked(View):
@@ -274,7 +337,13 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     BranchList,
     PairingCode,
     DeviceToken,
+    NewEnrollmentCode,
+    EnrollmentCodeList,
+    EnrollmentCode,
     AgentList,
+    Diagnostics,
+    DiagnosticsList,
+    DiagnosticsDownload,
     Revoked,
     PrinterList,
     PrinterDetail,

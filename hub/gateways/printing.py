@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from hub.auth import AuthRefused
 from hub.gateways.base import Ack, Gateway, Handler, ok, refused
 from hub.services.connections import ClientSession
+from hub.services.diagnostics import DiagnosticsService
 from hub.services.locator import PrintingError, Requester
 from hub.services.records import AgentRefused
 from hub.services.registry import AgentMismatch, AgentRecord
 from hub.services.tenancy import UnknownBranch
 from hub.store.errors import NotFound, TenantConflict
+from shared.diagnostics import DiagnosticsUpload
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
@@ -62,6 +64,7 @@ class PrintingGateway(Gateway):
             "printer:drawer": self._action,
             "printer:buzz": self._action,
             "printer:action:result": self._agent(self._action_result),
+            "agent:diagnostics:bundle": self._agent(self._diagnostics),
         }
 
     def rooms_for(self, claims: Claims) -> list[str]:
@@ -177,6 +180,14 @@ class PrintingGateway(Gateway):
     async def _action_result(self, record: AgentRecord, model: WireModel) -> Ack:
         assert isinstance(model, PrinterActionResult)
         await self.ctx.actions.complete(record, model)
+        return ok()
+
+    async def _diagnostics(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, DiagnosticsUpload)
+        ctx = self.ctx
+        service = DiagnosticsService(ctx.db, ctx.publisher, ctx.printing.locator)
+        if not await service.receive(record, model):
+            return refused("unknown_diagnostics", "no diagnostics were asked of this agent")
         return ok()
 
     async def _action(self, session: ClientSession, model: WireModel) -> Ack:

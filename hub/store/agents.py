@@ -152,3 +152,8 @@ async def is_revoked(session: AsyncSession, agent_id: str, credential_id: str | 
         return True
     revoked_at, current = found
     return revoked_at is not None or current != credential_id
+
+
+async def exists(session: AsyncSession, agent_id: str) -> bool:
+    """Whether any company has an agent with this id (enrolment never takes one over)."""
+    return await session.get(Agent, agent_id) is not None

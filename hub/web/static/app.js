@@ -7,6 +7,7 @@ import { renderAgents } from "./views/agents.js";
 import { renderBranch } from "./views/branch.js";
 import { renderBranches } from "./views/branches.js";
 import { renderDashboard } from "./views/dashboard.js";
+import { renderFleet } from "./views/fleet.js";
 import { renderLogin } from "./views/login.js";
 import { renderStations } from "./views/stations.js";
 
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^#\/branches\/([^/]+)\/agents$/, renderAgents],
   [/^#\/branches\/([^/]+)\/stations$/, renderStations],
   [/^#\/dashboard$/, renderDashboard],
+  [/^#\/fleet(?:\?.*)?$/, renderFleet],
 ];
 
 let cleanup = null;
