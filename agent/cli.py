@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent import cli_printers, logs
+from agent import __version__, cli_printers, logs
 from agent import settings as store
 from agent.discovery.manual import ManualEntryError, parse_address, split_name
 from agent.pairing import PairingFailed, redeem
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"chit-agent {__version__}")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
     run.add_argument("--headless", action="store_true", help="no tray icon (service mode)")
