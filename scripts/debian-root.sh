@@ -9,6 +9,7 @@
 # (/etc/apt/sources.list*), or CHIT_DEBIAN_MIRROR. Needs root and debootstrap
 # (scripts/setup-system.sh installs it).
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
 
 root=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/chit/debian12-root}
 stamp="$root/.chit-root-complete"

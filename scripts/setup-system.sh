@@ -4,7 +4,9 @@
 # - xvfb and the xcb libraries Qt's xcb plugin needs, for the tray screenshots under X;
 # - nginx, to test the shipped cluster configuration (deploy/nginx/chit.conf);
 # - cups (cupsd, the socket backend) and cups-client (lpadmin, lpstat): the CUPS transport's
-#   tests start their own cupsd on a loopback port (never the system's, which stays stopped).
+#   tests start their own cupsd on a loopback port (never the system's, which stays stopped);
+# - debootstrap, for the clean Debian root the .deb is installed into (tests/installers);
+# - nsis (makensis), to compile the Windows installer's script (installers/windows).
 # Without apt-get (or root) it warns and carries on; the tests that need a package then skip
 # with a reason.
 set -uo pipefail
@@ -18,6 +20,8 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb xauth)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/sbin/cupsd ] && [ -x /usr/lib/cups/backend/socket ] || missing+=(cups)
 [ -x /usr/sbin/lpadmin ] || missing+=(cups-client)
+[ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+command -v makensis >/dev/null 2>&1 || missing+=(nsis)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
