@@ -49,12 +49,12 @@ install -m 0644 installers/linux/README.md "$stage/opt/chit-agent/README.md"
 install -m 0755 "$src/chit-agent" "$stage/usr/bin/chit-agent"
 install -m 0644 "$src/chit-agent.service" "$stage/lib/systemd/system/chit-agent.service"
 install -m 0644 "$src/60-chit-agent.rules" "$stage/lib/udev/rules.d/60-chit-agent.rules"
-install -m 0644 "$src/chit-agent-tray.desktop" "$stage/etc/xdg/autostart/chit-agent-tray.desktop"
+install -m 0644 "$src/chit-agent.desktop" "$stage/etc/xdg/autostart/chit-agent.desktop"
 install -m 0644 "$src/copyright" "$stage/usr/share/doc/chit-agent/copyright"
 for script in postinst prerm postrm; do
   install -m 0755 "$src/$script" "$stage/DEBIAN/$script"
 done
-echo /etc/xdg/autostart/chit-agent-tray.desktop >"$stage/DEBIAN/conffiles"
+echo /etc/xdg/autostart/chit-agent.desktop >"$stage/DEBIAN/conffiles"
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z \
   | xargs -0 md5sum >DEBIAN/md5sums)
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)

@@ -6,7 +6,8 @@
 # - cups (cupsd, the socket backend) and cups-client (lpadmin, lpstat): the CUPS transport's
 #   tests start their own cupsd on a loopback port (never the system's, which stays stopped);
 # - debootstrap, for the clean Debian root the .deb is installed into (tests/installers);
-# - nsis (makensis), to compile the Windows installer's script (installers/windows).
+# - nsis (makensis), to compile the Windows installer's script (installers/windows);
+# - libusb-1.0-0, which the frozen agent bundles (scripts/build-agent.sh).
 # Without apt-get (or root) it warns and carries on; the tests that need a package then skip
 # with a reason.
 set -uo pipefail
@@ -22,6 +23,7 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb xauth)
 [ -x /usr/sbin/lpadmin ] || missing+=(cups-client)
 [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 command -v makensis >/dev/null 2>&1 || missing+=(nsis)
+/sbin/ldconfig -p 2>/dev/null | grep -q libusb-1.0.so.0 || missing+=(libusb-1.0-0)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

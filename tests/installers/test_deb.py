@@ -124,7 +124,7 @@ async def print_test_page(hub: HubHarness, printer_id: str, correlation: str) ->
 def check_installed(root: Path) -> None:
     for path in ("opt/chit-agent/chit-agent", "usr/bin/chit-agent",
                  "lib/systemd/system/chit-agent.service", "lib/udev/rules.d/60-chit-agent.rules",
-                 "etc/xdg/autostart/chit-agent-tray.desktop"):  # fmt: skip
+                 "etc/xdg/autostart/chit-agent.desktop"):  # fmt: skip
         assert (root / path).exists(), path
     groups = debroot.chroot(root, "id", "-nG", "chit-agent").stdout.split()
     assert "lp" in groups and "chit-agent" in groups
