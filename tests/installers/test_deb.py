@@ -3,9 +3,11 @@
 The root comes from debootstrap (scripts/debian-root.sh, cached); the package is built by
 scripts/build-agent-package.sh from this session's frozen agent, twice: as built, and with its
 version stamp bumped (a second build, for the upgrade). In the root, ``dpkg -i`` plus
-``apt-get -f install`` installs it; the frozen ``chit-agent pair`` (as root, through
-/usr/bin/chit-agent) pairs the service's agent; ``chit-agent.service``'s own ExecStart, user,
-groups and EnvironmentFile run the headless core, which prints a test page the hub asks for on
+``apt-get -f install`` installs it, with ``CHIT_HUB``/``CHIT_ENROLL`` in the environment so
+that postinst writes the preseed /etc/chit-agent/enroll.toml; ``chit-agent.service``'s own
+ExecStart, user, groups and EnvironmentFile run the headless core, which enrols itself from
+that preseed (a build without ``enroll`` is paired by hand instead: ``chit-agent pair`` as
+root, through /usr/bin/chit-agent), which prints a test page the hub asks for on
 a simulated printer of this test (chroot shares loopback). No systemd runs in the root (the
 maintainer scripts must cope, as in an image build); ``systemd-analyze verify`` checks the unit.
 """
@@ -13,6 +15,7 @@ maintainer scripts must cope, as in an image build); ``systemd-analyze verify`` 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -134,18 +137,63 @@ def check_installed(root: Path) -> None:
         assert (root / folder).stat().st_uid == debroot.ids(root, "chit-agent", "lp")[0]
 
 
-def check_preseed(root: Path) -> None:
+def check_preseed(root: Path, hub_url: str, code: str) -> None:
     preseed = root / "etc/chit-agent/enroll.toml"
-    assert tomllib.loads(preseed.read_text()) == {"hub": "https://hub.example", "code": "ABCD-2345"}
+    assert tomllib.loads(preseed.read_text()) == {"hub": hub_url, "code": code}
     assert preseed.stat().st_mode & 0o777 == 0o640
     assert preseed.stat().st_gid == debroot.ids(root, "chit-agent", "lp")[1]
 
 
-async def test_deb_installs_pairs_prints_upgrades_and_purges(
-    debs: tuple[Path, Path], debian: Path, hub: HubHarness, kitchen: SimulatedNetworkPrinter
+def can_enroll(frozen: Path) -> bool:
+    """Whether this build has ``chit-agent enroll`` (and so the service enrols from a preseed)."""
+    done = subprocess.run(
+        [str(frozen / "chit-agent"), "enroll", "--help"],
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return done.returncode == 0
+
+
+async def enrolment_code(hub: HubHarness) -> str:
+    body = {"branchId": "b1", "maxUses": 2, "expiresIn": 3600}
+    status, answer = await hub.post(
+        "/api/v1/enrollment-codes", body, hub.token(Role.MANAGER, "acme")
+    )
+    assert status == 201, answer
+    return str(answer["code"])
+
+
+async def pair_as_root(root: Path, hub: HubHarness) -> str:
+    """Pair the service's agent as IT would by hand (root, through /usr/bin/chit-agent)."""
+    status, body = await hub.post(
+        "/api/v1/pairing-codes", {"branchId": "b1"}, hub.token(Role.MANAGER, "acme")
+    )
+    assert status == 201, body
+    paired = await in_root(root, "chit-agent", "pair", body["code"], "--hub", hub.url)
+    return paired.stdout.split()[2]
+
+
+def enrolled_agent_id(root: Path) -> str | None:
+    """The agent id the service stored once it enrolled from the preseed."""
+    if not (root / "var/lib/chit-agent/token").exists():
+        return None
+    return str(json.loads((root / "var/lib/chit-agent/agent.json").read_text())["agent_id"])
+
+
+async def test_deb_installs_enrols_prints_upgrades_and_purges(
+    frozen_agent: Path,
+    debs: tuple[Path, Path],
+    debian: Path,
+    hub: HubHarness,
+    kitchen: SimulatedNetworkPrinter,
 ) -> None:
     first, second = debs
     root = debian
+    # With enrolment codes (chit-agent enroll), the service enrols by itself from the preseed
+    # the package writes; without, the preseed is only checked and the agent is paired by hand.
+    enrols = can_enroll(frozen_agent)
+    hub_url, code = (
+        (hub.url, await enrolment_code(hub)) if enrols else ("https://hub.example", "ABCD-2345")
+    )
     started = time.monotonic()
     assert not list(root.glob("usr/bin/python*")), "the clean root has Python"
     before, before_accounts = debroot.tree(root), debroot.accounts(root)
@@ -153,12 +201,11 @@ async def test_deb_installs_pairs_prints_upgrades_and_purges(
         shutil.copy(deb, root / "tmp" / deb.name)
 
     # Install (a preseeded enrolment from the environment, as apt passes it through).
-    await in_root(root, "dpkg", "-i", f"/tmp/{first.name}",
-                  CHIT_HUB="https://hub.example", CHIT_ENROLL="ABCD-2345")  # fmt: skip
+    await in_root(root, "dpkg", "-i", f"/tmp/{first.name}", CHIT_HUB=hub_url, CHIT_ENROLL=code)
     await in_root(root, "apt-get", "-f", "install", "-y", "-q", "--no-install-recommends")
     assert not list(root.glob("usr/bin/python*")), "installing the agent brought Python"
     check_installed(root)
-    check_preseed(root)
+    check_preseed(root, hub_url, code)
     verified = await asyncio.to_thread(debroot.verify_unit, root)
     assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
     assert (await in_root(root, "chit-agent", "--version")).stdout.strip() == (
@@ -187,6 +234,9 @@ async def test_deb_installs_pairs_prints_upgrades_and_purges(
         await print_test_page(hub, kitchen.printer_id, "corr-deb-00001")
     finally:
         journal = await stop_service(service)
+    token = root / "var/lib/chit-agent/token"
+    assert token.stat().st_uid == debroot.ids(root, "chit-agent", "lp")[0]
+    assert token.stat().st_mode & 0o077 == 0, "the device token is readable by others"
     assert kitchen.count_jobs_containing("corr-deb-00001") == 1
     assert drew_scripts_as_installed(kitchen.printed, kitchen.printer_info())
     assert "test page printed" in journal
@@ -198,7 +248,7 @@ async def test_deb_installs_pairs_prints_upgrades_and_purges(
         await in_root(root, "chit-agent", "--version")
     ).stdout.strip() == f"chit-agent {UPGRADE}"
     check_installed(root)
-    check_preseed(root)
+    check_preseed(root, hub_url, code)
     await eventually(lambda: not online(hub, agent_id), timeout=30)
     service = await run_service(root)
     try:

@@ -213,3 +213,19 @@ async def test_the_tray_starts_and_its_core_reaches_the_hub(
     finally:
         xvfb.kill()
         xvfb.wait(10)
+
+
+async def test_enroll_from_a_terminal(frozen_agent: Path, tmp_path: Path, hub: HubHarness) -> None:
+    if frozen(frozen_agent, tmp_path, "enroll", "--help").returncode != 0:
+        pytest.skip("this build has no chit-agent enroll (enrolment codes)")
+    body = {"branchId": "b1", "maxUses": 2, "expiresIn": 3600}
+    status, answer = await hub.post(
+        "/api/v1/enrollment-codes", body, hub.token(Role.MANAGER, "acme")
+    )
+    assert status == 201, answer
+    done = await asyncio.to_thread(
+        frozen, frozen_agent, tmp_path, "enroll", "--hub", hub.url, "--code", answer["code"]
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("enrolled agent "), done.stdout
+    assert (tmp_path / "config" / "token").exists()
