@@ -267,4 +267,5 @@ async def test_deb_installs_enrols_prints_upgrades_and_purges(
     left = sorted(debroot.tree(root) - before)
     assert left == [], f"purge left {left}"
     assert debroot.accounts(root) == before_accounts, "the chit-agent user or group is left"
-    print(f"\n.deb install/pair/print/upgrade/purge in {time.monotonic() - started:.0f} s")
+    how = "enrolled from the preseed" if enrols else "paired by hand"
+    print(f"\n.deb install ({how})/print/upgrade/purge in {time.monotonic() - started:.0f} s")

@@ -127,13 +127,19 @@ async def test_simulate_then_discover_over_mdns(frozen_agent: Path, tmp_path: Pa
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
-        found = re.match(r"Kitchen: 127\.0\.0\.1:(\d+) \((net:127\.0\.0\.1:\d+)\)$", line)
+        # The name may come back as "Kitchen-2" when another "Kitchen" is announced on loopback.
+        found = re.match(r"Kitchen\S*: 127\.0\.0\.1:(\d+) \((net:127\.0\.0\.1:\d+)\)$", line)
         assert found, line
-        done = await asyncio.to_thread(
-            frozen, frozen_agent, tmp_path, "discover", "--json", CHIT_AGENT_USB="false"
-        )
-        assert done.returncode == 0, done.stderr
-        assert TRACEBACK not in done.stderr
+        # mDNS is best effort: other simulators announced on loopback (other test runs) can
+        # crowd one browse window, so up to three scans.
+        for _ in range(3):
+            done = await asyncio.to_thread(
+                frozen, frozen_agent, tmp_path, "discover", "--json", CHIT_AGENT_USB="false"
+            )
+            assert done.returncode == 0, done.stderr
+            assert TRACEBACK not in done.stderr
+            if f'"{found.group(2)}"' in done.stdout:
+                break
         assert f'"{found.group(2)}"' in done.stdout and '"mdns"' in done.stdout, done.stdout
     finally:
         await stop(proc)
