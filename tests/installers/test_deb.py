@@ -240,6 +240,9 @@ async def test_deb_installs_enrols_prints_upgrades_and_purges(
     assert kitchen.count_jobs_containing("corr-deb-00001") == 1
     assert drew_scripts_as_installed(kitchen.printed, kitchen.printer_info())
     assert "test page printed" in journal
+    # The root has no libusb: the agent's own (bundled) one must have loaded.
+    assert not list(root.glob("usr/lib/*/libusb-1.0.so*")), "the clean root has libusb"
+    assert "USB discovery is off" not in journal, journal[-2000:]
     assert "test page printed" in (root / "var/log/chit-agent/chit-agent.log").read_text()
 
     # Upgrade to the second build: same agent, same token, new version.
