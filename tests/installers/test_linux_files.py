@@ -42,7 +42,7 @@ def test_the_unit_runs_as_its_user_with_hardening_that_keeps_usb_and_the_network
         assert unit[key] == ["yes"], key
     assert unit["ProtectSystem"] == ["strict"]
     assert "PrivateDevices" not in unit and "PrivateNetwork" not in unit
-    assert set(unit["DeviceAllow"]) == {"char-usb_device rw", "char-usbmisc rw"}
+    assert set(unit["DeviceAllow"]) == {"char-usb_device rw", "char-usb rw"}
     families = unit["RestrictAddressFamilies"][0].split()
     assert {"AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"} <= set(families)
 
