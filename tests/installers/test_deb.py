@@ -61,7 +61,9 @@ def debs(frozen_agent: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     second_build = out / "build2" / "chit-agent"
     shutil.copytree(frozen_agent, second_build, symlinks=True)
     (second_build / "_internal" / VERSION_STAMP).write_text(UPGRADE + "\n")
-    return first, _package(second_build, out)
+    second = _package(second_build, out)
+    shutil.rmtree(second_build.parent)
+    return first, second
 
 
 @pytest.fixture

@@ -65,3 +65,14 @@ def test_the_shell_scripts_parse_with_dash(script: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (DEB / script).stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_packaging_without_a_frozen_build_says_what_to_run(tmp_path: Path) -> None:
+    script = DEB.parents[2] / "scripts" / "build-agent-package.sh"
+    done = subprocess.run(
+        ["bash", str(script), "deb", "--frozen", str(tmp_path / "none"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 1 and "run scripts/build-agent.sh first" in done.stderr
+    wrong = subprocess.run(["bash", str(script), "rpm"], capture_output=True, text=True, timeout=30)
+    assert wrong.returncode == 2 and "usage" in wrong.stderr
