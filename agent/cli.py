@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent import cli_control, cli_printers, enrollment, logs
+from agent import __version__, cli_control, cli_printers, enrollment, logs
 from agent import settings as store
 from agent.control.recent import MAX_LINES
 from agent.control.service import run_service
@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"chit-agent {__version__}")
     parser.add_argument(
         "--json-logs", action="store_true", help="log JSON lines (stderr and the log file)"
     )
