@@ -110,7 +110,7 @@ async def _run(settings: AgentSettings) -> int:
     if not settings.hub_url:
         log.warning("no hub URL configured: running without a hub (chit-agent config --hub)")
     await agent.run()
-    return 0
+    return agent.exit_code
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -18,6 +18,8 @@ from shared.events import (
     AgentHeartbeat,
     AgentHello,
     AgentInventory,
+    AgentUpdateCheck,
+    AgentUpdateStatus,
     PrinterActionResult,
     PrinterBuzzRequest,
     PrinterDiscovered,
@@ -62,6 +64,8 @@ class PrintingGateway(Gateway):
             "printer:drawer": self._action,
             "printer:buzz": self._action,
             "printer:action:result": self._agent(self._action_result),
+            "agent:update:check": self._agent(self._update_check),
+            "agent:update:status": self._agent(self._update_status),
         }
 
     async def admit(self, claims: Claims) -> None:
@@ -160,6 +164,17 @@ class PrintingGateway(Gateway):
     async def _action_result(self, record: AgentRecord, model: WireModel) -> Ack:
         assert isinstance(model, PrinterActionResult)
         await self.ctx.actions.complete(record, model)
+        return ok()
+
+    async def _update_check(self, record: AgentRecord, model: WireModel) -> Ack:
+        """The agent asks which version its ring wants (null: nothing promoted)."""
+        assert isinstance(model, AgentUpdateCheck) and self.ctx.updates is not None
+        ring, version = await self.ctx.updates.target(record.company_id, record.agent_id)
+        return ok(ring=str(ring), version=version)
+
+    async def _update_status(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, AgentUpdateStatus) and self.ctx.updates is not None
+        await self.ctx.updates.record(record, model)
         return ok()
 
     async def _action(self, session: ClientSession, model: WireModel) -> Ack:
