@@ -8,6 +8,7 @@
                               current.txt holding the version instead (no symlink rights)
       update/pending.json     written just before switching: from, to, the confirm deadline
       update/outcome.json     what the supervisor did (a rollback), for the agent to report
+      update/bad-versions.json  versions rolled back here, never installed again
       update/tuf/             the TUF client's trusted metadata; update/downloads/ its builds
       trusted-root.json       the TUF root the agent trusts first (shipped by the installer)
 
@@ -169,12 +170,23 @@ class Layout:
         """The agent reported them."""
         _write(self.update_dir / "outcome.json", None)
 
+    def bad_versions(self) -> set[str]:
+        """Versions rolled back here: never installed again (a fixed build gets a new version)."""
+        found = _read(self.update_dir / "bad-versions.json")
+        return set(found.get("versions", [])) if found else set()
+
+    def add_bad_version(self, version: str) -> None:
+        """Remember a version that was rolled back."""
+        versions = sorted(self.bad_versions() | {version})
+        _write(self.update_dir / "bad-versions.json", {"versions": versions})
+
 
 def rollback(layout: Layout, pending: PendingUpdate, reason: str) -> None:
     """Point ``current`` back at the version that ran before, and keep why for the hub."""
     if layout.installed(pending.from_version):
         layout.switch(pending.from_version)
     layout.set_pending(None)
+    layout.add_bad_version(pending.to_version)
     layout.add_outcome(
         Outcome("rolled_back", pending.to_version, pending.from_version, reason, time.time())
     )

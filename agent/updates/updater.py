@@ -61,7 +61,7 @@ class AgentUpdater:
         self.platform = platform_name or this_platform()
         self._lock = asyncio.Lock()
         #: Versions refused in this run: not downloaded again at every check.
-        self.refused: set[str] = set()
+        self.refused: set[str] = layout.bad_versions()
 
     async def offer(self, version: str) -> UpdateStep | None:
         """Apply ``version`` if it is newer and signed; the last step taken (None: nothing)."""
