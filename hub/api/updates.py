@@ -20,7 +20,7 @@ from hub.context import ctx_of
 from hub.services.updates import AgentUpdates, UpdateError, UpdateService
 from shared.tokens import Role
 from shared.updates import Ring
-from shared.wire import WireModel
+from shared.wire import ShortText, WireModel
 
 routes = web.RouteTableDef()
 OPERATORS = frozenset({Role.OPERATOR})
@@ -33,7 +33,7 @@ MAX_BODY = 4096
 class Promote(WireModel):
     """Body of a promotion: the signed version the ring runs from now on."""
 
-    version: str
+    version: ShortText
 
 
 class RingChoice(WireModel):

@@ -9,6 +9,7 @@ import { renderBranches } from "./views/branches.js";
 import { renderDashboard } from "./views/dashboard.js";
 import { renderLogin } from "./views/login.js";
 import { renderStations } from "./views/stations.js";
+import { renderUpdates } from "./views/updates.js";
 
 const ROUTES = [
   [/^#\/login$/, renderLogin],
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^#\/branches\/([^/]+)\/agents$/, renderAgents],
   [/^#\/branches\/([^/]+)\/stations$/, renderStations],
   [/^#\/dashboard$/, renderDashboard],
+  [/^#\/updates$/, renderUpdates],
 ];
 
 let cleanup = null;

@@ -46,6 +46,10 @@ export function showWho() {
   document.getElementById("signout").hidden = !token;
   const dashboard = document.getElementById("nav-dashboard");
   dashboard.hidden = !token || !["admin", "manager", "operator"].includes(c.role);
+  const updates = document.getElementById("nav-updates");
+  updates.hidden = !token || !["admin", "manager", "operator"].includes(c.role);
+  if (location.hash === "#/updates") updates.setAttribute("aria-current", "page");
+  else updates.removeAttribute("aria-current");
   if (location.hash === "#/dashboard") dashboard.setAttribute("aria-current", "page");
   else dashboard.removeAttribute("aria-current");
   const where = [c.companyId, c.branchId].filter(Boolean).join(" / ");

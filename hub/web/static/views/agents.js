@@ -5,6 +5,7 @@ import { ago, announce, clock, fill, h } from "../dom.js";
 import * as live from "../live.js";
 import { crumbs } from "../session.js";
 import { branchTabs, debounce } from "./branch.js";
+import { agentUpdates } from "./updates.js";
 
 /** Ask for confirmation in the page's modal dialog; resolves true when confirmed. */
 function confirmAction(title, text, action) {
@@ -74,7 +75,8 @@ function agentRow(agent, refresh, error) {
     h("span", { class: "badge", dataset: { tone: agent.online ? "ok" : "bad" } }, agent.online ? "Online" : "Offline"),
     h("span", { class: "muted" }, `${seen} · ${agent.printers.length} printer${agent.printers.length === 1 ? "" : "s"}`),
     h("button", { class: "button danger revoke-button", type: "button", "aria-label": `Revoke ${agent.hostname || agent.agentId}`,
-      onclick: () => revoke(agent, refresh, error) }, "Revoke"));
+      onclick: () => revoke(agent, refresh, error) }, "Revoke"),
+    agentUpdates(agent.agentId));
 }
 
 /** The agents page of a branch. */
