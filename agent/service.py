@@ -159,6 +159,9 @@ class Agent:
         try:
             await self._run_loops()
         finally:
+            for task in list(self._tasks):  # an update check under way
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.jobs.stop()
             self._spool = None
             await spool.close()

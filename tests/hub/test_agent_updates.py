@@ -44,7 +44,8 @@ class Api:
 
 
 @pytest.fixture
-async def api(hub: HubHarness) -> Api:
+async def api(any_hub: HubHarness) -> Api:
+    hub = any_hub
     status, doc = await hub.get("/api/v1/openapi.json")
     assert status == 200
     return Api(hub, DocumentChecker(doc))
@@ -120,8 +121,9 @@ async def test_the_command_line_keeps_the_root_key_out_of_the_hub(
 
 
 async def test_an_operator_promotes_ring_by_ring_and_the_ring_is_told(
-    hub: HubHarness, api: Api, tmp_path: Path
+    any_hub: HubHarness, api: Api, tmp_path: Path
 ) -> None:
+    hub = any_hub
     _release(hub, tmp_path, "1.1.0", "1.2.0")
     operator = hub.token(Role.OPERATOR, None)
     manager = hub.token(Role.MANAGER, "acme")
@@ -165,8 +167,9 @@ async def test_an_operator_promotes_ring_by_ring_and_the_ring_is_told(
 
 
 async def test_rings_per_agent_are_tenancy_checked_and_steps_are_kept(
-    hub: HubHarness, api: Api, tmp_path: Path
+    any_hub: HubHarness, api: Api, tmp_path: Path
 ) -> None:
+    hub = any_hub
     _release(hub, tmp_path, "1.1.0")
     operator, manager = hub.token(Role.OPERATOR, None), hub.token(Role.MANAGER, "acme")
     other = hub.token(Role.MANAGER, "globex")
