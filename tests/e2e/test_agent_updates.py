@@ -265,3 +265,29 @@ async def test_a_good_update_is_confirmed_and_one_that_never_connects_is_rolled_
         assert manager.exits.count(75) == 3  # 1.0.0 -> 1.1.0, 1.1.0 -> 1.2.0, the rollback
     finally:
         await manager.stop()
+
+
+async def test_a_hold_that_times_out_lets_prints_go_on(hub: HubHarness, tmp_path: Path) -> None:
+    async with SimulatedNetworkPrinter() as sim, HeldAnswers(sim, b"SLOW-JOB", 2.0) as relay:
+        settings = fast_settings(
+            hub_url=hub.url, manual_printers=(relay.manual,), io_timeout=6.0, status_interval=5.0
+        )
+        async with running_agent(
+            settings, device_token(hub), spool_path=tmp_path / "s.db"
+        ) as agent:
+            printer_id = f"net:{relay.manual}"
+            await eventually(lambda: printer_id in agent.coordinators, timeout=20)
+            await eventually(lambda: agent.link and agent.link.registered, timeout=20)
+            for marker in (b"SLOW-JOB", b"NEXT-JOB"):
+                raw = base64.b64encode(b"\x1b@" + marker + b"\n").decode()
+                status, _ = await hub.post(
+                    "/api/v1/jobs", {"printerId": printer_id, "raw": raw}, token=hub.token()
+                )
+                assert status == 201
+                if marker == b"SLOW-JOB":
+                    await asyncio.wait_for(relay.seen.wait(), 15)
+                    await eventually(lambda: agent.jobs is not None and agent.jobs.printing == 1)
+            assert agent.jobs is not None
+            assert await agent.jobs.hold(0.3) is False  # the print under way outlasts it
+            await eventually(lambda: b"NEXT-JOB" in sim.printed, timeout=15)
+    assert sim.printed.count(b"SLOW-JOB") == 1 and sim.printed.count(b"NEXT-JOB") == 1
