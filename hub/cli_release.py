@@ -31,7 +31,7 @@ ARCHIVE_NAME = re.compile(
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``agent-release keys|init|add|list|refresh``."""
+    """Register ``agent-release keys|init|add|renew|list|refresh``."""
     parser = sub.add_parser("agent-release", help="signed agent builds (a TUF repository)")
     actions = parser.add_subparsers(dest="release_command", required=True)
     keys = actions.add_parser("keys", help="make the offline root and targets keys")
@@ -46,6 +46,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument("--targets-key", type=Path, required=True)
     add.add_argument("--version", help="default: from the archive's name")
     add.add_argument("--platform", help="e.g. linux-x86_64 (default: from the archive's name)")
+    renew = actions.add_parser("renew", help="extend root and/or targets expiry (offline keys)")
+    _repo_flags(renew)
+    renew.add_argument("--root-key", type=Path)
+    renew.add_argument("--targets-key", type=Path)
     _repo_flags(actions.add_parser("list", help="the signed builds"))
     _repo_flags(actions.add_parser("refresh", help="re-sign snapshot and timestamp if due"))
 
@@ -88,6 +92,15 @@ def _run(args: argparse.Namespace) -> int:
         raise ReleaseError("no_repository", f"no repository in {repo.directory}: run init first")
     if command == "add":
         return _add(args, repo)
+    if command == "renew":
+        if not args.root_key and not args.targets_key:
+            raise ReleaseError("no_key", "renew needs --root-key, --targets-key or both")
+        repo.renew(
+            load_signer(args.root_key) if args.root_key else None,
+            load_signer(args.targets_key) if args.targets_key else None,
+        )
+        print("renewed for another year")
+        return 0
     if command == "refresh":
         print("re-signed" if repo.refresh() else "nothing to re-sign yet")
         return 0

@@ -167,6 +167,29 @@ class Repository:
         self._publish(targets.signed.version)
         return _build(info)
 
+    def renew(self, root_signer: Signer | None, targets_signer: Signer | None) -> None:
+        """Extend the offline roles' expiry: a new root version and/or targets version, signed.
+
+        Root must be renewed within its year (agents refuse an expired root), targets too when
+        no build was added for that long; the operator does it with the offline keys.
+        """
+        if root_signer is not None:
+            root = self._root()
+            if root_signer.public_key.keyid not in root.signed.roles[Root.type].keyids:
+                raise ReleaseError("wrong_key", "that key is not this repository's root key")
+            root.signed.version += 1
+            root.signed.expires = _now() + LIFETIME[Root.type]
+            root.signatures.clear()
+            root.sign(root_signer)
+            self._write(root, f"{root.signed.version}.{Root.type}.json")
+            self._write(root, "root.json")
+        if targets_signer is not None:
+            targets = self.targets()
+            targets.signed.version += 1
+            targets.signed.expires = _now() + LIFETIME[Targets.type]
+            self._sign_targets(targets, targets_signer)
+            self._publish(targets.signed.version)
+
     def refresh(self, margin: float = 0.5) -> bool:
         """Re-sign snapshot and timestamp when less than ``margin`` of a lifetime is left."""
         snapshot, timestamp = self._load(Snapshot), self._load(Timestamp)

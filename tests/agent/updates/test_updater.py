@@ -154,3 +154,25 @@ async def test_expired_timestamp_is_refused_until_the_hub_re_signs_it(fleet: Fle
     assert await fleet.updater().offer("1.1.0") is UpdateStep.REFUSED
     assert fleet.repo.refresh() is True  # what the hub's hourly task does
     assert await fleet.updater().offer("1.1.0") is UpdateStep.INSTALLED
+
+
+async def test_renewed_root_and_targets_are_followed_by_an_agent_on_the_old_root(
+    fleet: Fleet,
+) -> None:
+    from hub import cli
+
+    data = str(fleet.hub.data_dir)
+    renew = ["agent-release", "renew", "--data-dir", data]
+    keys = [
+        "--root-key",
+        str(fleet.keys / "root.pem"),
+        "--targets-key",
+        str(fleet.keys / "targets.pem"),
+    ]
+    assert cli.main([*renew, *keys]) == 0
+    assert (fleet.repo.metadata_dir / "2.root.json").is_file()
+    # The till still trusts version 1 of root: it walks to version 2 and verifies the rest.
+    assert await fleet.updater().offer("1.1.0") is UpdateStep.INSTALLED
+    trusted = json.loads((fleet.layout.tuf_dir / "root.json").read_text())
+    assert trusted["signed"]["version"] == 2
+    assert cli.main([*renew, "--root-key", str(fleet.keys / "targets.pem")]) == 2  # wrong key
