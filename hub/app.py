@@ -162,7 +162,7 @@ async def build_context(settings: Settings) -> HubContext:
         ticket_reports=reports,
         cluster=cluster,
         admission=AdmissionGate(settings.admission_limit),
-        updates=UpdateService(db, publisher, printing.registry, settings.data_dir),
+        updates=UpdateService(db, publisher, printing.registry, settings.data_dir, cluster),
     )
 
 

@@ -4,8 +4,8 @@ The builds and their signatures are the TUF repository's (hub.releases); the dat
 only policy and history: which version each ring runs (an operator's promotion), which ring a
 company and an agent are on, and every step an agent reported. An agent learns its version
 by asking (``agent:update:check``, on a schedule and after each connect) or by being told
-(``agent:update`` to the agents of a ring, on this instance, when the ring is promoted or an
-agent's ring changes); agents on other instances learn at their next check.
+(``agent:update`` to the connected agents of a ring, on any instance, when the ring is
+promoted or an agent's ring changes).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hub.cluster import Cluster
 from hub.releases.repository import Build, Repository
 from hub.services.publisher import Publisher
 from hub.services.registry import AgentRecord, Registry
@@ -54,8 +55,16 @@ class AgentUpdates:
 class UpdateService:
     """Rings, promotions and update history."""
 
-    def __init__(self, db: Database, publisher: Publisher, registry: Registry, data_dir: Path):
+    def __init__(
+        self,
+        db: Database,
+        publisher: Publisher,
+        registry: Registry,
+        data_dir: Path,
+        cluster: Cluster | None = None,
+    ) -> None:
         self._db, self._publisher, self._registry = db, publisher, registry
+        self._cluster = cluster
         self.repository = Repository(data_dir / "agent-releases")
 
     def builds(self) -> list[Build]:
@@ -155,15 +164,34 @@ class UpdateService:
         company_id: str | None = None,
         agent_id: str | None = None,
     ) -> None:
-        """Send ``agent:update`` to the matching connected agents of this instance."""
-        for record in self._registry.all_agents():
-            if record.sid is None or (company_id and record.company_id != company_id):
-                continue
-            if agent_id and record.agent_id != agent_id:
-                continue
-            ring, version = await self.target(record.company_id, record.agent_id)
-            if version is None or not wanted(ring):
-                continue
-            await self._publisher.to_sid(
-                OFFER, AgentUpdateOffer(ring=ring, version=version), record.sid
-            )
+        """Send ``agent:update`` to the matching connected agents (of every instance)."""
+        for agent, company, sid in await self._connected(company_id, agent_id):
+            ring, version = await self.target(company, agent)
+            if version is not None and wanted(ring):
+                offer = AgentUpdateOffer(ring=ring, version=version)
+                await self._publisher.to_sid(OFFER, offer, sid)
+
+    async def _connected(
+        self, company_id: str | None, agent_id: str | None
+    ) -> list[tuple[str, str, str]]:
+        """(agent, company, sid) of each matching agent with a socket here or, in a cluster,
+        on another instance (its sid then reaches it over the Redis manager)."""
+        found = {
+            r.agent_id: (r.agent_id, r.company_id, r.sid)
+            for r in self._registry.all_agents()
+            if r.sid is not None
+        }
+        if self._cluster is not None:
+            async with self._db.session() as s:
+                rows = await agent_store.active_agents(s)
+            for row in rows:
+                if row.id in found or (agent_id and row.id != agent_id):
+                    continue
+                where = await self._cluster.state.agent_location(row.id)
+                if where and where.get("company") == row.company_id and where.get("sid"):
+                    found[row.id] = (row.id, row.company_id, where["sid"])
+        return [
+            entry
+            for entry in found.values()
+            if (not company_id or entry[1] == company_id) and (not agent_id or entry[0] == agent_id)
+        ]
