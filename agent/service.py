@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -33,11 +34,15 @@ from agent.scanner import Scanner, ScanReport
 from agent.settings import AgentSettings, data_dir
 from agent.spool import Spool
 from agent.transports import Transport, open_transport
+from agent.updates.updater import RESTART_EXIT_CODE, AgentUpdater, layout_for
 from shared.diagnostics import DiagnosticsBundle, DiagnosticsRequest, DiagnosticsUpload, LinkInfo
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
     AgentInventory,
+    AgentUpdateCheck,
+    AgentUpdateOffer,
+    AgentUpdateStatus,
     PayloadError,
     PrinterBuzzRequest,
     PrinterDiscovered,
@@ -114,6 +119,27 @@ class Agent:
         self.last_scan: ScanReport | None = None
         self._stop = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
+        #: 0, or RESTART_EXIT_CODE once an update switched versions (the CLI exits with it).
+        self.exit_code = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.updater = self._updater()
+
+    def _updater(self) -> AgentUpdater | None:
+        """Self-updates, when this agent runs from an install layout and has a hub."""
+        layout = layout_for(self.settings.install_root, os.environ.get("CHIT_AGENT_INSTALL_ROOT"))
+        if layout is None or self.link is None or not self.settings.hub_url:
+            return None
+        self.link.on("agent:update", self._on_update_offer)
+        return AgentUpdater(
+            layout,
+            self.settings.hub_url,
+            __version__,
+            lambda: self.agent_id,
+            self._report_update,
+            lambda: self.jobs,
+            self._restart_for_update,
+            confirm_within=self.settings.update_confirm_seconds,
+        )
 
     @property
     def agent_id(self) -> str:
@@ -139,6 +165,9 @@ class Agent:
         try:
             await self._run_loops()
         finally:
+            for task in list(self._tasks):  # an update check under way
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.jobs.stop()
             self._spool = None
             await spool.close()
@@ -156,6 +185,8 @@ class Agent:
                 self.link.run(),
                 self._every(self.settings.heartbeat_interval, self._heartbeat),
             ]
+        if self.updater is not None:
+            loops.append(self._every(self.settings.update_check_interval, self.check_for_update))
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(loop) for loop in loops]
             await self._stop.wait()
@@ -371,6 +402,9 @@ class Agent:
         if self.jobs is not None:
             await self.jobs.resend_outcomes()
         await self.resend_test_results()
+        if self.updater is not None:
+            await self.updater.connected()
+            self._spawn(self.check_for_update())
         return True
 
     def _inventory(self) -> AgentInventory:
@@ -434,6 +468,37 @@ class Agent:
                 printer_count=len(self.coordinators),
             ),
         )
+
+    # --- updates ----------------------------------------------------------------------------
+
+    async def check_for_update(self) -> None:
+        """Ask the hub which version this agent's ring wants, and apply it when newer."""
+        if self.updater is None or self.link is None or not self.link.registered:
+            return
+        ack = await self.link.emit(
+            "agent:update:check", AgentUpdateCheck(agent_id=self.agent_id, version=__version__)
+        )
+        version = ack.get("version") if isinstance(ack, dict) and ack.get("ok") else None
+        if isinstance(version, str) and version:
+            await self.updater.offer(version)
+
+    async def _on_update_offer(self, data: Any) -> None:
+        offer = _inbound("agent:update", data)
+        if isinstance(offer, AgentUpdateOffer) and self.updater is not None:
+            await self.updater.offer(offer.version)
+
+    async def _report_update(self, status: AgentUpdateStatus) -> None:
+        await self._emit("agent:update:status", status)
+
+    async def _restart_for_update(self) -> None:
+        """Stop gracefully and exit with the restart code: the service manager starts anew."""
+        self.exit_code = RESTART_EXIT_CODE
+        await self.stop()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _emit(self, event: str, payload: Any) -> None:
         if self.link is not None and self.link.connected:

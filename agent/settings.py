@@ -70,6 +70,13 @@ class AgentSettings:
     control_socket: str = ""
     #: The local group whose members may use the control API (its socket's group).
     control_group: str = "chit-agent"
+    #: Where versions are installed (docs/deployment.md "Updates"); empty: the supervisor's
+    #: CHIT_AGENT_INSTALL_ROOT, and without it no self-updates (a pip or source install).
+    install_root: str = ""
+    #: Seconds between asking the hub which version this agent's ring wants.
+    update_check_interval: float = 3600.0
+    #: Seconds a new version has to connect to the hub before it is rolled back.
+    update_confirm_seconds: float = 120.0
     hostname: str = field(default_factory=socket.gethostname)
 
     def with_changes(self, **changes: Any) -> AgentSettings:
@@ -78,7 +85,14 @@ class AgentSettings:
 
 
 _TUPLES = {"manual_printers", "subnets", "printer_paths"}
-_FLOATS = {"scan_interval", "status_interval", "heartbeat_interval", "io_timeout"}
+_FLOATS = {
+    "scan_interval",
+    "status_interval",
+    "heartbeat_interval",
+    "io_timeout",
+    "update_check_interval",
+    "update_confirm_seconds",
+}
 _BOOLS = {"mdns", "usb", "queues", "start_at_login"}
 
 

@@ -11,6 +11,7 @@ configure CHIT_AGENT_CONTROL_SOCKET), the core runs without it and says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from agent.control.recent import RecentLogs
 from agent.control.server import AlreadyServing, ControlServer
 from agent.host import AgentHost, Build
 from agent.settings import AgentSettings
+
+#: Seconds between two looks at whether the core asked to be restarted (after an update).
+EXIT_POLL_SECONDS = 0.5
 
 log = logging.getLogger("chit.agent.control")
 
@@ -61,11 +65,26 @@ async def run_service(
             return 1
         await host.launch()
         try:
-            await stop.wait()
+            return await _serve_until(host, stop)
         finally:
             if server is not None:
                 await server.close()
             await host.halt()
     finally:
         recent.uninstall()
+
+
+async def _serve_until(host: AgentHost, stop: asyncio.Event) -> int:
+    """0 at ``stop``; the core's exit code once it asks its service manager for a restart.
+
+    After a self-update switched versions the core stops with RESTART_EXIT_CODE
+    (agent.updates); the process must then exit with it so systemd, launchd or the Windows
+    service starts the new version.
+    """
+    while not stop.is_set():
+        agent = host.agent
+        if agent is not None and agent.exit_code:
+            return agent.exit_code
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), EXIT_POLL_SECONDS)
     return 0

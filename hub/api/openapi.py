@@ -25,10 +25,12 @@ from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
 from hub.api.stations import PreviewRequest
+from hub.api.updates import AgentRingChoice, Promote, RingChoice
 from shared.events import PrinterTestResult
 from shared.publish import PublishRequest
 from shared.tickets import RoutingRules, Station
 from shared.tokens import Claims
+from shared.updates import Ring
 from shared.wire import CorrelationId, ErrorInfo, Identifier, Printable, PrinterId
 
 routes = web.RouteTableDef()
@@ -49,6 +51,7 @@ PATH_TYPES: dict[str, Any] = {
     "ticket_id": Text,
     "code_id": Identifier,
     "diagnostics_id": Identifier,
+    "ring": Ring,
 }
 
 #: What every answer can also be, by cause.
@@ -117,6 +120,64 @@ _RULES = "/api/v1/branches/{branch_id}/rules"
 _READ = "manager, staff, admin, service"
 _EDIT = "manager, admin"
 _REPRINT = "manager, staff, admin"
+
+
+UPDATE_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/api/v1/agent-releases",
+        "Signed agent builds (the TUF repository) and the version each ring runs",
+        "operator, admin, manager",
+        response=schemas.AgentReleases,
+        tags=("updates",),
+    ),
+    Operation(
+        "put",
+        "/api/v1/agent-releases/rings/{ring}",
+        "Promote a signed version to a ring; its connected agents are told",
+        "operator",
+        Promote,
+        response=schemas.RingPromotion,
+        errors=(404,),
+        tags=("updates",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/update-ring",
+        "The company's default update ring",
+        "manager, staff, admin",
+        response=schemas.CompanyRing,
+        tags=("updates",),
+    ),
+    Operation(
+        "put",
+        "/api/v1/update-ring",
+        "Set the company's default update ring",
+        "manager, admin",
+        RingChoice,
+        response=schemas.CompanyRing,
+        tags=("updates",),
+    ),
+    Operation(
+        "put",
+        "/api/v1/agents/{agent_id}/update-ring",
+        "Give an agent its own update ring (null: follow the company's)",
+        "manager, admin",
+        AgentRingChoice,
+        response=schemas.AgentUpdatesView,
+        errors=(404,),
+        tags=("updates",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/agents/{agent_id}/updates",
+        "An agent's ring, target version and the update steps it reported",
+        "manager, staff, admin",
+        response=schemas.AgentUpdatesView,
+        errors=(404,),
+        tags=("updates",),
+    ),
+)
 
 
 def _tickets(method: str, path: str, summary: str, roles: str, *codes: int, **kw: Any) -> Operation:
@@ -569,6 +630,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     # --- kitchen tickets: stations, rules, the ticket log (issue 15) ---
     *TICKET_OPERATIONS,
+    # --- agent updates: signed builds, rings, steps (issue 13 section 6) ---
+    *UPDATE_OPERATIONS,
 )
 
 REQUESTS: tuple[type[BaseModel], ...] = tuple(

@@ -37,8 +37,8 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
-def agent_view(agent: AgentRecord) -> dict[str, Any]:
-    """An agent as the API shows it."""
+def agent_view(agent: AgentRecord, ring: str = DEFAULT_RING) -> dict[str, Any]:
+    """An agent as the API shows it (with its update ring)."""
     info = agent.info
     return {
         "agentId": agent.agent_id,
@@ -50,8 +50,7 @@ def agent_view(agent: AgentRecord) -> dict[str, Any]:
         "lastSeen": _iso(agent.last_seen),
         "offlineSince": _iso(agent.offline_since),
         "state": "online" if agent.online else "offline",
-        # Rings arrive with signed updates (issue 13, section 6); until then: the default.
-        "ring": DEFAULT_RING,
+        "ring": ring,
         "printers": [p.to_wire() for p in agent.printers.values()],
     }
 
@@ -70,7 +69,11 @@ async def list_agents(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     who = _requester(request)
     agents = await ctx.printing.locator.agents_in_scope(who, request.query.get("branchId"))
-    views = [agent_view(a) for a in agents]
+    own: dict[str, str] = {}
+    default = DEFAULT_RING
+    if ctx.updates is not None:
+        own, default = await ctx.updates.rings(who.company_id)
+    views = [agent_view(a, own.get(a.agent_id, default)) for a in agents]
     return web.json_response({"agents": [v for v in views if _wanted(v, request.query)]})
 
 

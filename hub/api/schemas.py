@@ -354,3 +354,60 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     JobWithHistory,
     JobList,
 )
+
+
+class AgentBuild(View):
+    """A signed agent build in the hub's TUF repository."""
+
+    name: str
+    platform: str
+    version: str
+    length: int
+    sha256: str
+
+
+class RingPromotion(View):
+    """The version an update ring runs."""
+
+    ring: str
+    version: str
+    promoted_by: str
+    promoted_at: datetime
+
+
+class AgentReleases(View):
+    """``GET /api/v1/agent-releases``: signed builds and what each ring runs."""
+
+    builds: list[AgentBuild]
+    rings: list[RingPromotion]
+
+
+class CompanyRing(View):
+    """``GET/PUT /api/v1/update-ring``: the company's default update ring."""
+
+    ring: str
+
+
+class UpdateStepView(View):
+    """One step an agent reported while updating."""
+
+    step: str
+    version: str
+    from_version: str | None
+    detail: str | None
+    at: datetime
+
+
+class AgentUpdatesView(View):
+    """``GET /api/v1/agents/{agent_id}/updates``: ring, target version and the latest steps."""
+
+    agent_id: str
+    ring: str
+    #: ``agent`` (its own), ``company`` (the company's default) or ``default`` (stable).
+    ring_source: str
+    target_version: str | None
+    version: str | None
+    steps: list[UpdateStepView]
+
+
+RESPONSES = (*RESPONSES, AgentReleases, RingPromotion, CompanyRing, AgentUpdatesView)

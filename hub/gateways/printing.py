@@ -20,6 +20,8 @@ from shared.events import (
     AgentHeartbeat,
     AgentHello,
     AgentInventory,
+    AgentUpdateCheck,
+    AgentUpdateStatus,
     PrinterActionResult,
     PrinterBuzzRequest,
     PrinterDiscovered,
@@ -65,6 +67,8 @@ class PrintingGateway(Gateway):
             "printer:buzz": self._action,
             "printer:action:result": self._agent(self._action_result),
             "agent:diagnostics:bundle": self._agent(self._diagnostics),
+            "agent:update:check": self._agent(self._update_check),
+            "agent:update:status": self._agent(self._update_status),
         }
 
     def rooms_for(self, claims: Claims) -> list[str]:
@@ -188,6 +192,17 @@ class PrintingGateway(Gateway):
         service = DiagnosticsService(ctx.db, ctx.publisher, ctx.printing.locator)
         if not await service.receive(record, model):
             return refused("unknown_diagnostics", "no diagnostics were asked of this agent")
+        return ok()
+
+    async def _update_check(self, record: AgentRecord, model: WireModel) -> Ack:
+        """The agent asks which version its ring wants (null: nothing promoted)."""
+        assert isinstance(model, AgentUpdateCheck) and self.ctx.updates is not None
+        ring, version = await self.ctx.updates.target(record.company_id, record.agent_id)
+        return ok(ring=str(ring), version=version)
+
+    async def _update_status(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, AgentUpdateStatus) and self.ctx.updates is not None
+        await self.ctx.updates.record(record, model)
         return ok()
 
     async def _action(self, session: ClientSession, model: WireModel) -> Ack:

@@ -424,3 +424,45 @@ class AgentDiagnostics(Base):
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     bundle: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class RingVersion(Base):
+    """The agent version an operator promoted to an update ring (hub-wide)."""
+
+    __tablename__ = "update_ring_versions"
+    ring: Mapped[str] = mapped_column(STATE, primary_key=True)
+    version: Mapped[str] = mapped_column(NAME)
+    promoted_by: Mapped[str] = mapped_column(NAME)
+    promoted_at: Mapped[datetime]
+
+
+class CompanyRing(Base):
+    """A company's default update ring (``stable`` when it has no row)."""
+
+    __tablename__ = "company_update_rings"
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), primary_key=True)
+    ring: Mapped[str] = mapped_column(STATE)
+
+
+class AgentRing(Base):
+    """One agent's own update ring, over its company's default."""
+
+    __tablename__ = "agent_update_rings"
+    agent_id: Mapped[str] = mapped_column(ID, ForeignKey("agents.id"), primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), index=True)
+    ring: Mapped[str] = mapped_column(STATE)
+
+
+class AgentUpdateEvent(Base):
+    """One step of an agent's update, as the agent reported it."""
+
+    __tablename__ = "agent_update_events"
+    __table_args__ = (Index(None, "agent_id", "id"),)
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ID, ForeignKey("agents.id"))
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    step: Mapped[str] = mapped_column(STATE)
+    version: Mapped[str] = mapped_column(NAME)
+    from_version: Mapped[str | None] = mapped_column(NAME)
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -10,6 +10,7 @@ import { renderDashboard } from "./views/dashboard.js";
 import { renderFleet } from "./views/fleet.js";
 import { renderLogin } from "./views/login.js";
 import { renderStations } from "./views/stations.js";
+import { renderUpdates } from "./views/updates.js";
 
 const ROUTES = [
   [/^#\/login$/, renderLogin],
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^#\/branches\/([^/]+)\/stations$/, renderStations],
   [/^#\/dashboard$/, renderDashboard],
   [/^#\/fleet(?:\?.*)?$/, renderFleet],
+  [/^#\/updates$/, renderUpdates],
 ];
 
 let cleanup = null;

@@ -50,6 +50,10 @@ export function showWho() {
   else fleet.removeAttribute("aria-current");
   const dashboard = document.getElementById("nav-dashboard");
   dashboard.hidden = !token || !["admin", "manager", "operator"].includes(c.role);
+  const updates = document.getElementById("nav-updates");
+  updates.hidden = !token || !["admin", "manager", "operator"].includes(c.role);
+  if (location.hash === "#/updates") updates.setAttribute("aria-current", "page");
+  else updates.removeAttribute("aria-current");
   if (location.hash === "#/dashboard") dashboard.setAttribute("aria-current", "page");
   else dashboard.removeAttribute("aria-current");
   const where = [c.companyId, c.branchId].filter(Boolean).join(" / ");

@@ -8,6 +8,7 @@ import { crumbs } from "../session.js";
 import { branchTabs, debounce } from "./branch.js";
 import { diagnosticsControls } from "./diagnostics.js";
 import { enrollmentPanel } from "./enrollment.js";
+import { agentUpdates } from "./updates.js";
 
 /** Ask for confirmation in the page's modal dialog; resolves true when confirmed. */
 function confirmAction(title, text, action) {
@@ -78,7 +79,8 @@ function agentRow(agent, refresh, error, diagnostics) {
     h("span", { class: "muted" }, `${seen} · ${agent.printers.length} printer${agent.printers.length === 1 ? "" : "s"}`),
     diagnostics(agent),
     h("button", { class: "button danger revoke-button", type: "button", "aria-label": `Revoke ${agent.hostname || agent.agentId}`,
-      onclick: () => revoke(agent, refresh, error) }, "Revoke"));
+      onclick: () => revoke(agent, refresh, error) }, "Revoke"),
+    agentUpdates(agent.agentId));
 }
 
 /** The agents page of a branch. */
