@@ -29,6 +29,7 @@ from agent.simulators.fleet import SimulatorFleet
 from agent.simulators.usb_backend import FakeUsbBackend, FakeUsbPrinter
 from hub.runner import start_hub
 from hub.settings import Settings
+from hub.store.tenants import ensure_branch
 from shared.printers import DiscoverySource
 from shared.tokens import Role, mint
 
@@ -132,11 +133,12 @@ async def discovery_times(fleet: SimulatorFleet) -> dict[str, tuple[float, int]]
         DiscoverySource.SWEEP: "sweep 127.0.0.0/24",
         DiscoverySource.MDNS: "mDNS (loopback)",
         DiscoverySource.USB: "USB (fake backend)",
+        DiscoverySource.QUEUE: "OS print queues",
     }
     out = {}
     for source, seconds in report.seconds.items():
         found = report.found.get(source, 0)
-        label = names[source] + (
+        label = names.get(source, str(source)) + (
             f" [error: {report.errors[source]}]" if source in report.errors else ""
         )
         out[label] = (seconds, found)
@@ -155,6 +157,8 @@ async def main(prints: int, idle: float) -> None:
                 printer_test_timeout=10,
             )
         )
+        async with hub.ctx.db.session() as s:  # a branch exists only once provisioned
+            await ensure_branch(s, "b1", "bench")
         fleet = SimulatorFleet(2, announce=True)
         await fleet.start()
         agent = await start_agent(

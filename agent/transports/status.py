@@ -37,10 +37,18 @@ def _utcnow() -> datetime:
 
 
 async def discard_input(transport: Transport) -> int:
-    """Drop bytes already waiting on the transport; the number dropped."""
+    """Drop bytes already waiting on the transport; the number dropped.
+
+    A transport that can say what it has already received (``read_buffered``: TCP) is
+    drained without any wait; the others are read with a short timeout.
+    """
+    buffered = getattr(transport, "read_buffered", None)
     dropped = 0
     for _ in range(_DISCARD_READS):
-        data = await transport.read(256, _DISCARD_TIMEOUT)
+        if buffered is not None:
+            data = await buffered(256)
+        else:
+            data = await transport.read(256, _DISCARD_TIMEOUT)
         if not data:
             break
         dropped += len(data)

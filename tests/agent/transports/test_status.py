@@ -21,6 +21,7 @@ from agent.transports import (
     probe_escpos,
     query_status,
 )
+from agent.transports.status import discard_input
 from shared.printers import PrinterState
 from tests.agent.support import within
 
@@ -128,3 +129,22 @@ async def test_probe_rejects_a_silent_service() -> None:
     async with connected("tcp", PrinterBrain(answer_status=False)) as transport:
         with within(1.0):
             assert await probe_escpos(transport, 0.2) is None
+
+
+async def test_a_tcp_link_is_drained_without_waiting_for_bytes_that_never_come() -> None:
+    """The drain before a round asks the socket's buffer, never a timed read (issue 14 §4)."""
+    async with connected("tcp", PrinterBrain()) as transport:
+        timed_reads: list[float] = []
+        real_read = transport.read
+
+        async def counting_read(size: int, timeout: float) -> bytes:
+            timed_reads.append(timeout)
+            return await real_read(size, timeout)
+
+        transport.read = counting_read  # type: ignore[method-assign]
+        assert await discard_input(transport) == 0
+        assert timed_reads == []
+        await transport.write(b"\x10\x04\x01")
+        await asyncio.sleep(0.05)  # the reply has arrived
+        assert await discard_input(transport) == 1
+        assert timed_reads == []
