@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
@@ -34,7 +34,6 @@ from agent.scanner import Scanner, ScanReport
 from agent.settings import AgentSettings, data_dir
 from agent.spool import Spool
 from agent.transports import Transport, open_transport
-from agent.updates.updater import RESTART_EXIT_CODE, AgentUpdater, layout_for
 from shared.diagnostics import DiagnosticsBundle, DiagnosticsRequest, DiagnosticsUpload, LinkInfo
 from shared.events import (
     AgentHeartbeat,
@@ -59,6 +58,9 @@ from shared.events import (
 from shared.namespaces import Namespace
 from shared.printers import PrinterInfo, PrinterStatus
 from shared.wire import ErrorInfo, WireModel
+
+if TYPE_CHECKING:
+    from agent.updates.updater import AgentUpdater
 
 log = logging.getLogger("chit.agent")
 
@@ -125,7 +127,15 @@ class Agent:
         self.updater = self._updater()
 
     def _updater(self) -> AgentUpdater | None:
-        """Self-updates, when this agent runs from an install layout and has a hub."""
+        """Self-updates, when this agent runs from an install layout and has a hub.
+
+        The updater (python-tuf, cryptography: about 13 MiB) is imported only then: an agent
+        installed without a layout (pip, source) never pays for it (issue 14: idle memory).
+        """
+        if not (self.settings.install_root or os.environ.get("CHIT_AGENT_INSTALL_ROOT")):
+            return None
+        from agent.updates.updater import AgentUpdater, layout_for
+
         layout = layout_for(self.settings.install_root, os.environ.get("CHIT_AGENT_INSTALL_ROOT"))
         if layout is None or self.link is None or not self.settings.hub_url:
             return None
@@ -492,6 +502,8 @@ class Agent:
 
     async def _restart_for_update(self) -> None:
         """Stop gracefully and exit with the restart code: the service manager starts anew."""
+        from agent.updates.updater import RESTART_EXIT_CODE
+
         self.exit_code = RESTART_EXIT_CODE
         await self.stop()
 
