@@ -199,6 +199,14 @@ class JobService:
             return 0
         return await self._deliver_all(agent)
 
+    async def _with_pending(self, agent_ids: list[str]) -> set[str]:
+        """Which agents have jobs waiting: one query per 500 agents, not a session each."""
+        waiting: set[str] = set()
+        for start in range(0, len(agent_ids), 500):
+            async with self._db.session() as s:
+                waiting |= await job_store.agents_with_pending(s, agent_ids[start : start + 500])
+        return waiting
+
     async def _agents_with_pending(self, agent_ids: list[str]) -> dict[str, bool]:
         async with self._db.session() as s:
             waiting = await job_store.agents_with_pending(s, agent_ids)
@@ -209,8 +217,10 @@ class JobService:
         idle_since = _now() - timedelta(seconds=self.redelivery_interval)
         seen: set[str] = set()
         delivered = 0
-        for agent in self._printing.registry.all_agents():
-            if agent.online and agent.instance is None:
+        mine = [a for a in self._printing.registry.all_agents() if a.online and a.instance is None]
+        waiting = await self._with_pending([a.agent_id for a in mine])
+        for agent in mine:
+            if agent.agent_id in waiting:
                 delivered += await self._deliver_all(agent, idle_since, seen)
         for job_id in set(self._backoff) - seen:
             del self._backoff[job_id]  # finished, expired or moving again
