@@ -30,7 +30,7 @@ Sender = Callable[[PrinterActionResult], Awaitable[None]]
 
 def command_set(info: PrinterInfo) -> CommandSet:
     """Star commands for a printer in Star mode (its status channel), ESC/POS otherwise."""
-    return "star" if getattr(info, "status_channel", None) == "star" else "escpos"
+    return "star" if info.status_channel == "star" else "escpos"
 
 
 def action_of(request: ActionRequest) -> Literal["drawer", "buzz"]:

@@ -1,4 +1,4 @@
-"""``chit-agent``: the agent's command line (run, pair, discover, test-print, simulate, config).
+"""``chit-agent``: the command line (run, pair, discover, test-print, simulate, printers, config).
 
 This is the composition root: the only place outside ``agent.tray`` that names the tray,
 imported lazily so the core and the headless agent run without Qt installed. Settings come
@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--count", type=int, default=3, help="how many (default: 3)")
     simulate.add_argument("--no-mdns", action="store_true", help="do not announce over mDNS")
+    printers = sub.add_parser("printers", help="per-printer settings")
+    per_printer = printers.add_subparsers(dest="printers_command", required=True)
+    channel = per_printer.add_parser(
+        "channel",
+        help="how a printer reports its status: escpos, star, queue, none, or auto (detect)",
+    )
+    channel.add_argument("printer_id", help="the printer's id (see chit-agent discover)")
+    channel.add_argument("channel", help="escpos | star | queue | none | auto")
     config = sub.add_parser("config", help="show or change the settings in agent.json")
     config.add_argument("--hub", help="hub URL")
     config.add_argument("--token", help="device token (stored readable by this user only)")
@@ -264,6 +272,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _config(args)
     if command == "simulate":
         return asyncio.run(_simulate(args.count, not args.no_mdns))
+    if command == "printers":
+        return cli_printers.set_channel(args.printer_id, args.channel)
     settings = store.load()
     if command == "run":
         logs.setup(args.verbose, console=False)
