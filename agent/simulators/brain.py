@@ -49,7 +49,6 @@ from enum import StrEnum
 from typing import Literal
 
 from shared.escpos.star import EnqBit, Status1, Status2, Status4, asb_packet
-
 from shared.escpos.status import (
     DLE,
     EOT,

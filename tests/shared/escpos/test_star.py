@@ -154,7 +154,7 @@ def test_a_four_byte_asb_reports_what_it_holds() -> None:
 )
 def test_invalid_packets_are_refused(packet: bytes) -> None:
     assert not valid_asb(packet)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an ASB"):
         parse_asb(packet)
 
 
@@ -232,12 +232,12 @@ def test_enq_other_error_says_it_cannot_tell_cover_from_error() -> None:
 @pytest.mark.parametrize("value", [0x10, 0x11, 0x13, 0x1F, 0xFF, 0x100, -1])
 def test_bit_4_set_is_not_an_enq_reply(value: int) -> None:
     assert not is_enq_reply(value)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an ENQ reply"):
         parse_enq(value)
 
 
 def test_asb_packet_refuses_fixed_bits() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fixed bits"):
         asb_packet(0x10)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="4 to 15 bytes"):
         length_header(3)
