@@ -23,7 +23,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from agent.transports.base import StatusReporter, Transport
-from agent.transports.status import DEFAULT_REPLY_TIMEOUT, ask, discard_input, query_status
+from agent.transports.status import (
+    DEFAULT_QUIET_TIME,
+    DEFAULT_REPLY_TIMEOUT,
+    ask,
+    discard_input,
+    query_status,
+)
 from shared.escpos.star import (
     ASB_REQUEST,
     ENQ_QUERY,
@@ -135,3 +141,19 @@ async def detect_channel(
         return None
     await transport.write(enable_asb(), timeout)
     return "star"
+
+
+async def probe_star(
+    transport: Transport,
+    timeout: float = DEFAULT_REPLY_TIMEOUT,
+    quiet_time: float = DEFAULT_QUIET_TIME,
+) -> bytes | None:
+    """The ASB if the peer is a Star printer, else None: strict, for telling printers from
+    other services on port 9100 (like probe_escpos). It answers ``ESC ACK SOH`` with one whole
+    ASB, then stays silent."""
+    await discard_input(transport)
+    await transport.write(ASB_REQUEST, timeout)
+    packet = await read_asb(transport, timeout)
+    if packet is None or await transport.read(64, quiet_time):
+        return None
+    return packet
