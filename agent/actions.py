@@ -67,7 +67,10 @@ class ActionRunner:
                     request, started, error=ErrorInfo(code="no_buzzer", message=message)
                 )
         try:
-            status = await coordinator.command(lambda status: _bytes(request, commands, status))
+            # The command set is read after the status: a first contact detects the channel.
+            status = await coordinator.command(
+                lambda status: _bytes(request, command_set(coordinator.info), status)
+            )
         except PrintFailed as exc:
             return self._result(request, started, exc.status, exc.error)
         log.info(
