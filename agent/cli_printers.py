@@ -20,7 +20,7 @@ from typing import Any
 from agent import settings as store
 from agent.discovery.manual import ManualEntryError, manual_printer
 from agent.service import Agent
-from agent.settings import AgentSettings, BadChannel, status_channel, with_channel
+from agent.settings import AgentSettings, BadChannel, status_channel
 from shared.events import PrinterTestRequest
 from shared.printers import NO_STATUS_DETAIL, PrinterInfo, PrinterState
 
@@ -51,8 +51,7 @@ def set_channel(printer_id: str, name: str) -> int:
     except BadChannel as exc:
         print(f"error: {exc}, or auto", file=sys.stderr)
         return 2
-    entries = store.load_stored().printer_channels
-    store.update({"printer_channels": with_channel(entries, printer_id, channel)})
+    store.store_channel(printer_id, channel)
     if channel is None:
         print(f"{printer_id}: status channel detected again at first contact")
     else:

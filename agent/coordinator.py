@@ -205,6 +205,7 @@ class PrinterCoordinator:
                 return parse_status(None, checked_at=datetime.now(UTC))
             return await query_channel(transport, channel, timeout)
         except TransportError as exc:
+            self._silent_rounds = 0  # "silent" counts rounds in a row that took every question
             await self._drop_transport()
             return unreachable(exc.message)
 

@@ -251,7 +251,7 @@ class Agent:
         entries = with_channel(self.settings.printer_channels, printer_id, channel)
         self.settings = self.settings.with_changes(printer_channels=entries)
         if persist:
-            await asyncio.to_thread(settings_file.update, {"printer_channels": entries})
+            await asyncio.to_thread(settings_file.store_channel, printer_id, channel)
         coordinator = self.coordinators.get(printer_id)
         if coordinator is None:
             return None

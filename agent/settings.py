@@ -114,6 +114,18 @@ def with_channel(
     return kept if channel is None else (*kept, f"{printer_id}={channel}")
 
 
+def store_channel(
+    printer_id: str, channel: StatusChannel | None, directory: Path | None = None
+) -> tuple[str, ...]:
+    """Keep one printer's status channel in agent.json (None: forget it); the stored entries.
+
+    Starts from what the file holds, so an environment override is never written into it.
+    """
+    entries = with_channel(load_stored(directory).printer_channels, printer_id, channel)
+    update({"printer_channels": entries}, directory)
+    return entries
+
+
 def _coerce(name: str, value: Any) -> Any:
     if name in _TUPLES:
         items = value if isinstance(value, list | tuple) else str(value).split(",")
