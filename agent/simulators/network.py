@@ -5,7 +5,8 @@ what it receives and answers ``DLE EOT 1..4`` like a real printer. Powered off, 
 nothing: open connections are dropped, new ones are closed as soon as they are accepted
 (the agent sees the link close and reports the printer unknown). With
 ``answer_status=False`` it plays some other service on port 9100: it takes bytes and never
-answers, which a sweep must reject.
+answers, which a sweep must reject. With ``mode="star"`` it is a Star printer in Star mode:
+it answers Star's ``ESC ACK SOH`` (ASB) and ``ENQ``, never ``DLE EOT`` (agent.simulators.brain).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from types import TracebackType
+from typing import Literal
 
 from agent.simulators.brain import PrinterBrain, SimState
 from shared.printers import Connection, DiscoverySource, PrinterInfo
@@ -34,10 +36,11 @@ class SimulatedNetworkPrinter:
         state: SimState = SimState.OK,
         answer_status: bool = True,
         brain: PrinterBrain | None = None,
+        mode: Literal["escpos", "star"] = "escpos",
     ) -> None:
         self.host = host
         self.name = name
-        self.brain = brain or PrinterBrain(state, answer_status=answer_status)
+        self.brain = brain or PrinterBrain(state, answer_status=answer_status, mode=mode)
         self._requested_port = port
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
