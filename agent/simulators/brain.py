@@ -33,8 +33,10 @@ In Star mode (``mode="star"``) it plays a Star printer as Star's Line Mode / Sta
 specifications describe one, which answers no ``DLE EOT n``: ``ESC ACK SOH`` gets the ASB
 (``STAR_ASB``; ``asb=False`` plays a printer or port without ASB, which ignores it), ``ENQ``
 the ENQ status byte, ``EOT`` (also the middle byte of an ESC/POS ``DLE EOT n``) the EOT status
-byte, and ``ESC RS a n`` switches ASB on or off (``asb_enabled``). Star drawer pulses (``ESC
-BEL n1 n2`` then ``FS`` at once or ``BEL`` in order) are recorded like ESC/POS ones.
+byte, and ``ESC RS a n`` switches ASB on or off (``asb_enabled``); while it is on, every state
+change sends an ASB by itself (:meth:`PrinterBrain.unsolicited`, pushed by both simulators).
+Star drawer pulses (``ESC BEL n1 n2`` then ``FS`` at once or ``BEL`` in order) are recorded
+like ESC/POS ones.
 
 All public methods are thread-safe: tests may change the state from any thread.
 """
@@ -229,6 +231,14 @@ class PrinterBrain:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(new)
+
+    def unsolicited(self) -> bytes:
+        """What the printer sends by itself now: a Star ASB while ASB is on, else nothing."""
+        with self._lock:
+            if self.mode != "star" or not (self.asb and self.asb_enabled):
+                return b""
+            asb = STAR_ASB[self._state] if self.answer_status else None
+        return asb_packet(asb[0], asb[1], 0, asb[2]) if asb else b""
 
     def add_listener(self, listener: Callable[[SimState], None]) -> None:
         """Call ``listener(state)`` after every state change."""

@@ -153,9 +153,19 @@ class SimulatedNetworkPrinter:
                     await writer.drain()
 
     def _on_state(self, state: SimState) -> None:
-        """Switching off drops every connection, whichever thread asked."""
-        if state is SimState.POWERED_OFF and self._loop is not None and not self._loop.is_closed():
+        """Switching off drops every connection; a Star ASB is pushed to every one otherwise."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        if state is SimState.POWERED_OFF:
             self._loop.call_soon_threadsafe(self._abort_all)
+        elif pushed := self.brain.unsolicited():
+            self._loop.call_soon_threadsafe(self._push, pushed)
+
+    def _push(self, data: bytes) -> None:
+        """Send unsolicited bytes (an ASB) on every open connection."""
+        for writer in list(self._writers):
+            if not writer.is_closing():
+                writer.write(data)
 
     def _abort_all(self) -> None:
         """Drop every open connection at once."""

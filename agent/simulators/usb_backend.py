@@ -89,6 +89,15 @@ class FakeUsbPrinter:
         self.configuration = 1
         self.claimed: set[int] = set()
         self.timeouts_requested: list[int] = []
+        self.brain.add_listener(self._on_state)
+
+    def _on_state(self, state: SimState) -> None:
+        """A Star printer with ASB on sends an ASB on bulk IN by itself at each change."""
+        pushed = self.brain.unsolicited()
+        if pushed:
+            with self._ready:
+                self._replies += pushed
+                self._ready.notify_all()
 
     @property
     def plugged_in(self) -> bool:

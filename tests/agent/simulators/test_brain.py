@@ -13,6 +13,7 @@ from agent.simulators.brain import (
     SimState,
     split_jobs,
 )
+from shared.escpos.star import parse_asb
 from shared.escpos.status import ALL_STATUS_QUERIES, StatusKind, is_status_byte, parse_status
 from shared.printers import PrinterState
 
@@ -115,8 +116,6 @@ def test_clear_forgets_everything() -> None:
 
 
 def test_star_mode_answers_star_requests_and_no_dle_eot() -> None:
-    from shared.escpos.star import parse_asb
-
     brain = PrinterBrain(SimState.PAPER_OUT, mode="star")
     asb = brain.receive(b"\x1b\x06\x01")
     assert asb[:2] == b"\x23\x06" and len(asb) == 9  # 9-byte ASB, version 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -119,3 +120,18 @@ async def test_a_printer_that_takes_no_writes_is_not_silent() -> None:
     async with over_usb(FakeUsbPrinter(accepts_writes=False)) as transport:
         with pytest.raises(TransportTimeout):
             await detect_channel(transport, 0.2)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "usb"])
+async def test_asb_pushed_by_the_printer_never_confuses_a_round(kind: str) -> None:
+    brain = PrinterBrain(mode="star")
+    opened = over_usb(star_tsp100(brain=brain)) if kind == "usb" else over_tcp(brain)
+    async with opened as transport:
+        assert await detect_channel(transport, 0.5) == "star"
+        brain.set_state(SimState.COVER_OPEN)  # pushed: an ASB waits on the link
+        await asyncio.sleep(0.05)
+        brain.set_state(SimState.PAPER_OUT)  # and another
+        await asyncio.sleep(0.05)
+        assert (await query_channel(transport, "star", 0.5)).state is PrinterState.PAPER_OUT
+        brain.set_state(SimState.OK)
+        assert (await query_channel(transport, "star", 0.5)).state is PrinterState.ONLINE
