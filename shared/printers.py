@@ -47,7 +47,8 @@ STATUS_CHANNELS: tuple[StatusChannel, ...] = ("escpos", "star", "queue", "none")
 
 
 class PrinterStatus(WireModel):
-    """What the printer itself answered to DLE EOT 1-4, plus the summary state."""
+    """What the printer reported through its status channel (DLE EOT 1-4, a Star ASB or ENQ
+    reply, its OS queue), or that it reports nothing, plus the summary state."""
 
     state: PrinterState
     #: None when the printer did not answer: we never claim "ok" without a reply.
