@@ -37,7 +37,8 @@ def _status_text(printer: PrinterInfo) -> str:
         return "unknown"
     if status.state is PrinterState.NO_STATUS:
         return NO_STATUS_DETAIL  # a state of its own: it prints, nobody can say how it is
-    channel = f" [{printer.status_channel}]" if printer.status_channel else ""
+    # ESC/POS is the usual case; a Star printer in Star mode says so.
+    channel = " [star]" if printer.status_channel == "star" else ""
     return f"{status.state}" + (f" ({status.detail})" if status.detail else "") + channel
 
 
