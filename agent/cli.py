@@ -21,9 +21,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent import cli_printers, logs
+from agent import __version__, cli_control, cli_printers, enrollment, logs
 from agent import settings as store
+from agent.control.recent import MAX_LINES
+from agent.control.service import run_service
 from agent.discovery.manual import ManualEntryError, parse_address, split_name
+from agent.host import Build
 from agent.pairing import PairingFailed, redeem
 from agent.service import Agent
 from agent.settings import AgentSettings
@@ -35,7 +38,9 @@ The Chit agent: finds this PC's receipt printers (USB, network, mDNS), reports t
 status to the hub, and prints test pages and print jobs for it.
 
 With a desktop, chit-agent (or chit-agent run) shows a tray icon; chit-agent run --headless
-is the service mode. Pair it once with a code from the web UI: chit-agent pair CODE --hub URL.
+is the service mode, and chit-agent status shows the service's state. Pair it once with a
+code from the web UI: chit-agent pair CODE --hub URL, or enrol many tills with one enrolment
+code: chit-agent enroll --hub URL --code CODE.
 Try it without printers: chit-agent simulate, then chit-agent discover and
 chit-agent test-print Kitchen."""
 EPILOG = "Environment variables CHIT_AGENT_<SETTING> override agent.json for one run."
@@ -49,10 +54,26 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"chit-agent {__version__}")
+    parser.add_argument(
+        "--json-logs", action="store_true", help="log JSON lines (stderr and the log file)"
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the agent (a service runs this with --headless)")
     run.add_argument("--headless", action="store_true", help="no tray icon (service mode)")
     run.add_argument("--hub", help="hub URL (overrides the settings)")
+    run.add_argument(
+        "--preseed",
+        metavar="PATH",
+        help="enrolment preseed file read at start when not enrolled yet "
+        "(default: $CHIT_AGENT_PRESEED, else /etc/chit-agent/enroll.toml or "
+        "%%ProgramData%%\\Chit\\enroll.toml)",
+    )
+    enroll = sub.add_parser(
+        "enroll", help="enrol with a hub using a multi-use enrolment code (mass roll-out)"
+    )
+    enroll.add_argument("--hub", required=True, help="hub URL, e.g. https://hub.example")
+    enroll.add_argument("--code", required=True, help="the enrolment code from the manager UI")
     pair = sub.add_parser("pair", help="pair with a hub using a code from the manager UI")
     pair.add_argument("code", help="the pairing code, e.g. ABCD-EFGH")
     pair.add_argument("--hub", help="hub URL (default: the configured one)")
@@ -63,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
         "printer", help="a printer id or name (see discover), or an address as HOST:PORT"
     )
     test.add_argument("--json", action="store_true", help="print the result as JSON")
+    status = sub.add_parser("status", help="show the agent service's state (hub, printers)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    logs_cmd = sub.add_parser("logs", help="show the agent's recent log lines")
+    logs_cmd.add_argument("-n", "--lines", type=int, default=100, help="how many (1-500)")
     simulate = sub.add_parser(
         "simulate", help="run simulated receipt printers on this PC (Kitchen, Bar, ...)"
     )
@@ -109,16 +134,32 @@ def _agent(settings: AgentSettings) -> Agent:
     return Agent(settings, lambda: store.read_token())
 
 
-async def _run(settings: AgentSettings) -> int:
-    agent = _agent(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(agent.stop()))
+def _service_build(hub_url: str | None) -> Build:
+    """Agents from the stored settings at each (re)start (``--hub`` kept over them)."""
+
+    def build() -> tuple[Agent, bool]:
+        settings = store.load()
+        if hub_url:
+            settings = settings.with_changes(hub_url=hub_url)
+        return _agent(settings), store.read_token() is not None
+
+    return build
+
+
+async def _run(
+    settings: AgentSettings, hub_url: str | None = None, preseed: str | None = None
+) -> int:
+    """The headless core with its control API (agent.control.service) until a signal.
+
+    A till without a token first enrols itself from its preseed file (agent.enrollment).
+    """
+    stopping = _stop_on_signals()
+    settings = await enrollment.preseeded(settings, preseed, stopping)
+    if stopping.is_set():
+        return 0
     if not settings.hub_url:
         log.warning("no hub URL configured: running without a hub (chit-agent config --hub)")
-    await agent.run()
-    return 0
+    return await run_service(_service_build(hub_url), settings, stopping)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -139,14 +180,23 @@ async def _simulate(count: int, announce: bool) -> int:
 
 
 async def _discover(settings: AgentSettings, as_json: bool) -> int:
+    served = await cli_control.discover(settings, as_json)
+    if served is not None:
+        return served
     return await cli_printers.discover(_agent, settings, as_json)
 
 
 async def _test_print(settings: AgentSettings, target: str, as_json: bool) -> int:
+    served = await cli_control.test_print(settings, target, as_json)
+    if served is not None:
+        return served
     return await cli_printers.test_print(_agent, settings, target, as_json)
 
 
 async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
+    served = await cli_control.pair(settings, code, hub_url)
+    if served is not None:
+        return served
     hub_url = hub_url or settings.hub_url
     if not hub_url:
         print("error: give the hub URL with --hub", file=sys.stderr)
@@ -162,6 +212,19 @@ async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
     print(
         f"paired agent {paired.agent_id} with {hub_url} "
         f"(company {paired.company_id}, branch {paired.branch_id})"
+    )
+    return 0
+
+
+async def _enroll(settings: AgentSettings, hub_url: str, code: str) -> int:
+    try:
+        enrolled = await enrollment.enroll(settings, hub_url, code)
+    except PairingFailed as exc:
+        print(f"enrolment failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"enrolled agent {enrolled.agent_id} with {hub_url} "
+        f"(company {enrolled.company_id}, branch {enrolled.branch_id})"
     )
     return 0
 
@@ -252,16 +315,18 @@ def _start_tray(hub_url: str | None, verbose: bool) -> int:
     return code
 
 
-def _console_logging(command: str, verbose: bool) -> None:
+def _console_logging(command: str, verbose: bool, json_lines: bool = False) -> None:
     """The agent logs what it does; one-shot commands print results, the log only problems."""
     quiet = command not in ("run", "simulate")
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    # force: python-escpos calls logging.basicConfig() when it is imported.
-    logging.basicConfig(
-        level=level,
-        format="%(levelname)s: %(message)s" if quiet and not verbose else logs.FORMAT,
-        force=True,
+    console = logging.StreamHandler()
+    short = "%(levelname)s: %(message)s"
+    console.setFormatter(
+        logs.formatter(json_lines, short if quiet and not verbose else logs.FORMAT)
     )
+    # force: python-escpos calls logging.basicConfig() when it is imported.
+    logging.basicConfig(level=level, handlers=[console], force=True)
+    logs.keep_recent()
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -276,10 +341,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_printers.set_channel(args.printer_id, args.channel)
     settings = store.load()
     if command == "run":
-        logs.setup(args.verbose, console=False)
+        logs.setup(args.verbose, console=False, json_lines=args.json_logs)
         if getattr(args, "hub", None):
             settings = settings.with_changes(hub_url=args.hub)
-        return asyncio.run(_run(settings))
+        return asyncio.run(_run(settings, getattr(args, "hub", None), args.preseed))
+    if command == "enroll":
+        return asyncio.run(_enroll(settings, args.hub, args.code))
+    if command == "status":
+        return asyncio.run(cli_control.status(settings, args.json))
+    if command == "logs":
+        if not 0 < args.lines <= MAX_LINES:
+            print(f"error: --lines is from 1 to {MAX_LINES}", file=sys.stderr)
+            return 2
+        return asyncio.run(cli_control.logs(settings, args.lines))
     if command == "pair":
         return asyncio.run(_pair(settings, args.code, args.hub))
     if command == "discover":
@@ -290,7 +364,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chit-agent``; Ctrl+C ends any command quietly."""
     args = _parser().parse_args(argv)
-    _console_logging(args.command or "run", args.verbose)
+    _console_logging(args.command or "run", args.verbose, args.json_logs)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:

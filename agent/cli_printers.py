@@ -14,7 +14,7 @@ import ipaddress
 import json
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent import settings as store
@@ -74,9 +74,18 @@ async def discover(make_agent: AgentFactory, settings: AgentSettings, as_json: b
     report = await agent.scan()
     printers = sorted(agent.printers(), key=lambda p: (p.name.lower(), p.printer_id))
     await agent.stop()
+    print_printers(printers, as_json, report.errors)
+    return 0
+
+
+def print_printers(
+    printers: Sequence[PrinterInfo], as_json: bool, errors: Mapping[Any, str] | None = None
+) -> None:
+    """The ``discover`` listing: a table (or JSON), then what could not be scanned."""
+    printers = sorted(printers, key=lambda p: (p.name.lower(), p.printer_id))
     if as_json:
         print(json.dumps([p.to_wire() for p in printers], indent=2))
-        return 0
+        return
     print(f"{'PRINTER ID':<40} {'NAME':<28} {'VIA':<7} {'PATH':<14} STATUS")
     for p in printers:
         print(
@@ -84,9 +93,8 @@ async def discover(make_agent: AgentFactory, settings: AgentSettings, as_json: b
             f"{_status_text(p)}"
         )
     print(f"{len(printers)} printer(s)", flush=True)
-    for source, error in report.errors.items():
+    for source, error in (errors or {}).items():
         print(f"note: {source} discovery failed: {error}", file=sys.stderr)
-    return 0
 
 
 def is_address(target: str) -> bool:
@@ -114,14 +122,15 @@ def resolve(target: str, printers: Sequence[PrinterInfo]) -> str:
     ids = {p.printer_id for p in printers}
     if target in ids:
         return target
+    # A name first: "Network printer 10.0.0.5:9100" is a name that looks like an address.
+    named = [p for p in printers if p.name.casefold() == target.casefold()]
+    if len(named) == 1:
+        return named[0].printer_id
     if is_address(target):
         try:
             return manual_printer(target).printer_id
         except ManualEntryError as exc:
             raise UnknownPrinter(str(exc)) from None
-    named = [p for p in printers if p.name.casefold() == target.casefold()]
-    if len(named) == 1:
-        return named[0].printer_id
     if named:
         raise UnknownPrinter(
             f"{len(named)} printers are called {target!r}; give the id of one.\n" + _known(named)
@@ -132,7 +141,7 @@ def resolve(target: str, printers: Sequence[PrinterInfo]) -> str:
     )
 
 
-def _result_text(result: dict[str, Any], name: str) -> str:
+def result_text(result: dict[str, Any], name: str) -> str:
     where = f"{name} ({result['printerId']})" if name != result["printerId"] else name
     state = (result.get("status") or {}).get("state")
     if result["success"] and state == PrinterState.NO_STATUS:
@@ -169,7 +178,7 @@ async def test_print(
     finally:
         await agent.stop()
     name = next((p.name for p in printers if p.printer_id == printer_id), printer_id)
-    print(json.dumps(result, indent=2) if as_json else _result_text(result, name))
+    print(json.dumps(result, indent=2) if as_json else result_text(result, name))
     return 0 if result["success"] else 1
 
 

@@ -105,6 +105,9 @@ class PrinterCoordinator:
         self._on_status = on_status
         self._transport: Transport | None = None
         self._lock = asyncio.Lock()
+        #: The raw replies of the last status round, and when (for diagnostics).
+        self.status_bytes: list[int | None] | None = None
+        self.status_bytes_at: datetime | None = None
 
     @property
     def printer_id(self) -> str:
@@ -203,7 +206,7 @@ class PrinterCoordinator:
             channel = self.channel or await self._detect(transport, timeout)
             if channel is None:
                 return parse_status(None, checked_at=datetime.now(UTC))
-            return await query_channel(transport, channel, timeout)
+            return await query_channel(transport, channel, timeout, keep=self._keep_bytes)
         except TransportError as exc:
             self._silent_rounds = 0  # "silent" counts rounds in a row that took every question
             await self._drop_transport()
@@ -221,6 +224,9 @@ class PrinterCoordinator:
         self._detected = found
         self.info = self._with_channel(self.info)
         return found
+
+    def _keep_bytes(self, replies: list[int | None]) -> None:
+        self.status_bytes, self.status_bytes_at = list(replies), datetime.now(UTC)
 
     async def _status_after_write(self) -> PrinterStatus:
         """The status after a write; asked twice when silent (a busy printer may answer late)."""

@@ -117,6 +117,9 @@ class JobRunner:
         self._settled = asyncio.Event()
         self._settled.set()
         self._draining = False
+        #: Cleared while an update switches versions: no new print starts (agent.updates).
+        self._released = asyncio.Event()
+        self._released.set()
 
     async def accept(self, job: PrintJobDispatch) -> SpooledJob:
         """Spool a job from the hub; a known id is not queued again, its outcome is re-sent."""
@@ -161,6 +164,29 @@ class JobRunner:
         except TimeoutError:
             log.warning("stopping with a print still under way", extra={"prints": self._in_print})
 
+    @property
+    def printing(self) -> int:
+        """How many prints are under way now (between their start and their outcome)."""
+        return self._in_print
+
+    async def hold(self, timeout: float) -> bool:
+        """Start no new print and wait for those under way; False (and released) on timeout.
+
+        An update switches versions only while held, so it never cuts a print off; jobs that
+        arrive meanwhile are spooled and print after :meth:`release` or in the next version.
+        """
+        self._released.clear()
+        try:
+            await asyncio.wait_for(self._settled.wait(), timeout)
+        except TimeoutError:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let prints start again after :meth:`hold`."""
+        self._released.set()
+
     async def stop(self) -> None:
         """Stop the workers (jobs stay spooled)."""
         for task in self._workers.values():
@@ -202,6 +228,10 @@ class JobRunner:
                         code="expired", message="the job could not be printed before its deadline"
                     ),
                 )
+                return
+            while not self._released.is_set():  # checked again: a hold may start meanwhile
+                await self._released.wait()
+            if self._draining:
                 return
             self._in_print += 1
             self._settled.clear()

@@ -7,6 +7,8 @@ bring every agent back in the same second. After every successful connect the li
 inventory, each until acked); it is ``connected`` once that returns True. A refused connect
 (bad or revoked token) is reported and retried slowly; a hub that is saturated refuses with
 ``busy`` and a ``retryAfter``, which the link honours (jittered) before its next attempt.
+Only the hub's own refusal is logged as "hub refused the connection"; a hub that does not
+answer at all (down, wrong address, a proxy's 502) is one warning per outage.
 Nothing here raises into the agent, so a hub restart never crashes it.
 """
 
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
@@ -79,6 +82,8 @@ class HubLink:
         self.detail: str | None = None
         #: Seconds the hub asked us to wait before connecting again (a ``busy`` refusal).
         self._hub_wait: float | None = None
+        #: When the current run of failed connects began (None while the hub answers).
+        self._down_since: float | None = None
 
     def on(self, event: str, handler: EventHandler) -> None:
         """Handle a hub-to-agent event (the handler runs as its own task)."""
@@ -163,11 +168,12 @@ class HubLink:
             )
         except (socketio.exceptions.ConnectionError, ValueError, OSError) as exc:
             if self.state is not LinkState.REFUSED:
-                self._set_state(LinkState.DISCONNECTED, f"cannot reach hub: {exc}")
+                self._unreachable(exc)
             await _quietly_disconnect(client)
             self._next_url()
             return False
         self._client = client
+        self._down_since = None
         self._set_state(LinkState.REGISTERING)
         self._spawn(self._announce())
         await client.wait()
@@ -176,6 +182,22 @@ class HubLink:
             self._set_state(LinkState.DISCONNECTED, "connection lost")
             self._next_url()
         return True
+
+    def _unreachable(self, exc: BaseException) -> None:
+        """The hub did not answer (down, wrong address, no network): a warning, not a refusal.
+
+        Only the first failed attempt in a row is a warning; the retries after it are debug
+        lines, so a hub that is down for an hour does not fill the log.
+        """
+        reason = str(exc) or type(exc).__name__
+        fields = {"hub": self.url, "error": reason}
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning("hub unreachable: is it down? retrying with backoff", extra=fields)
+        else:
+            down = round(time.monotonic() - self._down_since)
+            log.debug("hub still unreachable", extra={**fields, "down_seconds": down})
+        self._set_state(LinkState.DISCONNECTED, f"cannot reach hub: {reason}")
 
     def _next_url(self) -> None:
         """Rotate to the next configured hub."""
@@ -204,6 +226,10 @@ class HubLink:
         return run
 
     async def _connect_error(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            # python-socketio reports a failed transport (nothing listening, a proxy's 502)
+            # here too, as a bare string; only the hub's CONNECT_ERROR packet is a dict.
+            return
         reason = data.get("data") if isinstance(data, dict) else None
         if not isinstance(reason, dict):
             reason = data if isinstance(data, dict) else None
@@ -215,7 +241,10 @@ class HubLink:
             log.warning("hub busy; deferring the connect", extra={"retry_after": wait})
             return
         self._set_state(LinkState.REFUSED, str(detail))
-        log.error("hub refused the connection", extra={"reason": reason or data})
+        code = reason.get("code") if isinstance(reason, dict) else None
+        log.error(
+            "hub refused the connection", extra={"hub": self.url, "code": code, "detail": detail}
+        )
 
     async def _announce(self) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -19,11 +20,12 @@ from typing import Any
 
 import jwt
 
-from agent import __version__
+from agent import __version__, diagnostics, logs
 from agent import settings as settings_file
 from agent.actions import ActionRunner
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
+from agent.enrollment import preseed_secrets
 from agent.jobs import JobRunner, delivered
 from agent.ledger import ResultLedger
 from agent.link import HubLink
@@ -33,10 +35,15 @@ from agent.scanner import Scanner, ScanReport
 from agent.settings import AgentSettings, channel_overrides, data_dir, with_channel
 from agent.spool import Spool
 from agent.transports import Transport, open_transport
+from agent.updates.updater import RESTART_EXIT_CODE, AgentUpdater, layout_for
+from shared.diagnostics import DiagnosticsBundle, DiagnosticsRequest, DiagnosticsUpload, LinkInfo
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
     AgentInventory,
+    AgentUpdateCheck,
+    AgentUpdateOffer,
+    AgentUpdateStatus,
     PayloadError,
     PrinterBuzzRequest,
     PrinterDiscovered,
@@ -104,14 +111,38 @@ class Agent:
             self.link.on("print:job", self._on_print_job)
             self.link.on("printer:drawer", lambda data: self._on_action("printer:drawer", data))
             self.link.on("printer:buzz", lambda data: self._on_action("printer:buzz", data))
+            self.link.on("agent:diagnostics", self._on_diagnostics)
         self.spool_path = spool_path or data_dir() / "spool.db"
         self.jobs: JobRunner | None = None
         self._spool: Spool | None = None
         self.started_at = datetime.now(UTC)
+        #: The last scan's report (its timings go into diagnostics).
+        self.last_scan: ScanReport | None = None
         self._stop = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
         #: The status channel each printer was last announced with (a detected one is re-sent).
         self._announced_channel: dict[str, StatusChannel | None] = {}
+        #: 0, or RESTART_EXIT_CODE once an update switched versions (the CLI exits with it).
+        self.exit_code = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.updater = self._updater()
+
+    def _updater(self) -> AgentUpdater | None:
+        """Self-updates, when this agent runs from an install layout and has a hub."""
+        layout = layout_for(self.settings.install_root, os.environ.get("CHIT_AGENT_INSTALL_ROOT"))
+        if layout is None or self.link is None or not self.settings.hub_url:
+            return None
+        self.link.on("agent:update", self._on_update_offer)
+        return AgentUpdater(
+            layout,
+            self.settings.hub_url,
+            __version__,
+            lambda: self.agent_id,
+            self._report_update,
+            lambda: self.jobs,
+            self._restart_for_update,
+            confirm_within=self.settings.update_confirm_seconds,
+        )
 
     @property
     def agent_id(self) -> str:
@@ -130,12 +161,16 @@ class Agent:
 
     async def run(self) -> None:
         """Scan, poll, heartbeat, print jobs and keep the hub link until :meth:`stop`."""
+        logs.keep_recent()  # diagnostics carry the recent lines, whoever set up logging
         spool = await Spool.open(self.spool_path)
         self._spool = spool
         self.jobs = JobRunner(spool, self.coordinators.get, self._report_job)
         try:
             await self._run_loops()
         finally:
+            for task in list(self._tasks):  # an update check under way
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.jobs.stop()
             self._spool = None
             await spool.close()
@@ -153,6 +188,8 @@ class Agent:
                 self.link.run(),
                 self._every(self.settings.heartbeat_interval, self._heartbeat),
             ]
+        if self.updater is not None:
+            loops.append(self._every(self.settings.update_check_interval, self.check_for_update))
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(loop) for loop in loops]
             await self._stop.wait()
@@ -185,6 +222,7 @@ class Agent:
     async def scan(self) -> ScanReport:
         """Run discovery once and apply what changed."""
         report = await self.scanner.scan()
+        self.last_scan = report
         await self._apply(report.diff)
         await self._reload_channels()
         return report
@@ -413,6 +451,9 @@ class Agent:
         if self.jobs is not None:
             await self.jobs.resend_outcomes()
         await self.resend_test_results()
+        if self.updater is not None:
+            await self.updater.connected()
+            self._spawn(self.check_for_update())
         return True
 
     def _inventory(self) -> AgentInventory:
@@ -430,6 +471,37 @@ class Agent:
         if isinstance(request, PrinterDrawerRequest | PrinterBuzzRequest):
             await self._emit("printer:action:result", await self.actions.run(request))
 
+    async def diagnostics(self) -> DiagnosticsBundle:
+        """A redacted diagnostics bundle of this agent, as support sees it."""
+        link = self.link
+        state = LinkInfo(state=str(link.state), detail=link.detail, hub=link.url) if link else None
+        return await diagnostics.collect(
+            agent_id=self.agent_id,
+            settings=self.settings,
+            token=self._token(),
+            coordinators=self.coordinators.values(),
+            last_scan=self.last_scan,
+            link=state,
+            usb_backend=self._usb_backend,
+            extra_secrets=preseed_secrets(),
+        )
+
+    async def _on_diagnostics(self, data: Any) -> None:
+        """The hub asks for diagnostics: collect them and upload the bundle (or why not)."""
+        request = _inbound("agent:diagnostics", data)
+        if not isinstance(request, DiagnosticsRequest):
+            return
+        log.info("collecting diagnostics", extra={"diagnostics_id": request.diagnostics_id})
+        upload = DiagnosticsUpload(diagnostics_id=request.diagnostics_id, agent_id=self.agent_id)
+        try:
+            upload = upload.model_copy(update={"bundle": await self.diagnostics()})
+        except Exception as exc:
+            log.exception("collecting diagnostics failed")
+            error = ErrorInfo(code="diagnostics_failed", message=str(exc)[:2000] or "failed")
+            upload = upload.model_copy(update={"error": error})
+        if self.link is not None and self.link.connected:
+            await self.link.emit("agent:diagnostics:bundle", upload, timeout=60.0)
+
     async def _report_job(self, update: PrintJobUpdate) -> bool:
         if self.link is None or not self.link.connected:
             return False
@@ -445,6 +517,37 @@ class Agent:
                 printer_count=len(self.coordinators),
             ),
         )
+
+    # --- updates ----------------------------------------------------------------------------
+
+    async def check_for_update(self) -> None:
+        """Ask the hub which version this agent's ring wants, and apply it when newer."""
+        if self.updater is None or self.link is None or not self.link.registered:
+            return
+        ack = await self.link.emit(
+            "agent:update:check", AgentUpdateCheck(agent_id=self.agent_id, version=__version__)
+        )
+        version = ack.get("version") if isinstance(ack, dict) and ack.get("ok") else None
+        if isinstance(version, str) and version:
+            await self.updater.offer(version)
+
+    async def _on_update_offer(self, data: Any) -> None:
+        offer = _inbound("agent:update", data)
+        if isinstance(offer, AgentUpdateOffer) and self.updater is not None:
+            await self.updater.offer(offer.version)
+
+    async def _report_update(self, status: AgentUpdateStatus) -> None:
+        await self._emit("agent:update:status", status)
+
+    async def _restart_for_update(self) -> None:
+        """Stop gracefully and exit with the restart code: the service manager starts anew."""
+        self.exit_code = RESTART_EXIT_CODE
+        await self.stop()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _emit(self, event: str, payload: Any) -> None:
         if self.link is not None and self.link.connected:

@@ -69,6 +69,18 @@ class AgentSettings:
     #: Seconds a single printer I/O may take before it counts as a timeout.
     io_timeout: float = 5.0
     start_at_login: bool = False
+    #: The core's local control API: a Unix socket path, or a named pipe (``\\.\pipe\...``)
+    #: on Windows; empty for the platform's default (agent.control.default_address).
+    control_socket: str = ""
+    #: The local group whose members may use the control API (its socket's group).
+    control_group: str = "chit-agent"
+    #: Where versions are installed (docs/deployment.md "Updates"); empty: the supervisor's
+    #: CHIT_AGENT_INSTALL_ROOT, and without it no self-updates (a pip or source install).
+    install_root: str = ""
+    #: Seconds between asking the hub which version this agent's ring wants.
+    update_check_interval: float = 3600.0
+    #: Seconds a new version has to connect to the hub before it is rolled back.
+    update_confirm_seconds: float = 120.0
     hostname: str = field(default_factory=socket.gethostname)
 
     def with_changes(self, **changes: Any) -> AgentSettings:
@@ -77,7 +89,14 @@ class AgentSettings:
 
 
 _TUPLES = {"manual_printers", "subnets", "printer_paths", "printer_channels"}
-_FLOATS = {"scan_interval", "status_interval", "heartbeat_interval", "io_timeout"}
+_FLOATS = {
+    "scan_interval",
+    "status_interval",
+    "heartbeat_interval",
+    "io_timeout",
+    "update_check_interval",
+    "update_confirm_seconds",
+}
 _BOOLS = {"mdns", "usb", "queues", "start_at_login"}
 
 

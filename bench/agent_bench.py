@@ -58,6 +58,8 @@ async def start_agent(
         "CHIT_AGENT_MDNS": "false",
         "CHIT_AGENT_USB": "false",
         "CHIT_AGENT_DATA_DIR": str(workdir / "data"),
+        # Its own control socket: never the PC's agent service (which would make it refuse).
+        "CHIT_AGENT_CONTROL_SOCKET": str(workdir / "control.sock"),
     }
     return await asyncio.create_subprocess_exec(
         sys.executable,

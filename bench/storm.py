@@ -243,39 +243,50 @@ class HubProcess:
             await self.proc.wait()
 
 
-async def one_round(n: int, database_url: str | None) -> dict[str, float]:
+async def one_round(
+    n: int, database_url: str | None, hub_log: Path | None = None
+) -> dict[str, float]:
     """Register n agents, SIGKILL and restart the hub, time the re-registration."""
     with tempfile.TemporaryDirectory(prefix="chit-storm-") as tmp:
-        hub = HubProcess(Path(tmp) / "data", free_port(), database_url)
-        await hub.start()
-        await hub.provision()
-        agents = [
-            SimAgent(i, mint(SECRET, sub=f"storm-{i:05d}", role=Role.DESKTOP_APP,
-                             company_id=COMPANY, branch_id=BRANCH, ttl_seconds=7200))
-            for i in range(n)
-        ]  # fmt: skip
-        stop = asyncio.Event()
-        ws_url = hub.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as http:
-            tasks = [asyncio.create_task(a.run(http, ws_url, stop)) for a in agents]
-            try:
-                cold = await _all_registered(agents, 300)
-                await hub.kill()
-                killed = time.monotonic()
-                healthy_after = await hub.start()
-                assert hub.proc is not None
-                cpu_before = cpu_seconds(hub.proc.pid)
-                healthy = killed + healthy_after
-                await _all_registered(agents, 300)
-                done = time.monotonic()
-                cpu = cpu_seconds(hub.proc.pid) - cpu_before
-            finally:
-                stop.set()
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                await hub.kill()
+        try:
+            return await _storm(n, database_url, Path(tmp))
+        finally:
+            if hub_log is not None and (Path(tmp) / "hub.log").exists():
+                with hub_log.open("ab") as out:
+                    out.write((Path(tmp) / "hub.log").read_bytes())
+
+
+async def _storm(n: int, database_url: str | None, tmp: Path) -> dict[str, float]:
+    hub = HubProcess(tmp / "data", free_port(), database_url)
+    await hub.start()
+    await hub.provision()
+    agents = [
+        SimAgent(i, mint(SECRET, sub=f"storm-{i:05d}", role=Role.DESKTOP_APP,
+                         company_id=COMPANY, branch_id=BRANCH, ttl_seconds=7200))
+        for i in range(n)
+    ]  # fmt: skip
+    stop = asyncio.Event()
+    ws_url = hub.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        tasks = [asyncio.create_task(a.run(http, ws_url, stop)) for a in agents]
+        try:
+            cold = await _all_registered(agents, 300)
+            await hub.kill()
+            killed = time.monotonic()
+            healthy_after = await hub.start()
+            assert hub.proc is not None
+            cpu_before = cpu_seconds(hub.proc.pid)
+            healthy = killed + healthy_after
+            await _all_registered(agents, 300)
+            done = time.monotonic()
+            cpu = cpu_seconds(hub.proc.pid) - cpu_before
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await hub.kill()
     return {
         "cold_s": cold,
         "from_restart_s": done - killed,
@@ -317,6 +328,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=os.environ.get("CHIT_BENCH_DATABASE_URL"))
+    parser.add_argument("--hub-log", type=Path, help="append the hubs' logs to this file")
     args = parser.parse_args(argv)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -333,9 +345,9 @@ async def main(argv: list[str] | None = None) -> int:
             for n in sizes:
                 if db == "postgresql":
                     async with fresh_postgres(args.database_url) as url:
-                        outcome = await one_round(n, url)
+                        outcome = await one_round(n, url, args.hub_log)
                 else:
-                    outcome = await one_round(n, None)
+                    outcome = await one_round(n, None, args.hub_log)
                 results.setdefault((db, n), []).append(outcome)
                 print(f"  {db} N={n}: {json.dumps({k: round(v, 2) for k, v in outcome.items()})}",
                       file=sys.stderr)  # fmt: skip

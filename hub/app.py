@@ -13,6 +13,8 @@ from aiohttp import web
 from hub.api import accounts as accounts_api
 from hub.api import actions as actions_api
 from hub.api import branches as branches_api
+from hub.api import diagnostics as diagnostics_api
+from hub.api import enrollment as enrollment_api
 from hub.api import events as events_api
 from hub.api import health as health_api
 from hub.api import jobs as jobs_api
@@ -23,6 +25,7 @@ from hub.api import printer_tests as printer_tests_api
 from hub.api import printers as printers_api
 from hub.api import stations as stations_api
 from hub.api import tickets as tickets_api
+from hub.api import updates as updates_api
 from hub.api.errors import error_middleware
 from hub.api.params import validate_params
 from hub.auth import load_keys
@@ -48,6 +51,7 @@ from hub.services.tenancy import BranchDirectory
 from hub.services.ticket_dispatch import TicketDispatcher
 from hub.services.ticket_reports import TicketReports
 from hub.services.tickets import TicketService
+from hub.services.updates import UpdateService
 from hub.settings import Settings, ensure_secret
 from hub.sio_server import ChitServer
 from hub.store import Database
@@ -160,6 +164,7 @@ async def build_context(settings: Settings) -> HubContext:
         ticket_reports=reports,
         cluster=cluster,
         admission=AdmissionGate(settings.admission_limit),
+        updates=UpdateService(db, publisher, printing.registry, settings.data_dir, cluster),
     )
 
 
@@ -231,9 +236,12 @@ async def build_app(settings: Settings) -> web.Application:
         jobs_api,
         accounts_api,
         pairing_api,
+        enrollment_api,
+        diagnostics_api,
         branches_api,
         stations_api,
         tickets_api,
+        updates_api,
         web_ui,
     ):
         app.add_routes(module.routes)
@@ -255,6 +263,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(ctx.printing.records.writer.run()),
         asyncio.create_task(ctx.tickets.dispatcher.run()),
         asyncio.create_task(_every(ctx.settings.alert_interval, ctx.observer.evaluate)),
+        asyncio.create_task(_every(RELEASES_REFRESH_SECONDS, _refresh_releases(ctx))),
     ]
     if ctx.cluster is not None:
         # python-socketio starts the Redis listener on the first connection; an instance
@@ -269,6 +278,25 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+#: How often the hub checks whether its TUF snapshot and timestamp need re-signing (seconds).
+RELEASES_REFRESH_SECONDS = 3600.0
+
+
+def _refresh_releases(ctx: HubContext) -> Callable[[], Awaitable[object]]:
+    """Re-sign the TUF repository's online roles before they expire (hub.releases)."""
+
+    async def refresh() -> None:
+        repository = ctx.updates.repository if ctx.updates is not None else None
+        if (
+            repository is not None
+            and repository.exists
+            and await asyncio.to_thread(repository.refresh)
+        ):
+            log.info("agent releases: snapshot and timestamp re-signed")
+
+    return refresh
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:

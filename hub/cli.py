@@ -1,4 +1,4 @@
-"""The ``chit-hub`` command line: serve, token, user, branch, listen.
+"""The ``chit-hub`` command line: serve, token, user, branch, listen, agent-release.
 
 Expected failures (a taken port, a bad setting, a database that does not open) are printed
 as one ``error:`` line with a non-zero exit code; Ctrl+C and SIGTERM stop quietly.
@@ -15,14 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import cli_branch, cli_listen, cli_user, logs, startup
+from hub import cli_branch, cli_listen, cli_release, cli_user, logs, startup
 from hub.context import CTX_KEY
 from hub.services.bootstrap import bootstrap_admin
 from hub.settings import Settings
 from hub.startup import StartupError
 from shared.tokens import HUB_WIDE_ROLES, Role, mint
 
-COMMANDS = ("serve", "token", "user", "branch", "listen")
+COMMANDS = ("serve", "token", "user", "branch", "listen", "agent-release")
 DESCRIPTION = """\
 The Chit hub: real-time events for a restaurant platform and its receipt printers.
 Without a command it serves (chit-hub serve); chit-hub --demo also runs an agent with three
@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_user.add_parser(sub)
     cli_branch.add_parser(sub)
     cli_listen.add_parser(sub)
+    cli_release.add_parser(sub)
     return parser
 
 
@@ -194,6 +195,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "user": cli_user.run,
     "branch": cli_branch.run,
     "listen": cli_listen.run,
+    "agent-release": cli_release.run,
 }
 
 

@@ -23,6 +23,7 @@ from hub.services.streams import StreamService
 from hub.services.tenancy import BranchDirectory
 from hub.services.ticket_reports import TicketReports
 from hub.services.tickets import TicketService
+from hub.services.updates import UpdateService
 from hub.settings import Settings
 from hub.store import Database
 from shared.tokens import TokenKeys
@@ -51,6 +52,8 @@ class HubContext:
     stations: StationService
     ticket_reports: TicketReports
     cluster: Cluster | None = None
+    #: Agent updates: rings, promotions, the TUF repository of builds (hub.services.updates).
+    updates: UpdateService | None = None
     #: Company event streams (offsets, replay, the outbox); built by hub.services.stream_setup.
     streams: StreamService | None = None
     started_at: float = field(default_factory=time.time)

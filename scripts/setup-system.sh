@@ -3,8 +3,12 @@
 # - chromium and chromium-driver for the browser tests of the web UI;
 # - xvfb and the xcb libraries Qt's xcb plugin needs, for the tray screenshots under X;
 # - nginx, to test the shipped cluster configuration (deploy/nginx/chit.conf);
+# - systemd (for systemd-analyze only: it verifies deploy/systemd/chit-hub.service offline);
 # - cups (cupsd, the socket backend) and cups-client (lpadmin, lpstat): the CUPS transport's
-#   tests start their own cupsd on a loopback port (never the system's, which stays stopped).
+#   tests start their own cupsd on a loopback port (never the system's, which stays stopped);
+# - debootstrap, for the clean Debian root the .deb is installed into (tests/installers);
+# - nsis (makensis), to compile the Windows installer's script (installers/windows);
+# - libusb-1.0-0, which the frozen agent bundles (scripts/build-agent.sh).
 # Without apt-get (or root) it warns and carries on; the tests that need a package then skip
 # with a reason.
 set -uo pipefail
@@ -16,8 +20,12 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb xauth)
 /sbin/ldconfig -p 2>/dev/null | grep -q libxcb-icccm.so.4 \
   || missing+=(libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ -x /usr/sbin/cupsd ] && [ -x /usr/lib/cups/backend/socket ] || missing+=(cups)
 [ -x /usr/sbin/lpadmin ] || missing+=(cups-client)
+[ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+command -v makensis >/dev/null 2>&1 || missing+=(nsis)
+/sbin/ldconfig -p 2>/dev/null | grep -q libusb-1.0.so.0 || missing+=(libusb-1.0-0)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

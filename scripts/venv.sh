@@ -8,12 +8,14 @@ PYTHON=${PYTHON:-python3}
 CHIT_STAMP=.venv/.chit-install
 CHIT_INSTALL_LOG=.venv/chit-install.log
 
-# The extras an extra brings along (pyproject.toml: dev = hub, agent, tray; tray = agent).
+# The extras an extra brings along (pyproject.toml: dev = hub, agent, tray, build;
+# build = tray; tray = agent).
 _chit_expand() {
   local extra
   for extra in ${1//,/ }; do
     case "$extra" in
-      dev) echo hub agent tray dev ;;
+      dev) echo hub agent tray build dev ;;
+      build) echo agent tray build ;;
       tray) echo agent tray ;;
       *) echo "$extra" ;;
     esac

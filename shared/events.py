@@ -23,11 +23,13 @@ from pydantic import (
     model_validator,
 )
 
+from shared.diagnostics import DiagnosticsRequest, DiagnosticsUpload
 from shared.documents import ReceiptDocument
 from shared.namespaces import ALLOWED_ROLES, Namespace
 from shared.printers import AgentInfo, PrinterInfo, PrinterStatus
 from shared.streams import STATUS_EVENT, StreamStatus
 from shared.tokens import WEB_ROLES, Role
+from shared.updates import Ring, UpdateStep
 from shared.wire import (
     CorrelationId,
     ErrorInfo,
@@ -200,6 +202,34 @@ class PrintJobUpdate(WireModel):
     state: JobState
     error: ErrorInfo | None = None
     at: datetime | None = None
+
+
+class AgentUpdateOffer(WireModel):
+    """Hub to agent: the agent's ring now wants ``version``; check, download and install it."""
+
+    ring: Ring
+    version: ShortText
+
+
+class AgentUpdateCheck(WireModel):
+    """Agent to hub, on a schedule: which version does my ring want? (The ack answers.)"""
+
+    agent_id: Identifier
+    version: ShortText
+
+
+class AgentUpdateStatus(WireModel):
+    """Agent to hub: one step of an update (kept per agent, shown in the UI)."""
+
+    agent_id: Identifier
+    step: UpdateStep
+    #: The version being installed (or rolled back from).
+    version: ShortText
+    #: The version the agent ran before this update.
+    from_version: ShortText | None = None
+    #: Why a build was refused or rolled back, for people.
+    detail: LongText | None = None
+    at: datetime
 
 
 class MonitoringAlert(WireModel):
@@ -566,11 +596,48 @@ CATALOG: tuple[EventSpec, ...] = (
     ),
     _spec(
         P,
+        "agent:diagnostics",
+        DiagnosticsRequest,
+        "Hub asks an agent for a diagnostics bundle (a manager clicked Collect diagnostics).",
+    ),
+    _spec(
+        P,
+        "agent:diagnostics:bundle",
+        DiagnosticsUpload,
+        "Agent uploads the bounded, redacted diagnostics bundle asked for.",
+        senders=AGENT_ONLY,
+        to_clients=False,
+    ),
+    _spec(
+        P,
         "printJobUpdate",
         PrintJobUpdate,
         "A print job changed state.",
         senders=AGENT_ONLY,
         critical=True,
+    ),
+    _spec(
+        P,
+        "agent:update",
+        AgentUpdateOffer,
+        "Hub tells an agent that its update ring wants a newer version (check now).",
+    ),
+    _spec(
+        P,
+        "agent:update:check",
+        AgentUpdateCheck,
+        "Agent asks which version its ring wants; the ack carries ring and version.",
+        senders=AGENT_ONLY,
+        to_clients=False,
+    ),
+    _spec(
+        P,
+        "agent:update:status",
+        AgentUpdateStatus,
+        "One step of an agent's update: downloading, verified, installed, confirmed, "
+        "rolled back or refused.",
+        senders=AGENT_ONLY,
+        to_clients=False,
     ),
     _spec(
         P,

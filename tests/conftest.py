@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +26,17 @@ async def hub(tmp_path: Path) -> AsyncIterator[HubHarness]:
 
 
 @pytest.fixture(autouse=True)
-def _agent_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _agent_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Agents started by tests keep their config, spool and logs in the test's tmp dir."""
     monkeypatch.setenv("CHIT_AGENT_CONFIG_DIR", str(tmp_path / "agent-config"))
     monkeypatch.setenv("CHIT_AGENT_DATA_DIR", str(tmp_path / "agent-data"))
     monkeypatch.setenv("CHIT_AGENT_LOG_DIR", str(tmp_path / "agent-logs"))
+    # Never the system service's /run/chit-agent/control.sock: a short path of the test's own
+    # (a Unix socket path is at most 107 bytes, and tmp_path can be longer).
+    control = Path(tempfile.mkdtemp(prefix="chit-ctl-", dir="/tmp" if os.name == "posix" else None))
+    monkeypatch.setenv("CHIT_AGENT_CONTROL_SOCKET", str(control / "control.sock"))
+    yield
+    shutil.rmtree(control, ignore_errors=True)
 
 
 @pytest.fixture

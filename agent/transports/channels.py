@@ -55,21 +55,29 @@ def can_read(transport: Transport) -> bool:
     return bool(getattr(transport, "can_read", True))
 
 
+Keep = Callable[[list[int | None]], None]
+
+
 async def query_channel(
     transport: Transport,
     channel: StatusChannel,
     timeout: float = DEFAULT_REPLY_TIMEOUT,
     *,
     clock: Callable[[], datetime] = _utcnow,
+    keep: Keep | None = None,
 ) -> PrinterStatus:
-    """The status the printer's ``channel`` can give. TransportError propagates."""
+    """The status the printer's ``channel`` can give. TransportError propagates.
+
+    ``keep`` is handed the raw reply bytes (the four DLE EOT replies, the ASB packet or the
+    ENQ byte) for diagnostics.
+    """
     if isinstance(transport, StatusReporter):
         return await transport.status(timeout)
     if channel == "none":
         return no_status(clock())
     if channel == "star":
-        return await query_star(transport, timeout, clock=clock)
-    return await query_status(transport, timeout, clock=clock)
+        return await query_star(transport, timeout, clock=clock, keep=keep)
+    return await query_status(transport, timeout, clock=clock, keep=keep)
 
 
 async def read_asb(transport: Transport, timeout: float) -> bytes | None:
@@ -104,16 +112,20 @@ async def query_star(
     timeout: float = DEFAULT_REPLY_TIMEOUT,
     *,
     clock: Callable[[], datetime] = _utcnow,
+    keep: Keep | None = None,
 ) -> PrinterStatus:
     """A Star printer's status: its ASB on request, else its ENQ reply, else UNKNOWN."""
+    kept = keep or (lambda replies: None)
     await discard_input(transport)
     await transport.write(ASB_REQUEST, timeout)
     packet = await read_asb(transport, timeout)
     if packet is not None:
+        kept(list(packet))
         return parse_asb(packet, checked_at=clock())
     await discard_input(transport)
     await transport.write(ENQ_QUERY, timeout)
     reply = await read_enq_reply(transport, timeout)
+    kept([reply])
     if reply is not None:
         return parse_enq(reply, checked_at=clock())
     return parse_status(None, checked_at=clock())

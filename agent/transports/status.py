@@ -71,12 +71,14 @@ async def query_status(
     timeout: float = DEFAULT_REPLY_TIMEOUT,
     *,
     clock: Callable[[], datetime] = _utcnow,
+    keep: Callable[[list[int | None]], None] | None = None,
 ) -> PrinterStatus:
     """Ask ``DLE EOT 1..4`` and parse the replies; UNKNOWN when the printer stays silent.
 
     ``timeout`` bounds each reply, so a round takes at most four timeouts (one when the
     printer does not answer at all). TransportError propagates: the link itself is broken.
     A transport that reports status itself (an OS print queue) is asked instead.
+    ``keep`` is handed the four raw replies (diagnostics show them).
     """
     if isinstance(transport, StatusReporter):
         return await transport.status(timeout)
@@ -88,6 +90,8 @@ async def query_status(
         if reply is None:
             break
     replies += [None] * (len(STATUS_QUERY_KINDS) - len(replies))
+    if keep is not None:
+        keep(replies)  # the raw bytes, for diagnostics
     return parse_status(*replies, checked_at=clock())
 
 

@@ -7,19 +7,23 @@ See :mod:`agent.tray.core` for the threading model.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
-from agent import __version__, autostart, logs
+from agent import __version__, autostart, control, logs
 from agent import settings as store
+from agent.control.client import ControlClient, ServiceNotRunning, ServiceRefused
 from agent.service import Agent
 from agent.settings import AgentSettings
 from agent.tray.bridge import Bridge
@@ -29,6 +33,7 @@ from agent.tray.folders import FolderOpener
 from agent.tray.icons import icon_for
 from agent.tray.incidents import IncidentNotifier, Notice
 from agent.tray.menu import TrayMenu
+from agent.tray.remote import RemoteCore
 from agent.tray.single_instance import SingleInstance
 from agent.tray.snapshot import CoreSnapshot, TrayState, tooltip, tray_state
 from shared.events import PrinterActionResult, PrinterTestResult
@@ -39,6 +44,8 @@ Build = Callable[[], tuple[Agent, bool]]
 #: How often the incident notifier looks at the clock (the hub-outage minute).
 TICK_MS = 5000
 NOTICE_MS = 8000
+#: Seconds to wait for an agent service that is starting (see find_service).
+SERVICE_WAIT = 10.0
 
 
 def default_build(hub_url: str | None = None) -> Build:
@@ -56,11 +63,18 @@ def default_build(hub_url: str | None = None) -> Build:
 class TrayApp(QObject):
     """The tray icon and everything behind its menu."""
 
-    def __init__(self, build: Build, notifier: IncidentNotifier | None = None) -> None:
+    def __init__(
+        self, build: Build, notifier: IncidentNotifier | None = None, *, service: str | None = None
+    ) -> None:
+        """``service``: the agent service's control address to use instead of an own core."""
         super().__init__()
         self.bridge = Bridge()
         self.bridge.snapshot.connect(self._show)
-        self.core = AgentCore(build, self.bridge.snapshot.emit)
+        self.core: AgentCore | RemoteCore = (
+            RemoteCore(service, self.bridge.snapshot.emit)
+            if service
+            else AgentCore(build, self.bridge.snapshot.emit)
+        )
         self.notifier = notifier or IncidentNotifier()
         self.snapshot = CoreSnapshot(agent_id="", hub_url=None, paired=False)
         self.state = TrayState.UNPAIRED
@@ -272,10 +286,28 @@ class TrayApp(QObject):
         self._later(self.core.submit(self.core.apply(changes)), done)
 
     def open_logs(self) -> None:
-        """Menu → Open log folder: the file manager opens it, or a window shows its path."""
+        """Menu → Open log folder: the file manager opens it, or a window shows its path.
+
+        With the agent service, its logs are not this user's to open: a window shows the
+        service's recent lines instead (the control API's ``logs``).
+        """
+        if isinstance(self.core, RemoteCore):
+            self._later(self.core.submit(self.core.recent_logs()), self._show_service_logs)
+            return
         folder = store.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         self.folders.open(folder, self.show_log_path)
+
+    def _show_service_logs(self, lines: list[str] | None, error: Exception | None) -> None:
+        if lines is None:
+            self.notify(Notice("Agent service logs", f"not available: {error}"))
+            return
+        box = QMessageBox()
+        box.setWindowTitle("Chit agent service logs")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setText(f"The agent service's last {len(lines)} log lines:")
+        box.setDetailedText("\n".join(lines))
+        self._window("logs", box)
 
     def show_log_path(self, reason: str) -> QMessageBox:
         """The log folder could not be opened: show where it is (selectable, and copied)."""
@@ -302,11 +334,42 @@ class TrayApp(QObject):
             f"<b>Chit agent {__version__}</b><br>"
             f"Agent id: {self.snapshot.agent_id or '—'}<br>"
             f"Hub: {self.snapshot.hub_url or 'not set'}<br>"
+            f"Core: {self._core_text()}<br>"
             f"{tooltip(self.snapshot)}<br>"
             f"Logs: {store.log_dir()}"
         )
         self._window("about", box)
         return box
+
+    def _core_text(self) -> str:
+        if isinstance(self.core, RemoteCore):
+            return f"the agent service ({self.core.address})"
+        return "in this tray (no agent service on this PC)"
+
+
+def find_service(address: str, wait: float = SERVICE_WAIT) -> str | None:
+    """The control address when an agent service runs there (or refuses us), else None.
+
+    At login the tray may start before the service has its socket up: while the socket's
+    directory exists (systemd's RuntimeDirectory, so a service is installed and starting),
+    keep looking for up to ``wait`` seconds rather than starting a second core.
+    """
+    return asyncio.run(_probe(address, wait))
+
+
+async def _probe(address: str, wait: float) -> str | None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            await (await ControlClient(address).connect()).close()
+            return address
+        except ServiceRefused:
+            return address  # it runs: show why we cannot use it, never a second core
+        except ServiceNotRunning:
+            starting = not control.is_pipe(address) and Path(address).parent.is_dir()
+            if not starting or time.monotonic() > deadline:
+                return None
+        await asyncio.sleep(0.5)
 
 
 def main(hub_url: str | None = None, verbose: bool = False) -> int:
@@ -321,7 +384,10 @@ def main(hub_url: str | None = None, verbose: bool = False) -> int:
     if not instance.claim():
         print("chit-agent is already running; brought it forward", file=sys.stderr)
         return 0
-    tray = TrayApp(default_build(hub_url))
+    service = find_service(control.address(store.load()))
+    if service is not None:
+        log.info("using the agent service", extra={"address": service})
+    tray = TrayApp(default_build(hub_url), service=service)
     instance.activated.connect(tray.bring_forward)
     app.aboutToQuit.connect(tray.shutdown)
     app.aboutToQuit.connect(instance.release)

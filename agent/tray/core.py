@@ -14,6 +14,10 @@ tray runs the very same core, tested the same way. The rules:
   ``publish`` callback, which the Qt bridge turns into a queued signal.
 * A restart (new settings, after pairing) happens inside the core loop: stop the running
   agent, wait for its ``run()`` to end (bounded), build a new one, start it. The UI just asks.
+  :class:`agent.host.AgentHost` does it, the same code the headless service runs.
+
+When the core runs as a system service, the tray uses :class:`agent.tray.remote.RemoteCore`
+instead: the same interface on the same kind of thread, talking to the service's control API.
 """
 
 from __future__ import annotations
@@ -23,55 +27,31 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from agent import autostart
-from agent import settings as store
-from agent.link import LinkState
-from agent.pairing import Paired, redeem
+from agent.host import STOP_TIMEOUT, AgentHost, Build
+from agent.pairing import Paired
 from agent.service import Agent
-from agent.settings import AgentSettings
 from agent.tray.snapshot import CoreSnapshot
-from shared.events import (
-    PrinterActionResult,
-    PrinterBuzzRequest,
-    PrinterDrawerRequest,
-    PrinterTestRequest,
-    PrinterTestResult,
-)
+from shared.events import PrinterActionResult, PrinterTestResult
 
 log = logging.getLogger("chit.agent.tray")
 
 T = TypeVar("T")
-#: Seconds an agent gets to stop before the restart or quit goes on without it.
-STOP_TIMEOUT = 10.0
 #: Seconds the loop thread gets to come up.
 START_TIMEOUT = 10.0
-#: Settings the running agent was built from; changing one restarts it.
-RESTART_FIELDS = ("hub_url", "manual_printers", "subnets", "mdns", "usb")
 
 
-class AgentCore:
-    """Owns the core thread, its loop and the running Agent; the tray's only way in."""
+class CoreThread:
+    """An asyncio loop on a worker thread: what the UI thread submits coroutines to."""
 
-    def __init__(
-        self,
-        build: Callable[[], tuple[Agent, bool]],
-        publish: Callable[[CoreSnapshot], None],
-    ) -> None:
-        """``build`` makes a fresh Agent (and says whether it has a token) from the settings."""
-        self._build = build
-        self._publish = publish
+    def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._paired = False
-        self.agent: Agent | None = None
 
-    def start(self) -> None:
-        """Start the loop thread and the first agent."""
+    def start_loop(self) -> None:
+        """Start the loop thread (bounded wait for it to come up)."""
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._serve, args=(ready,), name="chit-agent-core", daemon=True
@@ -79,7 +59,6 @@ class AgentCore:
         self._thread.start()
         if not ready.wait(START_TIMEOUT):
             raise RuntimeError("the agent core thread did not start")
-        self.submit(self._launch())
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the core loop; never blocks the caller."""
@@ -88,88 +67,16 @@ class AgentCore:
             raise RuntimeError("the agent core is not running")
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    def restart(self) -> concurrent.futures.Future[None]:
-        """Stop the agent and start a new one from the current settings."""
-        return self.submit(self._restart())
-
-    def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop the agent, then the loop and its thread (bounded: Quit must not hang)."""
+    def stop_loop(self, last: Coroutine[Any, Any, None], timeout: float = STOP_TIMEOUT) -> None:
+        """Run ``last`` (bounded), then stop the loop and its thread."""
         if self._loop is None or self._thread is None:
+            last.close()
             return
         with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
-            self.submit(self._halt()).result(timeout)
+            self.submit(last).result(timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
         self._loop = None
-
-    def snapshot(self) -> CoreSnapshot:
-        """The current state (call on the core thread)."""
-        agent = self.agent
-        if agent is None:
-            return CoreSnapshot(agent_id="", hub_url=None, paired=False)
-        link = agent.link
-        return CoreSnapshot(
-            agent_id=agent.agent_id,
-            hub_url=agent.settings.hub_url,
-            paired=self._paired,
-            link_state=str(link.state) if link is not None else None,
-            link_detail=link.detail if link is not None else None,
-            printers=tuple(agent.printers()),
-            settings=agent.settings,
-        )
-
-    # --- what the menu and dialogs ask for (coroutines for :meth:`submit`) -------------------
-
-    async def test_print(self, printer_id: str) -> PrinterTestResult:
-        """Print a test page with a fresh correlation id."""
-        request = PrinterTestRequest(correlation_id=str(uuid.uuid4()), printer_id=printer_id)
-        return await self._require().test_print(request)
-
-    async def open_drawer(self, printer_id: str) -> PrinterActionResult:
-        """Open the printer's cash drawer (pin 2) with a fresh correlation id."""
-        request = PrinterDrawerRequest(
-            correlation_id=str(uuid.uuid4()), printer_id=printer_id, requested_by="tray"
-        )
-        return await self._require().actions.run(request)
-
-    async def buzz(self, printer_id: str) -> PrinterActionResult:
-        """Sound the printer's buzzer once."""
-        request = PrinterBuzzRequest(
-            correlation_id=str(uuid.uuid4()), printer_id=printer_id, requested_by="tray"
-        )
-        return await self._require().actions.run(request)
-
-    async def scan(self) -> int:
-        """Run discovery now; how many printers the agent knows afterwards."""
-        agent = self._require()
-        await agent.scan()
-        return len(agent.coordinators)
-
-    async def pair(self, hub_url: str, code: str) -> Paired:
-        """Redeem a pairing code, store the token and hub URL, restart on them."""
-        settings = await asyncio.to_thread(store.load)
-        paired = await redeem(hub_url, code, settings.agent_id, settings.hostname)
-        # The hub may rename the agent: keep the id the token is for.
-        await asyncio.to_thread(_store_pairing, paired.agent_id, paired.token, hub_url)
-        await self._restart()
-        return paired
-
-    async def apply(self, changes: dict[str, Any]) -> bool:
-        """Save changed settings and sync start-at-login; restart when the core needs it."""
-        old, new = await asyncio.to_thread(_save_changes, changes)
-        needs_restart = any(getattr(old, k) != getattr(new, k) for k in RESTART_FIELDS)
-        if needs_restart:
-            await self._restart()
-        else:
-            self._changed()
-        return needs_restart
-
-    def _require(self) -> Agent:
-        if self.agent is None:
-            raise RuntimeError("the agent is restarting; try again in a moment")
-        return self.agent
-
-    # --- on the core thread -----------------------------------------------------------------
 
     def _serve(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
@@ -182,57 +89,82 @@ class AgentCore:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _launch(self) -> None:
-        agent, self._paired = self._build()
-        agent.listen(self._changed)
-        if agent.link is not None:
-            agent.link.listen(self._link_changed)
-        self.agent = agent
-        self._task = asyncio.create_task(self._run(agent))
-        self._changed()
 
-    async def _run(self, agent: Agent) -> None:
-        try:
-            await agent.run()
-        except Exception:
-            log.exception("the agent core stopped with an error")
+class AgentCore(CoreThread):
+    """Owns the core thread and an :class:`AgentHost` running the Agent in-process."""
 
-    async def _halt(self) -> None:
-        agent, task = self.agent, self._task
-        if agent is None or task is None:
-            return
-        await agent.stop()
-        try:
-            await asyncio.wait_for(task, STOP_TIMEOUT)
-        except TimeoutError:
-            log.warning("the agent did not stop in time; abandoning it")
-        self.agent, self._task = None, None
+    #: Shown by the tray: the core runs inside the tray (no service on this PC).
+    mode = "in-process"
 
-    async def _restart(self) -> None:
-        await self._halt()
-        await self._launch()
+    def __init__(self, build: Build, publish: Callable[[CoreSnapshot], None]) -> None:
+        """``build`` makes a fresh Agent (and says whether it has a token) from the settings."""
+        super().__init__()
+        self._publish = publish
+        self.host = AgentHost(build, self._changed)
 
-    def _link_changed(self, state: LinkState, detail: str | None) -> None:
-        self._changed()
+    @property
+    def agent(self) -> Agent | None:
+        """The running Agent (None while restarting)."""
+        return self.host.agent
+
+    def start(self) -> None:
+        """Start the loop thread and the first agent."""
+        self.start_loop()
+        self.submit(self.host.launch())
+
+    def restart(self) -> concurrent.futures.Future[None]:
+        """Stop the agent and start a new one from the current settings."""
+        return self.submit(self.host.restart())
+
+    def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the agent, then the loop and its thread (bounded: Quit must not hang)."""
+        self.stop_loop(self.host.halt(), timeout)
+
+    def snapshot(self) -> CoreSnapshot:
+        """The current state (call on the core thread)."""
+        agent = self.host.agent
+        if agent is None:
+            return CoreSnapshot(agent_id="", hub_url=None, paired=False)
+        link = agent.link
+        return CoreSnapshot(
+            agent_id=agent.agent_id,
+            hub_url=agent.settings.hub_url,
+            paired=self.host.paired,
+            link_state=str(link.state) if link is not None else None,
+            link_detail=link.detail if link is not None else None,
+            printers=tuple(agent.printers()),
+            settings=agent.settings,
+        )
+
+    # --- what the menu and dialogs ask for (coroutines for :meth:`submit`) -------------------
+
+    async def test_print(self, printer_id: str) -> PrinterTestResult:
+        """Print a test page with a fresh correlation id."""
+        return await self.host.test_print(printer_id)
+
+    async def open_drawer(self, printer_id: str) -> PrinterActionResult:
+        """Open the printer's cash drawer (pin 2)."""
+        return await self.host.open_drawer(printer_id)
+
+    async def buzz(self, printer_id: str) -> PrinterActionResult:
+        """Sound the printer's buzzer once."""
+        return await self.host.buzz(printer_id)
+
+    async def scan(self) -> int:
+        """Run discovery now; how many printers the agent knows afterwards."""
+        await self.host.scan()
+        return len(self.host.require().coordinators)
+
+    async def pair(self, hub_url: str, code: str) -> Paired:
+        """Redeem a pairing code, store the token and hub URL, restart on them."""
+        return await self.host.pair(hub_url, code)
+
+    async def apply(self, changes: dict[str, Any]) -> bool:
+        """Save changed settings and sync start-at-login; restart when the core needs it."""
+        return await self.host.apply(changes)
 
     def _changed(self) -> None:
         try:
             self._publish(self.snapshot())
         except Exception:
             log.exception("publishing the agent state failed")
-
-
-def _store_pairing(agent_id: str, token: str, hub_url: str) -> None:
-    """Keep the device token and the hub it is for (environment overrides stay out)."""
-    store.write_token(token)
-    store.update({"hub_url": hub_url, "agent_id": agent_id})
-
-
-def _save_changes(changes: dict[str, Any]) -> tuple[AgentSettings, AgentSettings]:
-    """Apply changes to the stored settings; returns the settings in effect (before, after)."""
-    old = store.load()
-    store.update(changes)
-    new = store.load()
-    if old.start_at_login != new.start_at_login or new.start_at_login != autostart.is_enabled():
-        autostart.set_enabled(new.start_at_login)
-    return old, new

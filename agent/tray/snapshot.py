@@ -59,6 +59,10 @@ class CoreSnapshot:
     link_detail: str | None = None
     printers: tuple[PrinterInfo, ...] = field(default_factory=tuple)
     settings: AgentSettings | None = None
+    #: The control address of the agent service whose core this is (None: in this tray).
+    service: str | None = None
+    #: Why the agent service cannot be used right now (not running, not allowed).
+    service_error: str | None = None
 
     @property
     def connected(self) -> bool:
@@ -83,6 +87,8 @@ def state_label(state: PrinterState) -> str:
 
 def tray_state(snapshot: CoreSnapshot) -> TrayState:
     """Which icon to show: not paired, not connected, a printer needs attention, or fine."""
+    if snapshot.service_error:
+        return TrayState.DISCONNECTED
     if not snapshot.paired or not snapshot.hub_url:
         return TrayState.UNPAIRED
     if not snapshot.connected:
@@ -95,6 +101,8 @@ def tray_state(snapshot: CoreSnapshot) -> TrayState:
 def tooltip(snapshot: CoreSnapshot) -> str:
     """The one-line summary shown on hover."""
     state = tray_state(snapshot)
+    if snapshot.service_error:
+        return f"Chit: the agent service is unavailable — {snapshot.service_error}"[:200]
     if state is TrayState.UNPAIRED:
         return "Chit: not paired — use “Pair with hub…”"
     if state is TrayState.DISCONNECTED:

@@ -9,7 +9,7 @@ ones, so the document cannot drift from the code. docs/openapi.json is rendered 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
@@ -20,14 +20,17 @@ from hub.api import schemas
 from hub.api.accounts import LoginRequest, PasswordChange
 from hub.api.actions import BuzzBody, DrawerBody
 from hub.api.branches import NewBranch
+from hub.api.enrollment import EnrollmentCodeRequest, EnrollRequest
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
 from hub.api.stations import PreviewRequest
+from hub.api.updates import AgentRingChoice, Promote, RingChoice
 from shared.events import PrinterTestResult
 from shared.publish import PublishRequest
 from shared.tickets import RoutingRules, Station
 from shared.tokens import Claims
+from shared.updates import Ring
 from shared.wire import CorrelationId, ErrorInfo, Identifier, Printable, PrinterId
 
 routes = web.RouteTableDef()
@@ -46,6 +49,9 @@ PATH_TYPES: dict[str, Any] = {
     "station_id": Identifier,
     "order_id": Identifier,
     "ticket_id": Text,
+    "code_id": Identifier,
+    "diagnostics_id": Identifier,
+    "ring": Ring,
 }
 
 #: What every answer can also be, by cause.
@@ -114,6 +120,64 @@ _RULES = "/api/v1/branches/{branch_id}/rules"
 _READ = "manager, staff, admin, service"
 _EDIT = "manager, admin"
 _REPRINT = "manager, staff, admin"
+
+
+UPDATE_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/api/v1/agent-releases",
+        "Signed agent builds (the TUF repository) and the version each ring runs",
+        "operator, admin, manager",
+        response=schemas.AgentReleases,
+        tags=("updates",),
+    ),
+    Operation(
+        "put",
+        "/api/v1/agent-releases/rings/{ring}",
+        "Promote a signed version to a ring; its connected agents are told",
+        "operator",
+        Promote,
+        response=schemas.RingPromotion,
+        errors=(404,),
+        tags=("updates",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/update-ring",
+        "The company's default update ring",
+        "manager, staff, admin",
+        response=schemas.CompanyRing,
+        tags=("updates",),
+    ),
+    Operation(
+        "put",
+        "/api/v1/update-ring",
+        "Set the company's default update ring",
+        "manager, admin",
+        RingChoice,
+        response=schemas.CompanyRing,
+        tags=("updates",),
+    ),
+    Operation(
+        "put",
+        "/api/v1/agents/{agent_id}/update-ring",
+        "Give an agent its own update ring (null: follow the company's)",
+        "manager, admin",
+        AgentRingChoice,
+        response=schemas.AgentUpdatesView,
+        errors=(404,),
+        tags=("updates",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/agents/{agent_id}/updates",
+        "An agent's ring, target version and the update steps it reported",
+        "manager, staff, admin",
+        response=schemas.AgentUpdatesView,
+        errors=(404,),
+        tags=("updates",),
+    ),
+)
 
 
 def _tickets(method: str, path: str, summary: str, roles: str, *codes: int, **kw: Any) -> Operation:
@@ -358,11 +422,56 @@ OPERATIONS: tuple[Operation, ...] = (
         tags=("agents",),
     ),
     Operation(
+        "post",
+        "/api/v1/enrollment-codes",
+        "Create an enrolment code a branch's tills may redeem up to maxUses times until expiry",
+        "manager, admin, service",
+        EnrollmentCodeRequest,
+        ok=(201,),
+        response=schemas.NewEnrollmentCode,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/enrollment-codes",
+        "The company's enrolment codes (never the codes themselves), newest first",
+        "manager, admin, service",
+        query=(("branchId", Identifier),),
+        response=schemas.EnrollmentCodeList,
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/enrollment-codes/{code_id}/revoke",
+        "Stop a code from enrolling more tills (enrolled tills keep their credentials)",
+        "manager, admin, service",
+        response=schemas.EnrollmentCode,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/enrollment/redeem",
+        "Exchange an enrolment code for this till's own device token",
+        "anyone (rate-limited)",
+        EnrollRequest,
+        response=schemas.DeviceToken,
+        public=True,
+        errors=(429,),
+        tags=("agents",),
+    ),
+    Operation(
         "get",
         "/api/v1/agents",
-        "Agents of the caller's company or branch, live",
+        "Agents of the caller's company or branch, live; filter by branch, version, state, ring",
         READERS,
-        query=(("branchId", Identifier),),
+        query=(
+            ("branchId", Identifier),
+            ("version", Text),
+            ("state", Literal["online", "offline"]),
+            ("ring", Literal["canary", "early", "stable"]),
+        ),
         response=schemas.AgentList,
         tags=("agents",),
     ),
@@ -373,6 +482,43 @@ OPERATIONS: tuple[Operation, ...] = (
         "manager, admin",
         response=schemas.Revoked,
         errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/agents/{agent_id}/diagnostics",
+        "Ask the agent for a diagnostics bundle; poll the diagnosticsId (409 agent_offline)",
+        "manager, admin",
+        ok=(202,),
+        response=schemas.Diagnostics,
+        errors=(404, 409),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/agents/{agent_id}/diagnostics",
+        "The agent's diagnostics requests of the last 72 hours, newest first",
+        "manager, admin",
+        response=schemas.DiagnosticsList,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/diagnostics/{diagnostics_id}",
+        "One diagnostics request: requested, ready or failed (with the reason)",
+        "manager, admin",
+        response=schemas.Diagnostics,
+        errors=(404,),
+        tags=("agents",),
+    ),
+    Operation(
+        "get",
+        "/api/v1/diagnostics/{diagnostics_id}/bundle",
+        "Download the redacted bundle as a JSON file (409 while not ready)",
+        "manager, admin",
+        response=schemas.DiagnosticsDownload,
+        errors=(404, 409),
         tags=("agents",),
     ),
     Operation(
@@ -484,6 +630,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     # --- kitchen tickets: stations, rules, the ticket log (issue 15) ---
     *TICKET_OPERATIONS,
+    # --- agent updates: signed builds, rings, steps (issue 13 section 6) ---
+    *UPDATE_OPERATIONS,
 )
 
 REQUESTS: tuple[type[BaseModel], ...] = tuple(

@@ -78,15 +78,16 @@ async def create_code(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
-def _device_token(ctx: HubContext, redeem: RedeemRequest, where: pairing.Redeemed, jti: str) -> str:
+def device_token(ctx: HubContext, agent_id: str, where: pairing.Redeemed, jti: str) -> str:
+    """A long-lived desktop token for the agent; ``jti`` is its revocable credential id."""
     audience = ctx.settings.jwt_audience
     return mint(
         ctx.keys.secret,
-        sub=redeem.agent_id,
+        sub=agent_id,
         role=Role.DESKTOP_APP,
         company_id=where.company_id,
         branch_id=where.branch_id,
-        agent_id=redeem.agent_id,
+        agent_id=agent_id,
         ttl_seconds=DEVICE_TTL_SECONDS,
         issuer=ctx.settings.jwt_issuer,
         extra={"jti": jti, **({"aud": audience} if audience else {})},
@@ -143,7 +144,7 @@ async def redeem_code(request: web.Request) -> web.Response:
         ctx.redeem_failures.fail(remote)
         log.info("pairing refused", extra={"remote": remote, "reason": exc.code})
         raise_error(400, "pairing_code_invalid", INVALID)
-    token = _device_token(ctx, redeem, where, credential)
+    token = device_token(ctx, redeem.agent_id, where, credential)
     answer = {
         "token": token,
         "companyId": where.company_id,

@@ -5,6 +5,7 @@ Path and query values arrive checked against their documented types (hub.api.par
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,8 @@ from shared.wire import first_error
 
 routes = web.RouteTableDef()
 READERS = frozenset({*WEB_ROLES, Role.SERVICE})
+#: The update ring of an agent that has none assigned.
+DEFAULT_RING = "stable"
 
 
 def _requester(request: web.Request) -> Requester:
@@ -34,8 +37,8 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
-def agent_view(agent: AgentRecord) -> dict[str, Any]:
-    """An agent as the API shows it."""
+def agent_view(agent: AgentRecord, ring: str = DEFAULT_RING) -> dict[str, Any]:
+    """An agent as the API shows it (with its update ring)."""
     info = agent.info
     return {
         "agentId": agent.agent_id,
@@ -46,17 +49,32 @@ def agent_view(agent: AgentRecord) -> dict[str, Any]:
         "version": info.version if info else None,
         "lastSeen": _iso(agent.last_seen),
         "offlineSince": _iso(agent.offline_since),
+        "state": "online" if agent.online else "offline",
+        "ring": ring,
         "printers": [p.to_wire() for p in agent.printers.values()],
     }
 
 
+def _wanted(view: dict[str, Any], query: Mapping[str, str]) -> bool:
+    """Whether an agent passes the fleet filters (version, state, ring), each when given."""
+    return all(view[name] == query[name] for name in ("version", "state", "ring") if name in query)
+
+
 @routes.get("/api/v1/agents")
 async def list_agents(request: web.Request) -> web.Response:
-    """Agents of the caller's company (or branch), with their printers and live status."""
+    """Agents of the caller's company (or branch), with their printers and live status.
+
+    The fleet page filters with ``branchId``, ``version``, ``state`` and ``ring``.
+    """
     ctx = ctx_of(request)
     who = _requester(request)
     agents = await ctx.printing.locator.agents_in_scope(who, request.query.get("branchId"))
-    return web.json_response({"agents": [agent_view(a) for a in agents]})
+    own: dict[str, str] = {}
+    default = DEFAULT_RING
+    if ctx.updates is not None:
+        own, default = await ctx.updates.rings(who.company_id)
+    views = [agent_view(a, own.get(a.agent_id, default)) for a in agents]
+    return web.json_response({"agents": [v for v in views if _wanted(v, request.query)]})
 
 
 @routes.get("/api/v1/printers")

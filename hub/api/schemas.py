@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.diagnostics import DiagnosticsBundle
 from shared.events import JobState, MonitoringAlert, PrinterActionResult, PrinterTestResult
 from shared.printers import PrinterInfo, PrinterStatus
 from shared.streams import StreamOffset
@@ -137,6 +138,33 @@ class DeviceToken(View):
     agent_id: str
 
 
+class EnrollmentCode(View):
+    """An enrolment code for mass roll-out (the code itself is shown only once)."""
+
+    code_id: str
+    branch_id: str
+    max_uses: int
+    uses: int
+    state: Literal["active", "used_up", "expired", "revoked"]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewEnrollmentCode(EnrollmentCode):
+    """``POST /api/v1/enrollment-codes``: the code, this once, and its record."""
+
+    code: str
+
+
+class EnrollmentCodeList(View):
+    """``GET /api/v1/enrollment-codes``."""
+
+    enrollment_codes: list[EnrollmentCode]
+
+
 class Agent(View):
     """An agent with its printers, live."""
 
@@ -148,6 +176,9 @@ class Agent(View):
     version: str | None
     last_seen: datetime | None
     offline_since: datetime | None
+    state: Literal["online", "offline"]
+    #: The update ring ("stable" until rings are assigned).
+    ring: Literal["canary", "early", "stable"]
     printers: list[PrinterInfo]
 
 
@@ -155,6 +186,38 @@ class AgentList(View):
     """``GET /api/v1/agents``."""
 
     agents: list[Agent]
+
+
+class Diagnostics(View):
+    """A diagnostics request of an agent: requested, ready (downloadable) or failed."""
+
+    diagnostics_id: str
+    agent_id: str
+    branch_id: str
+    state: Literal["requested", "ready", "failed"]
+    requested_by: str
+    requested_at: datetime
+    completed_at: datetime | None
+    expires_at: datetime
+    size_bytes: int | None
+    error: str | None
+
+
+class DiagnosticsList(View):
+    """``GET /api/v1/agents/{agent_id}/diagnostics``."""
+
+    diagnostics: list[Diagnostics]
+
+
+class DiagnosticsDownload(View):
+    """``GET /api/v1/diagnostics/{diagnostics_id}/bundle``: the bundle the agent uploaded."""
+
+    diagnostics_id: str
+    agent_id: str
+    branch_id: str
+    requested_at: datetime
+    completed_at: datetime | None
+    bundle: DiagnosticsBundle
 
 
 class Revoked(View):
@@ -274,7 +337,13 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     BranchList,
     PairingCode,
     DeviceToken,
+    NewEnrollmentCode,
+    EnrollmentCodeList,
+    EnrollmentCode,
     AgentList,
+    Diagnostics,
+    DiagnosticsList,
+    DiagnosticsDownload,
     Revoked,
     PrinterList,
     PrinterDetail,
@@ -285,3 +354,60 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     JobWithHistory,
     JobList,
 )
+
+
+class AgentBuild(View):
+    """A signed agent build in the hub's TUF repository."""
+
+    name: str
+    platform: str
+    version: str
+    length: int
+    sha256: str
+
+
+class RingPromotion(View):
+    """The version an update ring runs."""
+
+    ring: str
+    version: str
+    promoted_by: str
+    promoted_at: datetime
+
+
+class AgentReleases(View):
+    """``GET /api/v1/agent-releases``: signed builds and what each ring runs."""
+
+    builds: list[AgentBuild]
+    rings: list[RingPromotion]
+
+
+class CompanyRing(View):
+    """``GET/PUT /api/v1/update-ring``: the company's default update ring."""
+
+    ring: str
+
+
+class UpdateStepView(View):
+    """One step an agent reported while updating."""
+
+    step: str
+    version: str
+    from_version: str | None
+    detail: str | None
+    at: datetime
+
+
+class AgentUpdatesView(View):
+    """``GET /api/v1/agents/{agent_id}/updates``: ring, target version and the latest steps."""
+
+    agent_id: str
+    ring: str
+    #: ``agent`` (its own), ``company`` (the company's default) or ``default`` (stable).
+    ring_source: str
+    target_version: str | None
+    version: str | None
+    steps: list[UpdateStepView]
+
+
+RESPONSES = (*RESPONSES, AgentReleases, RingPromotion, CompanyRing, AgentUpdatesView)

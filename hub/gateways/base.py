@@ -84,13 +84,17 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         # ahead of its replay (auth.since); it gets stream:status once connected.
         if self.ctx.streams is not None:
             self.ctx.streams.attach(session, auth)
-        for room in rooms_for_claims(claims):
+        for room in self.rooms_for(claims):
             await self.enter_room(sid, room)
         self.ctx.connections.add(session)
         self.expiry.schedule(session)
         self.ctx.observer.connected(session)
         log.info("client connected", extra=session.log_fields())
         await self.client_connected(session)
+
+    def rooms_for(self, claims: Claims) -> list[str]:
+        """The rooms a client of this namespace enters (its tenant's, from its claims)."""
+        return rooms_for_claims(claims)
 
     async def _admit_connect(self, environ: Mapping[str, Any], auth: Any) -> Claims:
         await self.ctx.keyring.ensure_for_connect(environ, auth)  # a rotated platform key

@@ -9,15 +9,19 @@ from datetime import UTC, datetime
 from hub.auth import AuthRefused
 from hub.gateways.base import Ack, Gateway, Handler, ok, refused
 from hub.services.connections import ClientSession
+from hub.services.diagnostics import DiagnosticsService
 from hub.services.locator import PrintingError, Requester
 from hub.services.records import AgentRefused
 from hub.services.registry import AgentMismatch, AgentRecord
 from hub.services.tenancy import UnknownBranch
 from hub.store.errors import NotFound, TenantConflict
+from shared.diagnostics import DiagnosticsUpload
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
     AgentInventory,
+    AgentUpdateCheck,
+    AgentUpdateStatus,
     PrinterActionResult,
     PrinterBuzzRequest,
     PrinterDiscovered,
@@ -62,7 +66,22 @@ class PrintingGateway(Gateway):
             "printer:drawer": self._action,
             "printer:buzz": self._action,
             "printer:action:result": self._agent(self._action_result),
+            "agent:diagnostics:bundle": self._agent(self._diagnostics),
+            "agent:update:check": self._agent(self._update_check),
+            "agent:update:status": self._agent(self._update_status),
         }
+
+    def rooms_for(self, claims: Claims) -> list[str]:
+        """Agents enter no room: what an agent needs is sent to its own socket.
+
+        The rooms of /printing-ws carry presence, printer status and test results for staff.
+        With agents in them, every agent of a branch received every other agent's hello and
+        inventory: a reconnect storm of N agents cost N² deliveries (1,000 agents of one branch:
+        a million messages, most of the hub's CPU) and told each till about its neighbours.
+        """
+        if claims.role is Role.DESKTOP_APP:
+            return []
+        return super().rooms_for(claims)
 
     async def admit(self, claims: Claims) -> None:
         """Desktop agents must not be revoked (checked against the store at every connect)."""
@@ -124,7 +143,12 @@ class PrintingGateway(Gateway):
     async def _inventory(self, record: AgentRecord, model: WireModel) -> Ack:
         assert isinstance(model, AgentInventory)
         await self.ctx.printing.inventory(record, model)
-        await self.ctx.jobs.deliver_pending(record)
+        try:
+            await self.ctx.jobs.deliver_pending(record)
+        except Exception:
+            # The inventory is stored (that is what the ack says); jobs left undelivered here
+            # go out with the next redelivery round, so the agent must not resend its inventory.
+            log.exception("delivering pending jobs failed", extra={"agent_id": record.agent_id})
         return ok(printers=len(model.printers))
 
     async def _heartbeat(self, record: AgentRecord, model: WireModel) -> Ack:
@@ -160,6 +184,25 @@ class PrintingGateway(Gateway):
     async def _action_result(self, record: AgentRecord, model: WireModel) -> Ack:
         assert isinstance(model, PrinterActionResult)
         await self.ctx.actions.complete(record, model)
+        return ok()
+
+    async def _diagnostics(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, DiagnosticsUpload)
+        ctx = self.ctx
+        service = DiagnosticsService(ctx.db, ctx.publisher, ctx.printing.locator)
+        if not await service.receive(record, model):
+            return refused("unknown_diagnostics", "no diagnostics were asked of this agent")
+        return ok()
+
+    async def _update_check(self, record: AgentRecord, model: WireModel) -> Ack:
+        """The agent asks which version its ring wants (null: nothing promoted)."""
+        assert isinstance(model, AgentUpdateCheck) and self.ctx.updates is not None
+        ring, version = await self.ctx.updates.target(record.company_id, record.agent_id)
+        return ok(ring=str(ring), version=version)
+
+    async def _update_status(self, record: AgentRecord, model: WireModel) -> Ack:
+        assert isinstance(model, AgentUpdateStatus) and self.ctx.updates is not None
+        await self.ctx.updates.record(record, model)
         return ok()
 
     async def _action(self, session: ClientSession, model: WireModel) -> Ack:

@@ -7,7 +7,8 @@ writer gathers what arrived during ``interval`` into ONE transaction: the latest
 agent (last seen, hostname, OS, version) as one executemany UPDATE, and each agent's latest
 inventory. A hello or inventory is acknowledged only once the transaction that holds it has
 committed, so an ack still means "stored"; when a flush fails, every event in it fails with
-it (the agent retries), and one agent's bad inventory (a savepoint each) fails only that agent.
+it (the agent retries), and one agent's bad inventory (another company's agent or branch) fails
+only that agent. The writes themselves are a few statements per batch (hub.store.agent_bulk).
 Heartbeats are not waited for: the next one carries the same news.
 """
 
@@ -18,12 +19,12 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Table, bindparam, func, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.store import Database
-from hub.store import printers as printer_store
+from hub.store import Database, agent_bulk
+from hub.store.agent_bulk import Inventory, NewAgent
 from hub.store.models import Agent
 from shared.printers import PrinterInfo
 
@@ -45,23 +46,42 @@ class _Seen:
 
 
 @dataclass
-class _Inventory:
-    company_id: str
-    branch_id: str
-    printers: list[PrinterInfo]
-    at: datetime
-
-
-@dataclass
 class _Batch:
+    created: dict[str, NewAgent] = field(default_factory=dict)
     seen: dict[str, _Seen] = field(default_factory=dict)
-    inventories: dict[str, _Inventory] = field(default_factory=dict)
+    inventories: dict[str, Inventory] = field(default_factory=dict)
     #: Waiters per agent id; each is resolved when the batch commits (or fails).
     waiters: dict[str, list[asyncio.Future[None]]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.seen or self.inventories)
+        return bool(self.created or self.seen or self.inventories)
 
+    def __len__(self) -> int:
+        return len(self.created) + len(self.seen) + len(self.inventories)
+
+    def take(self, limit: int) -> _Batch:
+        """Remove and return the news of at most ``limit`` agents (with their waiters)."""
+        taken = _Batch()
+        agents = list(dict.fromkeys([*self.created, *self.inventories, *self.seen]))[:limit]
+        for agent_id in agents:
+            _move(self.created, taken.created, agent_id)
+            _move(self.seen, taken.seen, agent_id)
+            _move(self.inventories, taken.inventories, agent_id)
+            _move(self.waiters, taken.waiters, agent_id)
+        return taken
+
+
+_T = TypeVar("_T")
+
+
+def _move(source: dict[str, _T], target: dict[str, _T], key: str) -> None:
+    if key in source:
+        target[key] = source.pop(key)
+
+
+#: Agents whose news one transaction holds at most: bounds how long SQLite's write lock is held
+#: (other writers wait for it within the busy timeout); a bigger backlog takes several.
+MAX_AGENTS_PER_WRITE = 500
 
 _AGENTS: Table = Agent.__table__  # type: ignore[assignment]
 #: One Core UPDATE run as executemany: a single statement for every agent seen in a batch.
@@ -80,9 +100,12 @@ _TOUCH = (
 class AgentWriter:
     """Write-behind of agent presence and inventories, flushed every ``interval`` seconds."""
 
-    def __init__(self, db: Database, interval: float = 0.2) -> None:
+    def __init__(
+        self, db: Database, interval: float = 0.2, max_agents: int = MAX_AGENTS_PER_WRITE
+    ) -> None:
         self._db = db
         self._interval = interval
+        self._max_agents = max_agents
         self._batch = _Batch()
         self._wake = asyncio.Event()
         self.flushes = 0
@@ -105,12 +128,21 @@ class AgentWriter:
             known.merge(news)
         await self._queued(agent_id, wait)
 
+    async def create(
+        self, agent_id: str, company_id: str, branch_id: str, credential_id: str
+    ) -> None:
+        """Record an agent seen for the first time; returns once it is committed."""
+        self._batch.created[agent_id] = NewAgent(
+            company_id, branch_id, credential_id, datetime.now(UTC)
+        )
+        await self._queued(agent_id, True)
+
     async def inventory(
         self, agent_id: str, company_id: str, branch_id: str, printers: list[PrinterInfo]
     ) -> None:
         """The agent's full printer list (the latest wins); returns once it is committed."""
         at = datetime.now(UTC)
-        self._batch.inventories[agent_id] = _Inventory(company_id, branch_id, printers, at)
+        self._batch.inventories[agent_id] = Inventory(company_id, branch_id, printers, at)
         await self._queued(agent_id, True)
 
     async def _queued(self, agent_id: str, wait: bool) -> None:
@@ -130,18 +162,21 @@ class AgentWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write what is pending in one transaction and settle its waiters."""
-        batch, self._batch = self._batch, _Batch()
-        if not batch:
-            _settle(batch, None, {})
+        """Write what is pending, ``max_agents`` per transaction, and settle its waiters."""
+        if not self._batch:
+            _settle(self._batch, None, {})
+            self._batch.waiters.clear()
             return
+        while self._batch:
+            await self._write(self._batch.take(self._max_agents))
+
+    async def _write(self, batch: _Batch) -> None:
         failed: dict[str, BaseException] = {}
         try:
-            async with self._db.session() as s:
-                for agent_id, inventory in batch.inventories.items():
-                    error = await _write_inventory(s, agent_id, inventory)
-                    if error is not None:
-                        failed[agent_id] = error
+            async with self._db.write_session() as s:
+                failed.update(await agent_bulk.create_agents(s, batch.created))
+                inventories = {a: i for a, i in batch.inventories.items() if a not in failed}
+                failed.update(await agent_bulk.store_inventories(s, inventories))
                 if batch.seen:
                     rows = [_touch_row(a, n) for a, n in batch.seen.items()]
                     await (await s.connection()).execute(_TOUCH, rows)
@@ -156,26 +191,6 @@ class AgentWriter:
         """Write what is still pending (at shutdown)."""
         with contextlib.suppress(Exception):
             await self.flush()
-
-
-async def _write_inventory(
-    session: AsyncSession, agent_id: str, inventory: _Inventory
-) -> BaseException | None:
-    """One agent's inventory inside a savepoint: its failure rolls back only its own rows."""
-    try:
-        async with session.begin_nested():
-            await printer_store.upsert_printers(
-                session,
-                agent_id,
-                inventory.company_id,
-                inventory.branch_id,
-                inventory.printers,
-                now=inventory.at,
-            )
-    except Exception as exc:
-        log.warning("inventory not stored", extra={"agent_id": agent_id, "error": repr(exc)})
-        return exc
-    return None
 
 
 def _touch_row(agent_id: str, news: _Seen) -> dict[str, object]:

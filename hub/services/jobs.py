@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.metrics import HubMetrics
+from hub.services.batching import KeyedBatcher
 from hub.services.locator import PrintingError, Requester
 from hub.services.printing import PrintingService
 from hub.services.publisher import Publisher
@@ -121,6 +122,9 @@ class JobService:
         self._backoff: dict[str, tuple[float, float]] = {}
         #: Called with a job after every state an agent reports (kitchen tickets listen).
         self.listeners: list[Callable[[JobRow], Awaitable[None]]] = []
+        #: "Has this agent jobs waiting?", asked by every agent after its inventory: one
+        #: query per loop turn for all of them (most have none) instead of a session each.
+        self._has_pending: KeyedBatcher[str, bool] = KeyedBatcher(self._agents_with_pending, False)
 
     async def submit(self, requester: Requester, request: JobRequest) -> tuple[JobRow, bool]:
         """Store a job (idempotent by key) and deliver it if its agent is online."""
@@ -191,7 +195,14 @@ class JobService:
 
     async def deliver_pending(self, agent: AgentRecord) -> int:
         """(Re)deliver every unfinished job of an agent that just announced itself."""
+        if not await self._has_pending.get(agent.agent_id):
+            return 0
         return await self._deliver_all(agent)
+
+    async def _agents_with_pending(self, agent_ids: list[str]) -> dict[str, bool]:
+        async with self._db.session() as s:
+            waiting = await job_store.agents_with_pending(s, agent_ids)
+        return dict.fromkeys(waiting, True)
 
     async def redeliver_idle(self) -> int:
         """Redeliver the jobs of this instance's agents that nothing was heard of lately."""

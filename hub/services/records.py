@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.services.agent_writes import AgentWriter
+from hub.services.batching import KeyedBatcher
 from hub.store import Database
 from hub.store import agents as agent_store
 from hub.store import audit as audit_store
 from hub.store import printer_tests as test_store
 from hub.store import printers as printer_store
-from hub.store import tenants as tenant_store
 from hub.store.agents import AgentRow
 from hub.store.printer_tests import PrinterTestRow
 from hub.store.printers import PrinterRow, StatusRow
@@ -54,32 +54,34 @@ class PrinterRecords:
         self.db = db
         #: Presence, hellos and inventories go to the database in bulk (see agent_writes).
         self.writer = AgentWriter(db, flush_interval)
+        #: Agent rows asked for at connect, many agents in one query (a reconnect storm).
+        self._agents: KeyedBatcher[str, AgentRow | None] = KeyedBatcher(self._agents_by_id, None)
 
     async def admit_agent(self, agent_id: str, claims: Claims) -> None:
         """Check an agent may connect and record it; AgentRefused when it may not."""
         assert claims.company_id is not None
         if claims.branch_id is None:
             raise AgentRefused("token_claims", "desktop tokens must carry a branchId claim")
-        async with self.db.session() as s:
-            await tenant_store.check_branch(s, claims.company_id, claims.branch_id)
-            row = await agent_store.get_agent(s, claims.company_id, agent_id)
-            if row is not None and row.revoked:
-                raise AgentRefused("agent_revoked", f"agent {agent_id} was revoked; pair it again")
-            if row is not None and _paired(row.credential_id) and row.credential_id != claims.jti:
-                raise AgentRefused(
-                    "credential_replaced", "this device credential was replaced by a newer pairing"
-                )
-            if row is None:
-                await agent_store.upsert_agent(
-                    s,
-                    agent_id,
-                    claims.company_id,
-                    claims.branch_id,
-                    UNPAIRED + agent_id,
-                    now=_now(),
-                )
-        if row is not None:
+        # The branch was checked against the BranchDirectory (cached) before this is called.
+        row = await self._agents.get(agent_id)
+        if row is not None and row.company_id != claims.company_id:
+            row = None  # another company's agent id: upsert_agent refuses it below
+        if row is not None and row.revoked:
+            raise AgentRefused("agent_revoked", f"agent {agent_id} was revoked; pair it again")
+        if row is not None and _paired(row.credential_id) and row.credential_id != claims.jti:
+            raise AgentRefused(
+                "credential_replaced", "this device credential was replaced by a newer pairing"
+            )
+        if row is None:
+            await self.writer.create(
+                agent_id, claims.company_id, claims.branch_id, UNPAIRED + agent_id
+            )
+        else:
             await self.writer.seen(agent_id)
+
+    async def _agents_by_id(self, agent_ids: list[str]) -> dict[str, AgentRow | None]:
+        async with self.db.session() as s:
+            return dict(await agent_store.agents_by_id(s, agent_ids))
 
     async def seen(
         self,

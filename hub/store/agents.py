@@ -92,6 +92,12 @@ async def get_agent(session: AsyncSession, company_id: str, agent_id: str) -> Ag
     return None if row is None or row.company_id != company_id else _agent(row)
 
 
+async def agents_by_id(session: AsyncSession, agent_ids: list[str]) -> dict[str, AgentRow]:
+    """The agents of ``agent_ids`` that exist, of any company (callers check the company)."""
+    statement = select(Agent).where(Agent.id.in_(agent_ids))
+    return {row.id: _agent(row) for row in await session.scalars(statement)}
+
+
 async def list_agents(
     session: AsyncSession, company_id: str, branch_id: str | None = None
 ) -> list[AgentRow]:
@@ -146,3 +152,8 @@ async def is_revoked(session: AsyncSession, agent_id: str, credential_id: str | 
         return True
     revoked_at, current = found
     return revoked_at is not None or current != credential_id
+
+
+async def exists(session: AsyncSession, agent_id: str) -> bool:
+    """Whether any company has an agent with this id (enrolment never takes one over)."""
+    return await session.get(Agent, agent_id) is not None

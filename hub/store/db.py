@@ -220,6 +220,21 @@ class Database:
         async with asyncio.timeout(self.session_timeout), self._sessions() as s, s.begin():
             yield s
 
+    @asynccontextmanager
+    async def write_session(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that reads and then writes, holding SQLite's write lock from the start.
+
+        Python's sqlite3 opens a *deferred* transaction at a SAVEPOINT or the first write, so a
+        unit of work that reads first holds a read snapshot; when another connection commits in
+        between, its first write fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT:
+        the busy timeout does not apply). ``BEGIN IMMEDIATE`` takes the write lock first, waiting
+        for it within the busy timeout. On PostgreSQL this is :meth:`session`.
+        """
+        async with self.session() as s:
+            if self.dialect == "sqlite":
+                await s.execute(text("BEGIN IMMEDIATE"))
+            yield s
+
     async def close(self) -> None:
         """Close every pooled connection."""
         async with asyncio.timeout(CONNECT_TIMEOUT):

@@ -59,3 +59,15 @@ class PairingError(StoreError):
     """A pairing code was refused; ``code`` says why (invalid, expired, used)."""
 
     code = PAIRING_CODE_INVALID
+
+
+ENROLLMENT_CODE_INVALID = "enrollment_code_invalid"
+ENROLLMENT_CODE_EXPIRED = "enrollment_code_expired"
+ENROLLMENT_CODE_USED_UP = "enrollment_code_used_up"
+ENROLLMENT_CODE_REVOKED = "enrollment_code_revoked"
+
+
+class EnrollmentError(StoreError):
+    """An enrolment code was refused; ``code`` says why (invalid, expired, used up, revoked)."""
+
+    code = ENROLLMENT_CODE_INVALID

@@ -323,6 +323,19 @@ async def pending_jobs_for_agent(
     return await _pending(session, where, now or utcnow(), limit, after)
 
 
+async def agents_with_pending(
+    session: AsyncSession, agent_ids: list[str], now: datetime | None = None
+) -> set[str]:
+    """Which of ``agent_ids`` have an unfinished, unexpired job (one query for a whole storm)."""
+    statement = (
+        select(PrintJob.agent_id)
+        .where(PrintJob.agent_id.in_(agent_ids), PrintJob.state.in_(PENDING_STATES))
+        .where(PrintJob.expires_at > (now or utcnow()))
+        .distinct()
+    )
+    return {agent_id for agent_id in await session.scalars(statement) if agent_id is not None}
+
+
 async def pending_jobs_for_printer(
     session: AsyncSession,
     company_id: str,

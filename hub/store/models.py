@@ -377,3 +377,92 @@ class OrderTicketNote(Base):
     code: Mapped[str] = mapped_column(CODE)
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+# --- roll-out and support (issue 13) -------------------------------------------------------------
+
+
+class EnrollmentCode(Base):
+    """A code many agents of one branch may redeem (mass roll-out); only its SHA-256 is kept."""
+
+    __tablename__ = "enrollment_codes"
+    __table_args__ = (
+        CheckConstraint("max_uses >= 1", name="max_uses"),
+        Index(None, "company_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    branch_id: Mapped[str] = mapped_column(ID, ForeignKey("branches.id"))
+    created_by: Mapped[str] = mapped_column(NAME)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AgentDiagnostics(Base):
+    """A diagnostics bundle asked of an agent: requested, then ready (or failed), then expired."""
+
+    __tablename__ = "agent_diagnostics"
+    __table_args__ = (
+        CheckConstraint("state IN ('requested', 'ready', 'failed')", name="state"),
+        Index(None, "company_id", "agent_id", "requested_at"),
+        Index(None, "expires_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    agent_id: Mapped[str] = mapped_column(ID, ForeignKey("agents.id"))
+    branch_id: Mapped[str] = mapped_column(ID)
+    state: Mapped[str] = mapped_column(STATE)
+    requested_by: Mapped[str] = mapped_column(NAME)
+    requested_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    bundle: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RingVersion(Base):
+    """The agent version an operator promoted to an update ring (hub-wide)."""
+
+    __tablename__ = "update_ring_versions"
+    ring: Mapped[str] = mapped_column(STATE, primary_key=True)
+    version: Mapped[str] = mapped_column(NAME)
+    promoted_by: Mapped[str] = mapped_column(NAME)
+    promoted_at: Mapped[datetime]
+
+
+class CompanyRing(Base):
+    """A company's default update ring (``stable`` when it has no row)."""
+
+    __tablename__ = "company_update_rings"
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), primary_key=True)
+    ring: Mapped[str] = mapped_column(STATE)
+
+
+class AgentRing(Base):
+    """One agent's own update ring, over its company's default."""
+
+    __tablename__ = "agent_update_rings"
+    agent_id: Mapped[str] = mapped_column(ID, ForeignKey("agents.id"), primary_key=True)
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"), index=True)
+    ring: Mapped[str] = mapped_column(STATE)
+
+
+class AgentUpdateEvent(Base):
+    """One step of an agent's update, as the agent reported it."""
+
+    __tablename__ = "agent_update_events"
+    __table_args__ = (Index(None, "agent_id", "id"),)
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ID, ForeignKey("agents.id"))
+    company_id: Mapped[str] = mapped_column(ID, ForeignKey("companies.id"))
+    step: Mapped[str] = mapped_column(STATE)
+    version: Mapped[str] = mapped_column(NAME)
+    from_version: Mapped[str | None] = mapped_column(NAME)
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

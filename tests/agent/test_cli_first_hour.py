@@ -35,6 +35,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         CHIT_AGENT_CONFIG_DIR=str(tmp_path / "agent-config"),
         CHIT_AGENT_DATA_DIR=str(tmp_path / "agent-data"),
         CHIT_AGENT_LOG_DIR=str(tmp_path / "agent-logs"),
+        # The test's own control socket (tests/conftest.py), never the system service's.
+        CHIT_AGENT_CONTROL_SOCKET=os.environ["CHIT_AGENT_CONTROL_SOCKET"],
     )
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
@@ -305,6 +307,8 @@ AGENT_COMMANDS = [
     ("test-print",),
     ("simulate",),
     ("config",),
+    ("status",),
+    ("logs",),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -89,6 +90,15 @@ class HubProc:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+
+    async def terminate(self, timeout: float = 20) -> int:
+        """Stop it as systemd or an orchestrator does (SIGTERM); its exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(timeout):
+            while (code := self.proc.poll()) is None:
+                await asyncio.sleep(0.05)
+        return code
 
 
 class Cluster:

@@ -90,6 +90,8 @@ class Newcomer:
         for name in ("DATA", "CONFIG", "STATE", "CACHE"):
             env[f"XDG_{name}_HOME"] = str(self.home / name.lower())
         env["CHIT_HUB_PORT"] = str(self.port)
+        # A newcomer's PC runs no agent service: never find one this machine may run.
+        env["CHIT_AGENT_CONTROL_SOCKET"] = os.environ["CHIT_AGENT_CONTROL_SOCKET"]
         return env
 
     def text(self, text: str) -> str:

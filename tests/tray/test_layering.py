@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("shared", "hub", "agent")
 #: Plain-Python tray modules (they must import without Qt).
-PURE_TRAY = ("snapshot.py", "incidents.py", "core.py", "__init__.py")
+PURE_TRAY = ("snapshot.py", "incidents.py", "core.py", "remote.py", "__init__.py")
 
 
 def imported(path: Path) -> set[str]:

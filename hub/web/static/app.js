@@ -7,8 +7,10 @@ import { renderAgents } from "./views/agents.js";
 import { renderBranch } from "./views/branch.js";
 import { renderBranches } from "./views/branches.js";
 import { renderDashboard } from "./views/dashboard.js";
+import { renderFleet } from "./views/fleet.js";
 import { renderLogin } from "./views/login.js";
 import { renderStations } from "./views/stations.js";
+import { renderUpdates } from "./views/updates.js";
 
 const ROUTES = [
   [/^#\/login$/, renderLogin],
@@ -17,6 +19,8 @@ const ROUTES = [
   [/^#\/branches\/([^/]+)\/agents$/, renderAgents],
   [/^#\/branches\/([^/]+)\/stations$/, renderStations],
   [/^#\/dashboard$/, renderDashboard],
+  [/^#\/fleet(?:\?.*)?$/, renderFleet],
+  [/^#\/updates$/, renderUpdates],
 ];
 
 let cleanup = null;

@@ -44,8 +44,16 @@ export function showWho() {
   const token = getToken();
   const c = claims();
   document.getElementById("signout").hidden = !token;
+  const fleet = document.getElementById("nav-fleet");
+  fleet.hidden = !token;
+  if (location.hash.startsWith("#/fleet")) fleet.setAttribute("aria-current", "page");
+  else fleet.removeAttribute("aria-current");
   const dashboard = document.getElementById("nav-dashboard");
   dashboard.hidden = !token || !["admin", "manager", "operator"].includes(c.role);
+  const updates = document.getElementById("nav-updates");
+  updates.hidden = !token || !["admin", "manager", "operator"].includes(c.role);
+  if (location.hash === "#/updates") updates.setAttribute("aria-current", "page");
+  else updates.removeAttribute("aria-current");
   if (location.hash === "#/dashboard") dashboard.setAttribute("aria-current", "page");
   else dashboard.removeAttribute("aria-current");
   const where = [c.companyId, c.branchId].filter(Boolean).join(" / ");

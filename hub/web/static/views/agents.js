@@ -1,10 +1,14 @@
-// A branch's agents: pair a new one with a one-time code, revoke one that should not print.
+// A branch's agents: pair a new one with a one-time code, enrol many with an enrolment code,
+// collect an agent's diagnostics, revoke one that should not print.
 
 import { api, ApiError } from "../api.js";
 import { ago, announce, clock, fill, h } from "../dom.js";
 import * as live from "../live.js";
 import { crumbs } from "../session.js";
 import { branchTabs, debounce } from "./branch.js";
+import { diagnosticsControls } from "./diagnostics.js";
+import { enrollmentPanel } from "./enrollment.js";
+import { agentUpdates } from "./updates.js";
 
 /** Ask for confirmation in the page's modal dialog; resolves true when confirmed. */
 function confirmAction(title, text, action) {
@@ -65,7 +69,7 @@ async function revoke(agent, refresh, error) {
   }
 }
 
-function agentRow(agent, refresh, error) {
+function agentRow(agent, refresh, error, diagnostics) {
   const seen = agent.online ? "connected now" : `last seen ${clock(agent.lastSeen)} (${ago(agent.lastSeen)})`;
   return h("li", { class: "agent-row", dataset: { agentId: agent.agentId } },
     h("div", { class: "printer-id" },
@@ -73,8 +77,10 @@ function agentRow(agent, refresh, error) {
       h("span", { class: "muted" }, [agent.agentId, agent.os, agent.version && `v${agent.version}`].filter(Boolean).join(" · "))),
     h("span", { class: "badge", dataset: { tone: agent.online ? "ok" : "bad" } }, agent.online ? "Online" : "Offline"),
     h("span", { class: "muted" }, `${seen} · ${agent.printers.length} printer${agent.printers.length === 1 ? "" : "s"}`),
+    diagnostics(agent),
     h("button", { class: "button danger revoke-button", type: "button", "aria-label": `Revoke ${agent.hostname || agent.agentId}`,
-      onclick: () => revoke(agent, refresh, error) }, "Revoke"));
+      onclick: () => revoke(agent, refresh, error) }, "Revoke"),
+    agentUpdates(agent.agentId));
 }
 
 /** The agents page of a branch. */
@@ -84,22 +90,25 @@ export async function renderAgents(main, [branchId]) {
   let tick = () => {};
   const timer = setInterval(() => tick(), 1000);
   const list = h("ul", { class: "agent-list", id: "agents" });
+  const diagnostics = diagnosticsControls();
   const error = h("p", { class: "error", role: "alert" });
   const load = async () => {
     try {
       const { agents } = await api(`/api/v1/agents?branchId=${encodeURIComponent(branchId)}`);
-      fill(list, agents.length ? agents.map((a) => agentRow(a, load, error)) : h("li", { class: "empty" }, "No agents paired yet."));
+      fill(list, agents.length ? agents.map((a) => agentRow(a, load, error, diagnostics)) : h("li", { class: "empty" }, "No agents paired yet."));
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 401)) error.textContent = err.message;
     }
   };
+  const enrolment = enrollmentPanel(branchId);
   main.replaceChildren(
     h("div", { class: "page-head" }, h("h1", {}, `Agents of ${branchId}`), branchTabs(branchId, "agents")),
     error,
     pairingPanel(branchId, { set: (fn) => { tick = fn; } }),
+    enrolment.card,
     h("section", { class: "card", "aria-labelledby": "agents-title" }, h("h2", { id: "agents-title" }, "Agents"), list));
   const refresh = debounce(load, 300);
   const stops = [live.on("connect", refresh), live.on("agent:status", (e) => e.branchId === branchId && refresh())];
-  await load();
+  await Promise.all([load(), enrolment.reload()]);
   return () => { clearInterval(timer); stops.forEach((stop) => stop()); };
 }

@@ -1,7 +1,7 @@
 """Print jobs: the ``sent_to_printer`` state (a printer without a status channel took the job).
 
-Revision ID: 0005_sent_to_printer
-Revises: 0003_tickets
+Revision ID: 0008_sent_to_printer
+Revises: 0007_releases
 Create Date: 2026-12-01
 
 Only the CHECK constraint on ``print_jobs.state`` changes. On SQLite batch mode rebuilds
@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_sent_to_printer"
-down_revision: str | None = "0003_tickets"
+revision: str = "0008_sent_to_printer"
+down_revision: str | None = "0007_releases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -51,6 +51,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0003_tickets: such jobs become ``unconfirmed`` (not known to have printed)."""
+    """Back to 0007_releases: such jobs become ``unconfirmed`` (not known to have printed)."""
     op.execute("UPDATE print_jobs SET state = 'unconfirmed' WHERE state = 'sent_to_printer'")
     _keeping_events(_check(OLD_STATES))

@@ -1,0 +1,156 @@
+"""The supervisor rolls back a new version that does not confirm, and runs the rest as is.
+
+Real processes: each build's ``chit-agent`` is a script the supervisor starts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.updates.layout import Layout, PendingUpdate
+from agent.updates.supervisor import RESTART_EXIT_CODE, supervise
+from agent.updates.updater import RESTART_EXIT_CODE as AGENT_RESTART_CODE
+from tests.updates_support import ROOT, make_build
+
+
+def _layout(tmp_path: Path, new_kind: str, code: int = 3) -> Layout:
+    layout = Layout(tmp_path / "opt")
+    layout.install(make_build(tmp_path / "dist", "1.0.0", "exits", code=0), "1.0.0")
+    layout.install(make_build(tmp_path / "dist", "1.1.0", new_kind, code=code), "1.1.0")
+    return layout
+
+
+def _pending(layout: Layout, deadline_in: float) -> None:
+    now = time.time()
+    layout.set_pending(PendingUpdate("1.0.0", "1.1.0", now, now + deadline_in))
+    layout.switch("1.1.0")
+
+
+def test_the_restart_codes_agree() -> None:
+    assert RESTART_EXIT_CODE == AGENT_RESTART_CODE == 75
+
+
+def test_a_version_that_never_connects_is_stopped_and_rolled_back(tmp_path: Path) -> None:
+    layout = _layout(tmp_path, "sleeper")
+    _pending(layout, deadline_in=1.0)
+    started = time.monotonic()
+    assert supervise(layout, ["run"], poll=0.1, grace=5) == RESTART_EXIT_CODE
+    assert 0.9 <= time.monotonic() - started < 10
+    assert layout.current_version() == "1.0.0"
+    assert layout.pending() is None
+    [outcome] = layout.outcomes()
+    assert (outcome.step, outcome.version, outcome.from_version) == (
+        "rolled_back",
+        "1.1.0",
+        "1.0.0",
+    )
+    assert "did not connect" in outcome.detail
+    assert layout.bad_versions() == {"1.1.0"}
+    # The service manager starts the supervisor again: the previous version runs.
+    assert supervise(layout, ["run"], poll=0.1) == 0
+
+
+def test_a_version_that_exits_before_confirming_is_rolled_back(tmp_path: Path) -> None:
+    layout = _layout(tmp_path, "exits", code=3)
+    _pending(layout, deadline_in=60)
+    assert supervise(layout, ["run"], poll=0.1) == RESTART_EXIT_CODE
+    assert layout.current_version() == "1.0.0"
+    assert "exited with code 3" in layout.outcomes()[0].detail
+
+
+def test_a_deadline_passed_while_down_is_rolled_back_before_anything_runs(tmp_path: Path) -> None:
+    layout = _layout(tmp_path, "sleeper")
+    _pending(layout, deadline_in=-1)
+    assert supervise(layout, ["run"], poll=0.1) == 0  # 1.0.0 ran and exited 0
+    assert layout.current_version() == "1.0.0"
+    assert layout.outcomes()[0].step == "rolled_back"
+
+
+def test_no_pending_update_just_runs_the_current_version(tmp_path: Path) -> None:
+    layout = _layout(tmp_path, "exits", code=0)
+    layout.switch("1.1.0")
+    assert supervise(layout, ["run"], poll=0.1) == 0
+    assert layout.current_version() == "1.1.0" and layout.outcomes() == []
+
+
+def test_the_old_version_switching_to_the_new_one_is_not_rolled_back(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "opt")
+    layout.install(make_build(tmp_path / "a", "1.0.0", "switcher", target="1.1.0"), "1.0.0")
+    layout.install(make_build(tmp_path / "b", "1.1.0", "sleeper"), "1.1.0")
+    layout.switch("1.0.0")
+    assert supervise(layout, ["run"], poll=0.1) == RESTART_EXIT_CODE
+    assert layout.current_version() == "1.1.0"
+    pending = layout.pending()
+    assert pending is not None and pending.to_version == "1.1.0"
+    assert layout.outcomes() == []
+
+
+def test_the_pointer_file_layout_switches_too(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "opt", symlink=False)
+    layout.install(make_build(tmp_path / "dist", "1.0.0", "exits", code=0), "1.0.0")
+    layout.install(make_build(tmp_path / "dist", "1.1.0", "exits", code=0), "1.1.0")
+    layout.switch("1.0.0")
+    layout.switch("1.1.0")
+    assert (layout.root / "current.txt").read_text() == "1.1.0"
+    assert layout.current_version() == "1.1.0"
+    assert not (layout.root / "current").exists()
+
+
+def test_a_build_with_paths_outside_its_folder_is_not_installed(
+    tmp_path: Path,
+) -> None:
+    import io
+    import tarfile
+
+    layout = Layout(tmp_path / "opt")
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as tar:
+        info = tarfile.TarInfo("../escaped")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(tarfile.OutsideDestinationError):
+        layout.install(bad, "2.0.0")
+    assert not layout.installed("2.0.0") and not (tmp_path / "opt" / "escaped").exists()
+
+
+def test_the_command_line_runs_the_current_version(tmp_path: Path) -> None:
+    layout = _layout(tmp_path, "exits", code=4)
+    layout.switch("1.1.0")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.updates.supervisor",
+            "--install-root",
+            str(layout.root),
+            "--",
+            "run",
+            "--headless",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 4
+
+
+def test_a_build_without_its_program_is_not_installed(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    from agent.updates.layout import LayoutError
+
+    empty = tmp_path / "empty.tar.gz"
+    with tarfile.open(empty, "w:gz") as tar:
+        info = tarfile.TarInfo("README")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    layout = Layout(tmp_path / "opt")
+    with pytest.raises(LayoutError):
+        layout.install(empty, "2.0.0")
+    assert not layout.installed("2.0.0")

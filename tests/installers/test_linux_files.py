@@ -1,0 +1,78 @@
+"""The Linux package's files, checked without building it: the udev rule is current, the unit
+runs as its own user with the hardening it promises, the shell scripts parse."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent import udev_rules
+from agent.usb_ids import USB_VENDORS
+from tests.installers.debroot import env_file, unit_settings
+
+DEB = Path(__file__).resolve().parents[2] / "installers" / "linux" / "deb"
+
+
+def test_the_udev_rule_is_current() -> None:
+    shipped = (DEB / udev_rules.FILE_NAME).read_text()
+    assert shipped == udev_rules.rules(), "run: python -m agent.udev_rules > " + str(
+        DEB / udev_rules.FILE_NAME
+    )
+
+
+def test_the_udev_rule_covers_class_7_and_every_pos_brand() -> None:
+    text = udev_rules.rules()
+    assert 'ENV{ID_USB_INTERFACES}=="*:07????:*", MODE="0660", GROUP="lp"' in text
+    for vendor_id, known in USB_VENDORS.items():
+        line = f'ATTR{{idVendor}}=="{vendor_id:04x}"'
+        # Generic chips share their ids with unrelated devices: class 7 only for them.
+        assert (line in text) is known.pos_brand, known.name
+
+
+def test_the_unit_runs_as_its_user_with_hardening_that_keeps_usb_and_the_network() -> None:
+    unit = unit_settings((DEB / "chit-agent.service").read_text())
+    assert unit["User"] == ["chit-agent"] and unit["SupplementaryGroups"] == ["lp"]
+    assert unit["Restart"] == ["always"]
+    assert unit["ExecStart"] == ["/opt/chit-agent/chit-agent run --headless"]
+    assert unit["StateDirectory"] == ["chit-agent"] and unit["LogsDirectory"] == ["chit-agent"]
+    for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "ProtectKernelModules"):
+        assert unit[key] == ["yes"], key
+    assert unit["ProtectSystem"] == ["strict"]
+    assert "PrivateDevices" not in unit and "PrivateNetwork" not in unit
+    assert set(unit["DeviceAllow"]) == {"char-usb_device rw", "char-usb rw"}
+    families = unit["RestrictAddressFamilies"][0].split()
+    assert {"AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"} <= set(families)
+
+
+def test_the_service_keeps_its_files_where_the_package_expects_them() -> None:
+    env = env_file((DEB / "system.env").read_text())
+    assert env == {
+        "CHIT_AGENT_CONFIG_DIR": "/var/lib/chit-agent",
+        "CHIT_AGENT_DATA_DIR": "/var/lib/chit-agent",
+        "CHIT_AGENT_LOG_DIR": "/var/log/chit-agent",
+    }
+
+
+@pytest.mark.parametrize("script", ["postinst", "prerm", "postrm", "chit-agent"])
+def test_the_shell_scripts_parse_with_dash(script: str) -> None:
+    shell = shutil.which("dash") or shutil.which("sh")
+    assert shell is not None
+    done = subprocess.run(
+        [shell, "-n", str(DEB / script)], capture_output=True, text=True, timeout=10
+    )
+    assert done.returncode == 0, done.stderr
+    assert (DEB / script).stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_packaging_without_a_frozen_build_says_what_to_run(tmp_path: Path) -> None:
+    script = DEB.parents[2] / "scripts" / "build-agent-package.sh"
+    done = subprocess.run(
+        ["bash", str(script), "deb", "--frozen", str(tmp_path / "none"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 1 and "run scripts/build-agent.sh first" in done.stderr
+    wrong = subprocess.run(["bash", str(script), "rpm"], capture_output=True, text=True, timeout=30)
+    assert wrong.returncode == 2 and "usage" in wrong.stderr
