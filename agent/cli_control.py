@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent import settings as store
-from agent.cli_printers import print_printers, result_text
+from agent.cli_printers import print_printers, result_text, status_text
 from agent.control import address
 from agent.control.client import ControlClient, ControlError, ServiceNotRunning, ServiceRefused
 from agent.settings import AgentSettings
@@ -70,7 +70,7 @@ def _status_lines(status: dict[str, Any], where: str) -> list[str]:
     printers = _printers(status)
     lines.append(f"printers: {len(printers)}")
     for p in sorted(printers, key=lambda p: p.name.lower()):
-        state_text = str(p.status.state) if p.status is not None else "unknown"
+        state_text = status_text(p)
         lines.append(f"  {p.name}  [{p.printer_id}]  {state_text}")
     return lines
 

@@ -31,7 +31,8 @@ class UnknownPrinter(Exception):
     """``test-print`` was given no printer the agent knows; the message lists the known ones."""
 
 
-def _status_text(printer: PrinterInfo) -> str:
+def status_text(printer: PrinterInfo) -> str:
+    """A printer's state in words: the state and its detail; the sentence for no status."""
     status = printer.status
     if status is None:
         return "unknown"
@@ -90,7 +91,7 @@ def print_printers(
     for p in printers:
         print(
             f"{p.printer_id:<40} {p.name[:28]:<28} {p.source:<7} {_path_text(p):<14} "
-            f"{_status_text(p)}"
+            f"{status_text(p)}"
         )
     print(f"{len(printers)} printer(s)", flush=True)
     for source, error in (errors or {}).items():
