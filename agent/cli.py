@@ -193,6 +193,14 @@ async def _test_print(settings: AgentSettings, target: str, as_json: bool) -> in
     return await cli_printers.test_print(_agent, settings, target, as_json)
 
 
+async def _set_channel(settings: AgentSettings, printer_id: str, channel: str) -> int:
+    """A running service applies (and keeps) the choice at once; without one, agent.json."""
+    served = await cli_control.set_channel(settings, printer_id, channel)
+    if served is not None:
+        return served
+    return cli_printers.set_channel(printer_id, channel)
+
+
 async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
     served = await cli_control.pair(settings, code, hub_url)
     if served is not None:
@@ -337,9 +345,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _config(args)
     if command == "simulate":
         return asyncio.run(_simulate(args.count, not args.no_mdns))
-    if command == "printers":
-        return cli_printers.set_channel(args.printer_id, args.channel)
     settings = store.load()
+    if command == "printers":
+        return asyncio.run(_set_channel(settings, args.printer_id, args.channel))
     if command == "run":
         logs.setup(args.verbose, console=False, json_lines=args.json_logs)
         if getattr(args, "hub", None):

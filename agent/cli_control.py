@@ -111,6 +111,19 @@ async def test_print(settings: AgentSettings, target: str, as_json: bool) -> int
     return await with_service(settings, run)
 
 
+async def set_channel(settings: AgentSettings, printer_id: str, channel: str) -> int | None:
+    """``chit-agent printers channel`` through the service (None: no service)."""
+
+    async def run(client: ControlClient) -> int:
+        result = await client.call("printer.channel", {"printer": printer_id, "channel": channel})
+        printer = PrinterInfo.model_validate(result["printer"])
+        chosen = printer.status_channel or "not known yet"
+        print(f"{printer.printer_id}: status channel {chosen}; {status_text(printer)}")
+        return 0
+
+    return await with_service(settings, run)
+
+
 async def discover(settings: AgentSettings, as_json: bool) -> int | None:
     """``chit-agent discover`` through the service: it scans, we list (None: no service)."""
 

@@ -46,7 +46,8 @@ def status_text(printer: PrinterInfo) -> str:
 def set_channel(printer_id: str, name: str) -> int:
     """``printers channel ID CHANNEL|auto``: keep the choice in agent.json; 0 done, 2 bad name.
 
-    A running agent applies it at its next scan (it re-reads the choices from agent.json).
+    Used when no agent service runs (a running service is asked instead, agent.cli_control);
+    an agent run from this agent.json applies it at its next scan (it re-reads the choices).
     """
     try:
         channel = None if name.strip().lower() == "auto" else status_channel(name)

@@ -3,6 +3,8 @@ by a running agent at its next scan, and :meth:`Agent.apply_status_channel` (the
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agent import cli
@@ -46,12 +48,16 @@ async def test_a_running_agent_picks_up_the_cli_choice_at_its_next_scan() -> Non
     [printer] = agent.printers()
     assert printer.status_channel == "escpos"
     assert printer.status is not None and printer.status.state is PrinterState.ONLINE
-    assert cli.main(["printers", "channel", printer.printer_id, "none"]) == 0
+    assert (
+        await asyncio.to_thread(cli.main, ["printers", "channel", printer.printer_id, "none"]) == 0
+    )
     await agent.scan()
     [printer] = agent.printers()
     assert printer.status_channel == "none"
     assert printer.status is not None and printer.status.state is PrinterState.NO_STATUS
-    assert cli.main(["printers", "channel", printer.printer_id, "auto"]) == 0
+    assert (
+        await asyncio.to_thread(cli.main, ["printers", "channel", printer.printer_id, "auto"]) == 0
+    )
     await agent.scan()
     assert agent.printers()[0].status_channel == "escpos"
     await agent.stop()
