@@ -30,7 +30,7 @@ Sender = Callable[[PrinterActionResult], Awaitable[None]]
 
 def command_set(info: PrinterInfo) -> CommandSet:
     """Star commands for a printer in Star mode (its status channel), ESC/POS otherwise."""
-    return "star" if getattr(info, "status_channel", None) == "star" else "escpos"
+    return "star" if info.status_channel == "star" else "escpos"
 
 
 def action_of(request: ActionRequest) -> Literal["drawer", "buzz"]:
@@ -67,7 +67,10 @@ class ActionRunner:
                     request, started, error=ErrorInfo(code="no_buzzer", message=message)
                 )
         try:
-            status = await coordinator.command(lambda status: _bytes(request, commands, status))
+            # The command set is read after the status: a first contact detects the channel.
+            status = await coordinator.command(
+                lambda status: _bytes(request, command_set(coordinator.info), status)
+            )
         except PrintFailed as exc:
             return self._result(request, started, exc.status, exc.error)
         log.info(

@@ -1,4 +1,4 @@
-"""``chit-agent``: the agent's command line (run, pair, discover, test-print, simulate, config).
+"""``chit-agent``: the command line (run, pair, discover, test-print, simulate, printers, config).
 
 This is the composition root: the only place outside ``agent.tray`` that names the tray,
 imported lazily so the core and the headless agent run without Qt installed. Settings come
@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--count", type=int, default=3, help="how many (default: 3)")
     simulate.add_argument("--no-mdns", action="store_true", help="do not announce over mDNS")
+    printers = sub.add_parser("printers", help="per-printer settings")
+    per_printer = printers.add_subparsers(dest="printers_command", required=True)
+    channel = per_printer.add_parser(
+        "channel",
+        help="how a printer reports its status: escpos, star, queue, none, or auto (detect)",
+    )
+    channel.add_argument("printer_id", help="the printer's id (see chit-agent discover)")
+    channel.add_argument("channel", help="escpos | star | queue | none | auto")
     config = sub.add_parser("config", help="show or change the settings in agent.json")
     config.add_argument("--hub", help="hub URL")
     config.add_argument("--token", help="device token (stored readable by this user only)")
@@ -183,6 +191,14 @@ async def _test_print(settings: AgentSettings, target: str, as_json: bool) -> in
     if served is not None:
         return served
     return await cli_printers.test_print(_agent, settings, target, as_json)
+
+
+async def _set_channel(settings: AgentSettings, printer_id: str, channel: str) -> int:
+    """A running service applies (and keeps) the choice at once; without one, agent.json."""
+    served = await cli_control.set_channel(settings, printer_id, channel)
+    if served is not None:
+        return served
+    return cli_printers.set_channel(printer_id, channel)
 
 
 async def _pair(settings: AgentSettings, code: str, hub_url: str | None) -> int:
@@ -330,6 +346,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "simulate":
         return asyncio.run(_simulate(args.count, not args.no_mdns))
     settings = store.load()
+    if command == "printers":
+        return asyncio.run(_set_channel(settings, args.printer_id, args.channel))
     if command == "run":
         logs.setup(args.verbose, console=False, json_lines=args.json_logs)
         if getattr(args, "hub", None):

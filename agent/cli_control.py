@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent import settings as store
-from agent.cli_printers import print_printers, result_text
+from agent.cli_printers import print_printers, result_text, status_text
 from agent.control import address
 from agent.control.client import ControlClient, ControlError, ServiceNotRunning, ServiceRefused
 from agent.settings import AgentSettings
@@ -70,7 +70,7 @@ def _status_lines(status: dict[str, Any], where: str) -> list[str]:
     printers = _printers(status)
     lines.append(f"printers: {len(printers)}")
     for p in sorted(printers, key=lambda p: p.name.lower()):
-        state_text = str(p.status.state) if p.status is not None else "unknown"
+        state_text = status_text(p)
         lines.append(f"  {p.name}  [{p.printer_id}]  {state_text}")
     return lines
 
@@ -107,6 +107,19 @@ async def test_print(settings: AgentSettings, target: str, as_json: bool) -> int
         name = known.get(result["printerId"], result["printerId"])
         print(json.dumps(result, indent=2) if as_json else result_text(result, name))
         return 0 if result["success"] else 1
+
+    return await with_service(settings, run)
+
+
+async def set_channel(settings: AgentSettings, printer_id: str, channel: str) -> int | None:
+    """``chit-agent printers channel`` through the service (None: no service)."""
+
+    async def run(client: ControlClient) -> int:
+        result = await client.call("printer.channel", {"printer": printer_id, "channel": channel})
+        printer = PrinterInfo.model_validate(result["printer"])
+        chosen = printer.status_channel or "not known yet"
+        print(f"{printer.printer_id}: status channel {chosen}; {status_text(printer)}")
+        return 0
 
     return await with_service(settings, run)
 

@@ -1,4 +1,5 @@
-"""``chit-agent discover``, ``test-print`` and ``simulate``: printers from the command line.
+"""``chit-agent discover``, ``test-print``, ``simulate`` and ``printers channel``: printers from
+the command line.
 
 ``test-print`` takes a printer id, a printer's name, or an address (``HOST:PORT``, or an IP
 address). Anything else is looked up among the printers the agent knows (configured, found
@@ -16,11 +17,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agent import settings as store
 from agent.discovery.manual import ManualEntryError, manual_printer
 from agent.service import Agent
-from agent.settings import AgentSettings
+from agent.settings import AgentSettings, BadChannel, status_channel
 from shared.events import PrinterTestRequest
-from shared.printers import PrinterInfo
+from shared.printers import NO_STATUS_DETAIL, PrinterInfo, PrinterState
 
 AgentFactory = Callable[[AgentSettings], Agent]
 
@@ -29,11 +31,36 @@ class UnknownPrinter(Exception):
     """``test-print`` was given no printer the agent knows; the message lists the known ones."""
 
 
-def _status_text(printer: PrinterInfo) -> str:
+def status_text(printer: PrinterInfo) -> str:
+    """A printer's state in words: the state and its detail; the sentence for no status."""
     status = printer.status
     if status is None:
         return "unknown"
-    return f"{status.state}" + (f" ({status.detail})" if status.detail else "")
+    if status.state is PrinterState.NO_STATUS:
+        return NO_STATUS_DETAIL  # a state of its own: it prints, nobody can say how it is
+    # ESC/POS is the usual case; a Star printer in Star mode says so.
+    channel = " [star]" if printer.status_channel == "star" else ""
+    return f"{status.state}" + (f" ({status.detail})" if status.detail else "") + channel
+
+
+def set_channel(printer_id: str, name: str) -> int:
+    """``printers channel ID CHANNEL|auto``: keep the choice in agent.json; 0 done, 2 bad name.
+
+    Used when no agent service runs (a running service is asked instead, agent.cli_control);
+    an agent run from this agent.json applies it at its next scan (it re-reads the choices).
+    """
+    try:
+        channel = None if name.strip().lower() == "auto" else status_channel(name)
+    except BadChannel as exc:
+        print(f"error: {exc}, or auto", file=sys.stderr)
+        return 2
+    store.store_channel(printer_id, channel)
+    if channel is None:
+        print(f"{printer_id}: status channel detected again at first contact")
+    else:
+        print(f"{printer_id}: status channel set to {channel}")
+    print("A running agent applies it at its next scan.", file=sys.stderr)
+    return 0
 
 
 def _path_text(printer: PrinterInfo) -> str:
@@ -65,7 +92,7 @@ def print_printers(
     for p in printers:
         print(
             f"{p.printer_id:<40} {p.name[:28]:<28} {p.source:<7} {_path_text(p):<14} "
-            f"{_status_text(p)}"
+            f"{status_text(p)}"
         )
     print(f"{len(printers)} printer(s)", flush=True)
     for source, error in (errors or {}).items():
@@ -118,6 +145,12 @@ def resolve(target: str, printers: Sequence[PrinterInfo]) -> str:
 
 def result_text(result: dict[str, Any], name: str) -> str:
     where = f"{name} ({result['printerId']})" if name != result["printerId"] else name
+    state = (result.get("status") or {}).get("state")
+    if result["success"] and state == PrinterState.NO_STATUS:
+        return (
+            f"sent a test page to {where} in {result['durationMs']} ms; the printer does not "
+            f"report status, so check the paper (correlation id {result['correlationId']})"
+        )
     if result["success"]:
         return (
             f"printed a test page on {where} in {result['durationMs']} ms "

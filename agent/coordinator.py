@@ -11,6 +11,12 @@ printer reports paper out, cover open, an error or no reply right after): the by
 printed in full, in part or not at all, and an ESC/POS printer that went offline keeps what
 it received and may print it once the fault is cleared, so no status proves it did not print
 (:class:`PrintUnconfirmed`, never retried by itself).
+
+What "the status" is depends on the printer's status channel: set by hand (an override kept in
+the agent's settings), known from discovery (a USB printer without a bulk-IN endpoint), or
+detected at first contact (agent.transports.channels.detect_channel; a printer that takes the
+questions and answers none for a few rounds has none). A printer without a status channel is
+never asked anything: it prints unchecked, and its prints are "sent", never "printed".
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from agent.faults import blocking_error
-from agent.transports import Transport, TransportError, TransportTimeout, query_status
-from shared.printers import PrinterInfo, PrinterState, PrinterStatus
+from agent.transports import Transport, TransportError, TransportTimeout
+from agent.transports.channels import SILENT_ROUNDS_FOR_NONE, detect_channel, query_channel
+from shared.escpos.status import parse_status
+from shared.printers import PrinterInfo, PrinterState, PrinterStatus, StatusChannel
 from shared.wire import ErrorInfo
 
 log = logging.getLogger("chit.agent.printer")
@@ -84,8 +92,13 @@ class PrinterCoordinator:
         opener: Opener,
         io_timeout: float,
         on_status: StatusListener | None = None,
+        channel_override: StatusChannel | None = None,
     ) -> None:
-        self.info = info
+        self._override = channel_override
+        self._discovered: StatusChannel | None = info.status_channel
+        self._detected: StatusChannel | None = None
+        self._silent_rounds = 0
+        self.info = self._with_channel(info)
         self.status: PrinterStatus = info.status or unreachable("not checked yet")
         self._opener = opener
         self._timeout = io_timeout
@@ -104,6 +117,26 @@ class PrinterCoordinator:
     def snapshot(self) -> PrinterInfo:
         """The printer's info with its latest status."""
         return self.info.model_copy(update={"status": self.status})
+
+    @property
+    def channel(self) -> StatusChannel | None:
+        """The status channel in use: by hand, else from discovery, else detected (or None)."""
+        return self._override or self._discovered or self._detected
+
+    def set_info(self, info: PrinterInfo) -> None:
+        """What a later scan learnt; the channel set by hand or detected is kept."""
+        self._discovered = info.status_channel
+        self.info = self._with_channel(info)
+
+    async def set_channel(self, channel: StatusChannel | None) -> PrinterStatus:
+        """Set the status channel by hand (None: detect it again), then read the status."""
+        async with self._lock:
+            self._override, self._detected, self._silent_rounds = channel, None, 0
+            self.info = self._with_channel(self.info)
+        return await self.refresh()
+
+    def _with_channel(self, info: PrinterInfo) -> PrinterInfo:
+        return info.model_copy(update={"status_channel": self.channel})
 
     async def refresh(self) -> PrinterStatus:
         """Read the status from the hardware and notify the listener on change."""
@@ -167,12 +200,30 @@ class PrinterCoordinator:
             await self._drop_transport()
 
     async def _read_status(self) -> PrinterStatus:
+        timeout = min(self._timeout, 1.5)
         try:
             transport = await self._ensure_transport()
-            return await query_status(transport, min(self._timeout, 1.5), keep=self._keep_bytes)
+            channel = self.channel or await self._detect(transport, timeout)
+            if channel is None:
+                return parse_status(None, checked_at=datetime.now(UTC))
+            return await query_channel(transport, channel, timeout, keep=self._keep_bytes)
         except TransportError as exc:
+            self._silent_rounds = 0  # "silent" counts rounds in a row that took every question
             await self._drop_transport()
             return unreachable(exc.message)
+
+    async def _detect(self, transport: Transport, timeout: float) -> StatusChannel | None:
+        """One detection round; ``none`` once the printer stayed silent a few rounds."""
+        found = await detect_channel(transport, timeout)
+        if found is None:
+            self._silent_rounds += 1
+            if self._silent_rounds < SILENT_ROUNDS_FOR_NONE:
+                return None
+            found = "none"
+        log.info("printer status channel", extra={"printer_id": self.printer_id, "channel": found})
+        self._detected = found
+        self.info = self._with_channel(self.info)
+        return found
 
     def _keep_bytes(self, replies: list[int | None]) -> None:
         self.status_bytes, self.status_bytes_at = list(replies), datetime.now(UTC)

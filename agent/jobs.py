@@ -10,7 +10,8 @@ A job is retried only while nothing was sent. Once its bytes went out, it ends `
 agent.coordinator); a job found in ``printing`` when the agent starts (it stopped between the
 write and recording the outcome) is ``unconfirmed`` too. An unconfirmed job is never printed
 again by itself: staff may reprint it, as a new job marked as a copy (``copy_of``), which
-prints "COPY" at its top.
+prints "COPY" at its top. On a printer without a status channel a job whose bytes all went
+out ends ``sent_to_printer``: sent, not known to be printed, and final like ``printed``.
 """
 
 from __future__ import annotations
@@ -252,35 +253,36 @@ class JobRunner:
         Returns the error to wait on when the job is to be tried again.
         """
         try:
-            error = await self._attempt(job)
+            error, confirmed = await self._attempt(job)
         except PrintUnconfirmed as unconfirmed:
             await self._finish(job, "unconfirmed", unconfirmed.error)
             return None
         if error is None:
-            await self._finish(job, "printed")
+            await self._finish(job, "printed" if confirmed else "sent_to_printer")
             return None
         if error.code not in RETRYABLE:
             await self._finish(job, "failed", error)
             return None
         return error
 
-    async def _attempt(self, job: PrintJobDispatch) -> ErrorInfo | None:
+    async def _attempt(self, job: PrintJobDispatch) -> tuple[ErrorInfo | None, bool]:
+        """The error that stopped the job (None: written), and whether a status confirmed it."""
         coordinator = self._find(job.printer_id)
         if coordinator is None:
-            return ErrorInfo(
-                code="unknown_printer", message=f"this agent has no printer {job.printer_id} (yet)"
-            )
+            message = f"this agent has no printer {job.printer_id} (yet)"
+            return ErrorInfo(code="unknown_printer", message=message), False
         try:
             data = job_bytes(job, coordinator)
         except Exception as exc:
-            return ErrorInfo(code="render_failed", message=f"cannot build the job: {exc}"[:2000])
+            message = f"cannot build the job: {exc}"[:2000]
+            return ErrorInfo(code="render_failed", message=message), False
         try:
-            await coordinator.print_bytes(data, before_write=lambda: self._printing(job))
+            after = await coordinator.print_bytes(data, before_write=lambda: self._printing(job))
         except PrintUnconfirmed:
             raise
         except PrintFailed as exc:
-            return exc.error
-        return None
+            return exc.error, False
+        return None, after.confirmed
 
     async def _printing(self, job: PrintJobDispatch) -> None:
         await self._spool.mark(job.job_id, "printing")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from agent import __version__, diagnostics, logs
+from agent import settings as settings_file
 from agent.actions import ActionRunner
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
@@ -31,7 +32,7 @@ from agent.link import HubLink
 from agent.registration import until_acked
 from agent.render import render_test_page
 from agent.scanner import Scanner, ScanReport
-from agent.settings import AgentSettings, data_dir
+from agent.settings import AgentSettings, channel_overrides, data_dir, with_channel
 from agent.spool import Spool
 from agent.transports import Transport, open_transport
 from shared.diagnostics import DiagnosticsBundle, DiagnosticsRequest, DiagnosticsUpload, LinkInfo
@@ -56,7 +57,7 @@ from shared.events import (
     parse,
 )
 from shared.namespaces import Namespace
-from shared.printers import PrinterInfo, PrinterStatus
+from shared.printers import PrinterInfo, PrinterStatus, StatusChannel
 from shared.wire import ErrorInfo, WireModel
 
 if TYPE_CHECKING:
@@ -121,6 +122,8 @@ class Agent:
         self.last_scan: ScanReport | None = None
         self._stop = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
+        #: The status channel each printer was last announced with (a detected one is re-sent).
+        self._announced_channel: dict[str, StatusChannel | None] = {}
         #: 0, or RESTART_EXIT_CODE once an update switched versions (the CLI exits with it).
         self.exit_code = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -231,28 +234,41 @@ class Agent:
         report = await self.scanner.scan()
         self.last_scan = report
         await self._apply(report.diff)
+        await self._reload_channels()
         return report
 
+    async def _reload_channels(self) -> None:
+        """Apply status channels changed in agent.json since (``chit-agent printers channel``)."""
+        stored = await asyncio.to_thread(settings_file.stored_channels)
+        if stored is None or stored == self.settings.printer_channels:
+            return
+        old = channel_overrides(self.settings.printer_channels)
+        new = channel_overrides(stored)
+        self.settings = self.settings.with_changes(printer_channels=stored)
+        for printer_id in sorted(old.keys() | new.keys()):
+            if old.get(printer_id) != new.get(printer_id):
+                await self.apply_status_channel(printer_id, new.get(printer_id), persist=False)
+
     async def _apply(self, diff: ScanDiff) -> None:
+        overrides = channel_overrides(self.settings.printer_channels)
         for info in diff.added:
             coordinator = PrinterCoordinator(
-                info, self._open, self.settings.io_timeout, self._status_changed
+                info,
+                self._open,
+                self.settings.io_timeout,
+                self._status_changed,
+                channel_override=overrides.get(info.printer_id),
             )
             self.coordinators[info.printer_id] = coordinator
             await coordinator.refresh()
-            await self._emit(
-                "printer:discovered",
-                PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
-            )
+            await self._announce_printer(coordinator)
         for info in diff.updated:
             coordinator = self.coordinators[info.printer_id]
-            coordinator.info = info
-            await self._emit(
-                "printer:discovered",
-                PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
-            )
+            coordinator.set_info(info)
+            await self._announce_printer(coordinator)
         for info in diff.removed:
             gone = self.coordinators.pop(info.printer_id, None)
+            self._announced_channel.pop(info.printer_id, None)
             if gone is not None:
                 await gone.close()
             await self._emit(
@@ -261,6 +277,36 @@ class Agent:
             )
         if diff:
             self._changed()
+
+    async def _announce_printer(self, coordinator: PrinterCoordinator) -> None:
+        """``printer:discovered`` with what the agent knows of the printer now."""
+        self._announced_channel[coordinator.printer_id] = coordinator.channel
+        await self._emit(
+            "printer:discovered",
+            PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
+        )
+
+    async def apply_status_channel(
+        self, printer_id: str, channel: StatusChannel | None, *, persist: bool = True
+    ) -> PrinterInfo | None:
+        """Set a printer's status channel by hand (None: detect it again); None if unknown.
+
+        The choice is kept in the agent's settings (``printer_channels``, agent.json unless
+        ``persist`` is False), applied to the printer's coordinator at once, its status read
+        again, and the printer announced to the hub with it. The CLI's ``printers channel``
+        and the hub's ``printer:configure`` (statusChannel) both come here.
+        """
+        entries = with_channel(self.settings.printer_channels, printer_id, channel)
+        self.settings = self.settings.with_changes(printer_channels=entries)
+        if persist:
+            await asyncio.to_thread(settings_file.store_channel, printer_id, channel)
+        coordinator = self.coordinators.get(printer_id)
+        if coordinator is None:
+            return None
+        await coordinator.set_channel(channel)
+        await self._announce_printer(coordinator)
+        self._changed()
+        return coordinator.snapshot()
 
     async def refresh_all(self) -> None:
         """Poll every printer's status (in parallel; each bounded by its timeout)."""
@@ -276,6 +322,9 @@ class Agent:
         )
         if self.jobs is not None:
             self.jobs.printer_changed(coordinator.printer_id)
+        known = coordinator.printer_id in self._announced_channel
+        if known and self._announced_channel[coordinator.printer_id] != coordinator.channel:
+            await self._announce_printer(coordinator)  # the channel was detected just now
         if coordinator.printer_id in self.coordinators:
             await self._emit(
                 "printerStatusUpdate",

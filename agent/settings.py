@@ -18,6 +18,8 @@ from typing import Any
 
 import platformdirs
 
+from shared.printers import STATUS_CHANNELS, StatusChannel
+
 APP = "chit-agent"
 SETTINGS_FILE = "agent.json"
 TOKEN_FILE = "token"
@@ -59,6 +61,8 @@ class AgentSettings:
     queues: bool = True
     #: Path choices for printers reachable two ways: "PRINTER_ID=direct" or "PRINTER_ID=queue".
     printer_paths: tuple[str, ...] = ()
+    #: Status channels set by hand: "PRINTER_ID=escpos|star|queue|none" (others: detected).
+    printer_channels: tuple[str, ...] = ()
     scan_interval: float = 60.0
     status_interval: float = 5.0
     heartbeat_interval: float = 15.0
@@ -84,7 +88,7 @@ class AgentSettings:
         return replace(self, **changes)
 
 
-_TUPLES = {"manual_printers", "subnets", "printer_paths"}
+_TUPLES = {"manual_printers", "subnets", "printer_paths", "printer_channels"}
 _FLOATS = {
     "scan_interval",
     "status_interval",
@@ -94,6 +98,51 @@ _FLOATS = {
     "update_confirm_seconds",
 }
 _BOOLS = {"mdns", "usb", "queues", "start_at_login"}
+
+
+class BadChannel(ValueError):
+    """A status channel that is not one of :data:`shared.printers.STATUS_CHANNELS`."""
+
+
+def status_channel(name: str) -> StatusChannel:
+    """The channel called ``name`` (any case), or BadChannel saying which ones there are."""
+    for channel in STATUS_CHANNELS:
+        if channel == name.strip().lower():
+            return channel
+    raise BadChannel(f"{name!r} is not a status channel: use one of {', '.join(STATUS_CHANNELS)}")
+
+
+def channel_overrides(entries: tuple[str, ...]) -> dict[str, StatusChannel]:
+    """``printer_channels`` as {printer id: channel}; a malformed entry is skipped."""
+    found: dict[str, StatusChannel] = {}
+    for entry in entries:
+        printer_id, sep, name = entry.rpartition("=")
+        try:
+            if sep and printer_id.strip():
+                found[printer_id.strip()] = status_channel(name)
+        except BadChannel:
+            continue
+    return found
+
+
+def with_channel(
+    entries: tuple[str, ...], printer_id: str, channel: StatusChannel | None
+) -> tuple[str, ...]:
+    """``printer_channels`` with one printer's entry replaced (None: removed, detect again)."""
+    kept = tuple(e for e in entries if e.rpartition("=")[0].strip() != printer_id)
+    return kept if channel is None else (*kept, f"{printer_id}={channel}")
+
+
+def store_channel(
+    printer_id: str, channel: StatusChannel | None, directory: Path | None = None
+) -> tuple[str, ...]:
+    """Keep one printer's status channel in agent.json (None: forget it); the stored entries.
+
+    Starts from what the file holds, so an environment override is never written into it.
+    """
+    entries = with_channel(load_stored(directory).printer_channels, printer_id, channel)
+    update({"printer_channels": entries}, directory)
+    return entries
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -114,6 +163,22 @@ def _stored(path: Path) -> dict[str, Any]:
     stored: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     names = {f.name for f in fields(AgentSettings)}
     return {k: v for k, v in stored.items() if k in names}
+
+
+def stored_channels(directory: Path | None = None) -> tuple[str, ...] | None:
+    """``printer_channels`` as agent.json holds it now (None: no file, or the environment
+    overrides it): a running agent picks up ``chit-agent printers channel`` from here."""
+    if ENV_PREFIX + "PRINTER_CHANNELS" in os.environ:
+        return None
+    path = (directory or config_dir()) / SETTINGS_FILE
+    try:
+        stored = _stored(path)
+    except (OSError, ValueError):
+        return None
+    if not path.exists():
+        return None
+    result: tuple[str, ...] = _coerce("printer_channels", stored.get("printer_channels", ()))
+    return result
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:

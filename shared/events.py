@@ -181,7 +181,9 @@ class PrintJobDispatch(WireModel):
         return self
 
 
-JobState = Literal["queued", "sent", "printing", "printed", "failed", "expired", "unconfirmed"]
+JobState = Literal[
+    "queued", "sent", "printing", "printed", "failed", "expired", "unconfirmed", "sent_to_printer"
+]
 
 
 class PrintJobUpdate(WireModel):
@@ -190,6 +192,8 @@ class PrintJobUpdate(WireModel):
     ``unconfirmed`` means the bytes may have reached the printer but nobody knows whether it
     printed (the agent stopped mid-job, or the printer reported a fault right after the write);
     ``error`` says why. Such a job is never printed again by itself: staff may reprint a copy.
+    ``sent_to_printer`` is the normal end of a job on a printer that reports no status: the
+    printer took every byte, and nothing can say whether it printed.
     """
 
     job_id: Identifier

@@ -13,7 +13,13 @@ again by itself could print it twice, so it is final; staff decide, and a reprin
 marked as a copy.
 
 Every allowed move is one row of :data:`TRANSITIONS`; anything not in the table is illegal.
-``printed``, ``failed``, ``expired`` and ``unconfirmed`` have no way out: they are terminal.
+``sent_to_printer`` is the outcome on a printer without a status channel (shared.printers
+``none``): the write went through and no status read can confirm it printed. It is "sent",
+not "printed", and final like the others (printing it again could print it twice). It differs
+from ``sent``, which only says the hub handed the job to the agent.
+
+``printed``, ``failed``, ``expired``, ``unconfirmed`` and ``sent_to_printer`` have no way out:
+they are terminal.
 
 The module is sans-IO: the store and the services call :func:`transition` before they write.
 """
@@ -43,6 +49,8 @@ TRANSITIONS: Final[Mapping[tuple[JobState, JobState], str]] = {
     ("printing", "queued"): "the agent was lost mid-job; redeliver with the same id",
     ("sent", "unconfirmed"): "the printer may or may not have printed it",
     ("printing", "unconfirmed"): "the printer may or may not have printed it",
+    ("sent", "sent_to_printer"): "the printer took it but reports no status",
+    ("printing", "sent_to_printer"): "the printer took it but reports no status",
 }
 
 #: States with no way out.

@@ -25,6 +25,9 @@ class PrinterState(StrEnum):
     #: Reached through an OS print queue that accepts jobs and reports no fault; the printer
     #: itself gave no status (a one-way path), so this is the queue's word, never "online".
     QUEUE_READY = "queue_ready"
+    #: The printer takes data but has no status channel (no bulk-IN endpoint, no reply to any
+    #: status query): it prints, but nobody can say whether it did. Never "online".
+    NO_STATUS = "no_status"
 
 
 class StatusSource(StrEnum):
@@ -35,8 +38,17 @@ class StatusSource(StrEnum):
     NONE = "none"
 
 
+#: How a printer reports its status, i.e. what the agent asks it, if anything.
+#: ``escpos``: ``DLE EOT n`` real-time replies (Epson and the ESC/POS clones). ``star``: Star
+#: Line Mode / StarPRNT automatic status (ASB) and the ``ENQ`` reply. ``queue``: only the OS
+#: print queue's own state. ``none``: nothing (a write-only printer): it prints unchecked.
+StatusChannel = Literal["escpos", "star", "queue", "none"]
+STATUS_CHANNELS: tuple[StatusChannel, ...] = ("escpos", "star", "queue", "none")
+
+
 class PrinterStatus(WireModel):
-    """What the printer itself answered to DLE EOT 1-4, plus the summary state."""
+    """What the printer reported through its status channel (DLE EOT 1-4, a Star ASB or ENQ
+    reply, its OS queue), or that it reports nothing, plus the summary state."""
 
     state: PrinterState
     #: None when the printer did not answer: we never claim "ok" without a reply.
@@ -61,10 +73,29 @@ class PrinterStatus(WireModel):
             PrinterState.ONLINE,
             PrinterState.PAPER_NEAR_END,
             PrinterState.QUEUE_READY,
+            PrinterState.NO_STATUS,
         )
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether this status is someone's word (the printer's or its queue's): a write
+        followed by a confirmed ready status printed; one followed by NO_STATUS was only sent."""
+        return self.state is not PrinterState.NO_STATUS
 
 
 UNKNOWN_STATUS = PrinterStatus(state=PrinterState.UNKNOWN, detail="no reply from printer")
+#: What the agent shows for a printer without a status channel.
+NO_STATUS_DETAIL = "prints; the printer does not report status"
+
+
+def no_status(checked_at: datetime | None = None) -> PrinterStatus:
+    """The status of a reachable printer that has no status channel."""
+    return PrinterStatus(
+        state=PrinterState.NO_STATUS,
+        detail=NO_STATUS_DETAIL,
+        checked_at=checked_at,
+        source=StatusSource.NONE,
+    )
 
 
 class Connection(StrEnum):
@@ -139,6 +170,8 @@ class PrinterInfo(WireModel):
     path: PrintPath | None = None
     #: Every way the agent found to reach it; the path can be changed among these.
     paths: list[PrintPath] | None = None
+    #: How it reports status (None: not known yet; detected at first contact, or set by hand).
+    status_channel: StatusChannel | None = None
 
 
 class AgentInfo(WireModel):

@@ -113,6 +113,7 @@ class Operations:
             "drawer": self.drawer,
             "buzz": self.buzz,
             "scan": self.scan,
+            "printer.channel": self.printer_channel,
             "pair": self.pair,
             "settings.get": self.settings_get,
             "settings.set": self.settings_set,
@@ -182,6 +183,20 @@ class Operations:
         """Sound one printer's buzzer."""
         printer_id = self._printer_id(params)
         return (await self.host.buzz(printer_id, requested_by="control")).to_wire()
+
+    async def printer_channel(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Set how a printer reports status (``channel``; ``auto``: detect it again)."""
+        printer_id = self._printer_id(params)
+        name = _text(params, "channel")
+        assert name is not None
+        try:
+            channel = None if name.strip().lower() == "auto" else store.status_channel(name)
+        except store.BadChannel as exc:
+            raise ProtocolError("invalid_params", f"{exc}, or auto") from None
+        printer = await self._agent().apply_status_channel(printer_id, channel)
+        if printer is None:
+            raise ProtocolError("unknown_printer", f"no printer {printer_id}")
+        return {"printer": printer.to_wire()}
 
     async def scan(self, params: dict[str, Any]) -> dict[str, Any]:
         """Run discovery now: how many printers are known, and what could not be scanned."""

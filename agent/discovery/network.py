@@ -12,10 +12,17 @@ from __future__ import annotations
 import ipaddress
 import logging
 
+from agent.transports.channels import probe_star, query_channel
 from agent.transports.errors import TransportError
-from agent.transports.status import DEFAULT_REPLY_TIMEOUT, probe_escpos, query_status
+from agent.transports.status import DEFAULT_REPLY_TIMEOUT, probe_escpos
 from agent.transports.tcp import DEFAULT_PORT, TcpTransport
-from shared.printers import Connection, DiscoverySource, PrinterInfo, PrinterStatus
+from shared.printers import (
+    Connection,
+    DiscoverySource,
+    PrinterInfo,
+    PrinterStatus,
+    StatusChannel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,7 @@ def network_printer(
     model: str | None = None,
     manufacturer: str | None = None,
     status: PrinterStatus | None = None,
+    status_channel: StatusChannel | None = None,
 ) -> PrinterInfo:
     """A network printer candidate."""
     host = normalize_host(host)
@@ -71,6 +79,7 @@ def network_printer(
         model=model[:200] if model else None,
         manufacturer=manufacturer[:200] if manufacturer else None,
         status=status,
+        status_channel=status_channel,
     )
 
 
@@ -81,15 +90,33 @@ async def probe_network_printer(
     connect_timeout: float = DEFAULT_PROBE_CONNECT_TIMEOUT,
     reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
 ) -> PrinterStatus | None:
-    """The printer's status if ``host:port`` speaks ESC/POS, else None (never raises)."""
+    """The printer's status if ``host:port`` speaks ESC/POS or Star, else None (never raises)."""
+    found = await probe_network_channel(
+        host, port, connect_timeout=connect_timeout, reply_timeout=reply_timeout
+    )
+    return found[0] if found is not None else None
+
+
+async def probe_network_channel(
+    host: str,
+    port: int = DEFAULT_PORT,
+    *,
+    connect_timeout: float = DEFAULT_PROBE_CONNECT_TIMEOUT,
+    reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
+) -> tuple[PrinterStatus, StatusChannel] | None:
+    """The status and status channel of a printer at ``host:port``: ``escpos`` when it answers
+    ``DLE EOT 1``, ``star`` when it answers ``ESC ACK SOH`` with an ASB; else None."""
     try:
         transport = await TcpTransport.connect(host, port, connect_timeout=connect_timeout)
     except TransportError:
         return None
     try:
+        channel: StatusChannel = "escpos"
         if await probe_escpos(transport, reply_timeout) is None:
-            return None
-        return await query_status(transport, reply_timeout)
+            if await probe_star(transport, reply_timeout) is None:
+                return None
+            channel = "star"
+        return await query_channel(transport, channel, reply_timeout), channel
     except TransportError as exc:
         log.debug("probe of %s:%s failed: %s", host, port, exc)
         return None

@@ -1,13 +1,14 @@
 """Subnet sweep: try the raw printing port on every host of the configured networks.
 
 Port 9100 is also used by laser printers and other software, so an open port is not enough:
-a host counts only when it answers ``DLE EOT 1`` with exactly one valid status byte, without
+a host counts only when it answers ``DLE EOT 1`` with exactly one valid status byte (or, a Star
+printer in Star mode, ``ESC ACK SOH`` with exactly one automatic status packet), without
 having spoken first. Each probe is bounded (a short connect timeout, a short reply timeout)
 and at most ``concurrency`` run at once, so a /24 takes a second or two and a /22 about ten.
 Larger networks are refused: a sweep is for the shop's LAN, not for the internet.
 
-Caveat: the probe sends three bytes (``10 04 01``) to whatever listens; PCL/PostScript
-printers ignore them, but sweep only networks you know.
+Caveat: the probe sends a few bytes (``10 04 01``, then ``1b 06 01``) to whatever listens;
+PCL/PostScript printers ignore them, but sweep only networks you know.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from agent.discovery.network import (
     DEFAULT_PROBE_CONNECT_TIMEOUT,
     network_printer,
-    probe_network_printer,
+    probe_network_channel,
 )
 from agent.transports.status import DEFAULT_REPLY_TIMEOUT
 from agent.transports.tcp import DEFAULT_PORT
@@ -73,14 +74,17 @@ async def _probe(
     connect_timeout: float,
     reply_timeout: float,
 ) -> PrinterInfo | None:
-    """One host: a candidate when it answers ESC/POS status."""
+    """One host: a candidate when it answers ESC/POS or Star status."""
     async with gate:
-        status = await probe_network_printer(
+        found = await probe_network_channel(
             str(host), port, connect_timeout=connect_timeout, reply_timeout=reply_timeout
         )
-    if status is None:
+    if found is None:
         return None
-    return network_printer(str(host), port, DiscoverySource.SWEEP, status=status)
+    status, channel = found
+    return network_printer(
+        str(host), port, DiscoverySource.SWEEP, status=status, status_channel=channel
+    )
 
 
 async def sweep(
@@ -91,7 +95,7 @@ async def sweep(
     connect_timeout: float = DEFAULT_SWEEP_CONNECT_TIMEOUT,
     reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
 ) -> list[PrinterInfo]:
-    """Every host of ``networks`` that answers ESC/POS status on ``port``."""
+    """Every host of ``networks`` that answers ESC/POS (or Star) status on ``port``."""
     hosts = sweep_hosts(networks)
     gate = asyncio.Semaphore(max(1, concurrency))
     async with asyncio.TaskGroup() as group:

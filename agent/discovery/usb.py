@@ -59,7 +59,8 @@ def _name(vendor_id: int, product_id: int, product: str | None, maker: str | Non
 
 def describe_usb_device(dev: Any) -> PrinterInfo | None:
     """The printer candidate for a pyusb device, or None when it is not a printer (blocking)."""
-    if find_printer_interface(dev) is None:
+    intf = find_printer_interface(dev)
+    if intf is None:
         return None
     vid, pid, path = int(dev.idVendor), int(dev.idProduct), usb_path(dev)
     serial = read_string(dev, "serial_number")
@@ -80,6 +81,8 @@ def describe_usb_device(dev: Any) -> PrinterInfo | None:
         model=product[:200] if product else None,
         profile=known.profile if known else None,
         paper_width_mm=known.paper_width_mm if known else None,
+        # No bulk-IN endpoint: no way back, so no status (known before any contact).
+        status_channel="none" if intf.in_endpoint is None else None,
     )
 
 

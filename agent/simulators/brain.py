@@ -29,6 +29,15 @@ is real time, taken out of the stream and executed in any state but powered off;
 t2`` is ordinary data, executed when it is printed, so while the printer is not ready it is held
 with the rest (``rejected``) and never fires.
 
+In Star mode (``mode="star"``) it plays a Star printer as Star's Line Mode / StarPRNT command
+specifications describe one, which answers no ``DLE EOT n``: ``ESC ACK SOH`` gets the ASB
+(``STAR_ASB``; ``asb=False`` plays a printer or port without ASB, which ignores it), ``ENQ``
+the ENQ status byte, ``EOT`` (also the middle byte of an ESC/POS ``DLE EOT n``) the EOT status
+byte, and ``ESC RS a n`` switches ASB on or off (``asb_enabled``); while it is on, every state
+change sends an ASB by itself (:meth:`PrinterBrain.unsolicited`, pushed by both simulators).
+Star drawer pulses (``ESC BEL n1 n2`` then ``FS`` at once or ``BEL`` in order) are recorded
+like ESC/POS ones.
+
 All public methods are thread-safe: tests may change the state from any thread.
 """
 
@@ -39,7 +48,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
+from shared.escpos.star import EnqBit, Status1, Status2, Status4, asb_packet
 from shared.escpos.status import (
     DLE,
     EOT,
@@ -84,6 +95,31 @@ STATUS_REPLIES: dict[SimState, tuple[int, int, int, int] | None] = {
     SimState.ERROR: _replies(_OFF, OfflineBit.ERROR, ErrorBit.AUTOCUTTER, 0),
     SimState.POWERED_OFF: None,
 }
+
+_S1_OFF = Status1.OFFLINE
+#: The status bytes 1, 2 and 4 a Star printer's ASB carries in each state.
+STAR_ASB: dict[SimState, tuple[int, int, int] | None] = {
+    SimState.OK: (0, 0, 0),
+    SimState.PAPER_NEAR_END: (0, 0, Status4.NEAR_END_INNER),
+    SimState.PAPER_OUT: (_S1_OFF, 0, Status4.PAPER_END | Status4.NEAR_END_INNER),
+    SimState.COVER_OPEN: (_S1_OFF | Status1.COVER_OPEN, 0, 0),
+    SimState.OFFLINE: (_S1_OFF | Status1.OFFLINE_BY_SWITCH, 0, 0),
+    SimState.ERROR: (_S1_OFF, Status2.AUTOCUTTER_ERROR, 0),
+    SimState.POWERED_OFF: None,
+}
+#: The ENQ status byte per state (receive buffer empty, as after each job here).
+STAR_ENQ: dict[SimState, int] = {
+    SimState.OK: EnqBit.BUFFER_EMPTY,
+    SimState.PAPER_NEAR_END: EnqBit.BUFFER_EMPTY,
+    SimState.PAPER_OUT: EnqBit.BUFFER_EMPTY | EnqBit.PAPER_END,
+    SimState.COVER_OPEN: EnqBit.BUFFER_EMPTY | EnqBit.OTHER_ERROR,
+    SimState.OFFLINE: EnqBit.BUFFER_EMPTY,
+    SimState.ERROR: EnqBit.BUFFER_EMPTY | EnqBit.OTHER_ERROR,
+}
+# Star real-time requests: ESC ACK SOH (ASB), ENQ, EOT; and ESC RS a n (ASB on/off).
+_STAR_QUERY = re.compile(rb"\x1b\x06\x01|\x05|\x04|\x1b\x1ea(.)", re.DOTALL)
+# ESC BEL n1 n2 then FS (real time) or BEL (in order): a Star drawer 1 pulse.
+_STAR_DRAWER = re.compile(rb"\x1b\x07(.)(.)([\x07\x1c])", re.DOTALL)
 
 READY_STATES = frozenset({SimState.OK, SimState.PAPER_NEAR_END})
 DC4 = 0x14
@@ -157,10 +193,22 @@ def split_jobs(printed: bytes) -> list[bytes]:
 class PrinterBrain:
     """A thread-safe simulated ESC/POS printer without any I/O."""
 
-    def __init__(self, state: SimState = SimState.OK, *, answer_status: bool = True) -> None:
+    def __init__(
+        self,
+        state: SimState = SimState.OK,
+        *,
+        answer_status: bool = True,
+        mode: Literal["escpos", "star"] = "escpos",
+        asb: bool = True,
+    ) -> None:
         self._lock = threading.Lock()
         self._state = state
         self.answer_status = answer_status
+        self.mode = mode
+        #: Whether ESC ACK SOH is answered (False: a Star printer or port without ASB).
+        self.asb = asb
+        #: Whether ESC RS a has switched automatic status on.
+        self.asb_enabled = False
         self._splitter = QuerySplitter()
         self._raw = bytearray()
         self._printed = bytearray()
@@ -184,6 +232,14 @@ class PrinterBrain:
         for listener in listeners:
             listener(new)
 
+    def unsolicited(self) -> bytes:
+        """What the printer sends by itself now: a Star ASB while ASB is on, else nothing."""
+        with self._lock:
+            if self.mode != "star" or not (self.asb and self.asb_enabled):
+                return b""
+            asb = STAR_ASB[self._state] if self.answer_status else None
+        return asb_packet(asb[0], asb[1], 0, asb[2]) if asb else b""
+
     def add_listener(self, listener: Callable[[SimState], None]) -> None:
         """Call ``listener(state)`` after every state change."""
         with self._lock:
@@ -200,6 +256,8 @@ class PrinterBrain:
             if self._state is SimState.POWERED_OFF:
                 return b""
             self._raw += data
+            if self.mode == "star":
+                return self._receive_star(data)
             printable, queries = self._splitter.feed(data)
             self._queries += len(queries)
             for pin, on_ms in self._splitter.pulses:
@@ -213,6 +271,44 @@ class PrinterBrain:
             else:
                 self._rejected += printable
             return self._answers(queries)
+
+    def _receive_star(self, data: bytes) -> bytes:
+        """Star mode (lock held): answer Star requests, print or hold the rest."""
+        replies = bytearray()
+        printable = bytearray()
+        last = 0
+        for match in _STAR_QUERY.finditer(data):
+            printable += data[last : match.start()]
+            last = match.end()
+            self._queries += 1
+            replies += self._star_answer(match.group(0), match.group(1))
+        printable += data[last:]
+        for m in _STAR_DRAWER.finditer(printable):
+            realtime = m.group(3) == b"\x1c"
+            if realtime or self._state in READY_STATES:
+                command = "FS" if realtime else "BEL"
+                self._pulses.append(DrawerPulse(2, m.group(1)[0] * 10, command, self._state))
+        if self._state in READY_STATES:
+            self._printed += printable
+        else:
+            self._rejected += printable
+        return bytes(replies)
+
+    def _star_answer(self, request: bytes, argument: bytes | None) -> bytes:
+        """The reply to one Star request in the current state (lock held)."""
+        if argument is not None:  # ESC RS a n: bit 0 switches ASB
+            self.asb_enabled = bool(argument[0] & 1)
+            return b""
+        if not self.answer_status:
+            return b""
+        if request == b"\x1b\x06\x01":
+            asb = STAR_ASB[self._state]
+            return asb_packet(asb[0], asb[1], 0, asb[2]) if self.asb and asb else b""
+        if request == b"\x05":
+            return bytes((STAR_ENQ[self._state],))
+        paper = STAR_ASB[self._state]
+        eot = 0x10 | (paper[2] & 0x0C if paper else 0)  # bits 3 and 2: paper end, near end
+        return bytes((eot,))
 
     def status_reply(self, kind: StatusKind) -> int | None:
         """The byte this printer answers to ``DLE EOT kind`` now, or None for silence."""

@@ -5,7 +5,8 @@ what it receives and answers ``DLE EOT 1..4`` like a real printer. Powered off, 
 nothing: open connections are dropped, new ones are closed as soon as they are accepted
 (the agent sees the link close and reports the printer unknown). With
 ``answer_status=False`` it plays some other service on port 9100: it takes bytes and never
-answers, which a sweep must reject.
+answers, which a sweep must reject. With ``mode="star"`` it is a Star printer in Star mode:
+it answers Star's ``ESC ACK SOH`` (ASB) and ``ENQ``, never ``DLE EOT`` (agent.simulators.brain).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from types import TracebackType
+from typing import Literal
 
 from agent.simulators.brain import PrinterBrain, SimState
 from shared.printers import Connection, DiscoverySource, PrinterInfo
@@ -34,10 +36,11 @@ class SimulatedNetworkPrinter:
         state: SimState = SimState.OK,
         answer_status: bool = True,
         brain: PrinterBrain | None = None,
+        mode: Literal["escpos", "star"] = "escpos",
     ) -> None:
         self.host = host
         self.name = name
-        self.brain = brain or PrinterBrain(state, answer_status=answer_status)
+        self.brain = brain or PrinterBrain(state, answer_status=answer_status, mode=mode)
         self._requested_port = port
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -150,9 +153,19 @@ class SimulatedNetworkPrinter:
                     await writer.drain()
 
     def _on_state(self, state: SimState) -> None:
-        """Switching off drops every connection, whichever thread asked."""
-        if state is SimState.POWERED_OFF and self._loop is not None and not self._loop.is_closed():
+        """Switching off drops every connection; a Star ASB is pushed to every one otherwise."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        if state is SimState.POWERED_OFF:
             self._loop.call_soon_threadsafe(self._abort_all)
+        elif pushed := self.brain.unsolicited():
+            self._loop.call_soon_threadsafe(self._push, pushed)
+
+    def _push(self, data: bytes) -> None:
+        """Send unsolicited bytes (an ASB) on every open connection."""
+        for writer in list(self._writers):
+            if not writer.is_closing():
+                writer.write(data)
 
     def _abort_all(self) -> None:
         """Drop every open connection at once."""

@@ -89,6 +89,15 @@ class FakeUsbPrinter:
         self.configuration = 1
         self.claimed: set[int] = set()
         self.timeouts_requested: list[int] = []
+        self.brain.add_listener(self._on_state)
+
+    def _on_state(self, state: SimState) -> None:
+        """A Star printer with ASB on sends an ASB on bulk IN by itself at each change."""
+        pushed = self.brain.unsolicited()
+        if pushed:
+            with self._ready:
+                self._replies += pushed
+                self._ready.notify_all()
 
     @property
     def plugged_in(self) -> bool:
@@ -397,3 +406,20 @@ def generic_pos58(**overrides: Any) -> FakeUsbPrinter:
         "address": 7,
     }
     return FakeUsbPrinter(**{**defaults, **overrides})
+
+
+def star_tsp100(**overrides: Any) -> FakeUsbPrinter:
+    """A Star TSP143 in Star mode: printer class, bulk IN, answers ASB and ENQ, no DLE EOT."""
+    brain = overrides.pop("brain", None) or PrinterBrain(mode="star")
+    defaults: dict[str, Any] = {
+        "vendor_id": 0x0519,
+        "product_id": 0x0003,
+        "serial": "STARSIM01",
+        "manufacturer": "STAR",
+        "product": "TSP143IIIU (simulated)",
+        "out_endpoint": 0x02,
+        "in_endpoint": 0x81,
+        "port_numbers": (5,),
+        "address": 8,
+    }
+    return FakeUsbPrinter(brain=brain, **{**defaults, **overrides})

@@ -185,6 +185,11 @@ class UsbTransport:
         dev, intf = await _in_thread(open_blocking, timeout, vendor_id)
         return cls(dev, intf, write_timeout=write_timeout)
 
+    @property
+    def can_read(self) -> bool:
+        """False for a write-only printer (no bulk-IN endpoint): it can report no status."""
+        return self.interface.in_endpoint is not None
+
     async def write(self, data: bytes, timeout: float | None = None) -> None:
         """Send ``data`` to the bulk OUT endpoint, chunk by chunk."""
         limit = clamp_timeout(self.write_timeout if timeout is None else timeout)

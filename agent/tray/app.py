@@ -185,7 +185,10 @@ class TrayApp(QObject):
             return
         self.last_test = result
         name = self._printer_name(result.printer_id)
-        if result.success:
+        if result.success and not (result.status is None or result.status.confirmed):
+            text = f"{name} in {result.duration_ms} ms; the printer does not report status"
+            self.notify(Notice("Test page sent", text, False))  # nobody can say it printed
+        elif result.success:
             text = f"{name} in {result.duration_ms} ms"
             self.notify(Notice("Test page printed", text, False))
         else:

@@ -33,6 +33,9 @@ _LABELS = {
     PrinterState.PAPER_OUT: "out of paper",
     PrinterState.ERROR: "error",
     PrinterState.UNKNOWN: "not answering",
+    PrinterState.QUEUE_READY: "ready (print queue)",
+    #: Not an attention state: it prints; it only cannot say how it is.
+    PrinterState.NO_STATUS: "prints; the printer does not report status",
 }
 
 
@@ -117,6 +120,9 @@ def printers_summary(printers: tuple[PrinterInfo, ...]) -> str:
         return "no printers found"
     bad = sum(1 for p in printers if printer_state(p) in ATTENTION_STATES)
     noun = "printer" if total == 1 else "printers"
+    silent = sum(1 for p in printers if printer_state(p) is PrinterState.NO_STATUS)
+    if bad == 0 and silent:  # never "OK" for a printer that cannot say so
+        return f"{total} {noun}: {total - silent} OK, {silent} not reporting status"
     if bad == 0:
         return f"{total} {noun} OK"
     verb = "needs" if bad == 1 else "need"

@@ -8,7 +8,7 @@ import pytest
 
 from agent.actions import ActionRunner
 from agent.coordinator import PrinterCoordinator
-from agent.simulators.brain import SimState
+from agent.simulators.brain import PrinterBrain, SimState
 from agent.simulators.network import SimulatedNetworkPrinter
 from agent.transports import Transport, open_transport
 from shared.events import PrinterBuzzRequest, PrinterDrawerRequest
@@ -83,16 +83,6 @@ async def test_unreachable_printer_is_refused(sim: SimulatedNetworkPrinter) -> N
     await coordinator.close()
 
 
-async def test_star_mode_printer_gets_star_commands(sim: SimulatedNetworkPrinter) -> None:
-    actions, coordinator = runner(sim)
-    object.__setattr__(coordinator.info, "status_channel", "star")  # the identity branch's field
-    assert (await actions.run(drawer(sim))).success
-    await eventually(
-        lambda: b"\x1b\x07\x0a\x32\x07" in sim.brain.printed
-    )  # ESC BEL 100 ms 500 ms, BEL
-    await coordinator.close()
-
-
 async def test_buzzer_only_where_there_is_one(sim: SimulatedNetworkPrinter) -> None:
     request = PrinterBuzzRequest(correlation_id="corr-buzz-1", printer_id=sim.printer_id, times=2)
     actions, coordinator = runner(sim, model="POS-5890")
@@ -109,3 +99,26 @@ async def test_unknown_printer(sim: SimulatedNetworkPrinter) -> None:
     actions, _ = runner(sim)
     other = PrinterDrawerRequest(correlation_id="corr-x-1", printer_id="tcp:127.0.0.9:1")
     assert (await actions.run(other)).error.code == "unknown_printer"  # type: ignore[union-attr]
+
+
+async def test_star_mode_printer_gets_star_commands() -> None:
+    brain = PrinterBrain(mode="star")
+    async with SimulatedNetworkPrinter(brain=brain) as star:
+        actions, coordinator = runner(star, status_channel="star")  # known from discovery
+        assert (await actions.run(drawer(star))).success
+        await eventually(lambda: b"\x1b\x07\x0a\x32\x07" in brain.printed)  # ESC BEL, BEL
+        assert [p.command for p in brain.pulses] == ["BEL"]
+        await coordinator.close()
+
+
+async def test_a_detected_star_printer_gets_star_drawer_commands_while_paper_is_out() -> None:
+    brain = PrinterBrain(SimState.PAPER_OUT, mode="star")
+    async with SimulatedNetworkPrinter(brain=brain) as star:
+        actions, coordinator = runner(star)  # no channel given: detected at first contact
+        result = await actions.run(drawer(star, corr="corr-drawer-star"))
+        assert result.success, result.error
+        assert coordinator.info.status_channel == "star"
+        assert result.status is not None and result.status.state == "paper_out"
+        [pulse] = await eventually(lambda: brain.pulses)
+        assert (pulse.pin, pulse.command, pulse.on_ms) == (2, "FS", 100)  # real time: ESC BEL, FS
+        await coordinator.close()

@@ -152,3 +152,22 @@ async def test_a_refused_user_gets_a_hint_and_no_second_core(
         await asyncio.wait_for(task, 15)
     err = capsys.readouterr().err
     assert "will not serve this user" in err and "'chit-agent-test-group'" in err
+
+
+async def test_a_status_channel_set_through_the_service_applies_at_once(
+    service: asyncio.subprocess.Process, sim: SimulatedNetworkPrinter, tmp_path: Path
+) -> None:
+    code, out, err = await chit_agent(tmp_path, "printers", "channel", sim.printer_id, "none")
+    assert code == 0, err
+    assert "status channel none; prints; the printer does not report status" in out
+    code, out, _ = await chit_agent(tmp_path, "status")
+    assert code == 0 and "prints; the printer does not report status" in out
+    stored = json.loads((tmp_path / "svc-config" / "agent.json").read_text())
+    assert stored["printer_channels"] == [f"{sim.printer_id}=none"]  # the service's own file
+    cli_file = tmp_path / "cli-config" / "agent.json"
+    cli_stored = json.loads(cli_file.read_text()) if cli_file.exists() else {}
+    assert cli_stored.get("printer_channels", []) == []  # not the CLI user's file
+    code, _, err = await chit_agent(tmp_path, "printers", "channel", sim.printer_id, "dle-eot")
+    assert code == 2 and "not a status channel" in err
+    code, out, err = await chit_agent(tmp_path, "printers", "channel", "Kitchen", "auto")
+    assert code == 0 and "status channel escpos; online" in out, out + err

@@ -32,6 +32,8 @@ ALLOWED: set[tuple[JobState, JobState]] = {
     ("printing", "queued"),
     ("sent", "unconfirmed"),
     ("printing", "unconfirmed"),
+    ("sent", "sent_to_printer"),
+    ("printing", "sent_to_printer"),
 }
 ALL_PAIRS = list(itertools.product(JOB_STATES, repeat=2))
 
@@ -45,6 +47,7 @@ def test_states_come_from_the_wire_contract() -> None:
         "failed",
         "expired",
         "unconfirmed",
+        "sent_to_printer",
     )
 
 
@@ -72,8 +75,8 @@ def test_every_other_pair_is_illegal(current: str, new: str) -> None:
 
 
 def test_terminal_states() -> None:
-    assert set(TERMINAL_STATES) == {"printed", "failed", "expired", "unconfirmed"}
-    final = ["printed", "failed", "expired", "unconfirmed"]
+    final = ["printed", "failed", "expired", "unconfirmed", "sent_to_printer"]
+    assert set(TERMINAL_STATES) == set(final)
     assert [s for s in JOB_STATES if is_terminal(s)] == final
     assert not any(is_terminal(s) for s in ("queued", "sent", "printing"))
 

@@ -35,3 +35,12 @@ def test_printer_lines_name_the_state_and_disambiguate() -> None:
     assert (
         printer_line(printer(PrinterState.ONLINE), ambiguous=True) == "Kitchen (10.0.0.5:9100) — OK"
     )
+
+
+def test_a_printer_without_status_is_its_own_state_and_never_ok() -> None:
+    silent = printer(PrinterState.NO_STATUS, "usb:0416:5011:path-1-1.4")
+    ok = printer(PrinterState.ONLINE, "net:a:9100")
+    assert printer_line(silent) == "Kitchen — prints; the printer does not report status"
+    assert tray_state(snap(silent)) is TrayState.OK  # it prints: nobody needs to walk over
+    assert tooltip(snap(ok, silent)) == "Chit: connected — 2 printers: 1 OK, 1 not reporting status"
+    assert printer_line(printer(PrinterState.QUEUE_READY)) == "Kitchen — ready (print queue)"

@@ -236,3 +236,33 @@ def test_settings_dialog_saves_and_restarts_the_core(
         about.grab().save(str(screenshots / "tray-about.png"))
     finally:
         side_loop.run(extra.stop())
+
+
+def test_a_printer_without_status_says_so_and_its_test_page_is_sent(
+    qtbot: QtBot, hub: HubHarness, sims: list[SimulatedNetworkPrinter]
+) -> None:
+    silent = sims[1]
+    store.save(
+        store.AgentSettings(
+            agent_id=AGENT_ID,
+            hub_url=hub.url,
+            manual_printers=tuple(manual(s) for s in sims),
+            printer_channels=(f"{silent.printer_id}=none",),  # set by hand
+        )
+    )
+    store.write_token(device_token(hub, AGENT_ID))
+    app = start_tray(qtbot)
+    try:
+        qtbot.waitUntil(lambda: silent.printer_id in app.menu.printer_menus, timeout=WAIT_MS)
+        qtbot.waitUntil(
+            lambda: "does not report status" in app.menu.printer_menus[silent.printer_id].title(),
+            timeout=WAIT_MS,
+        )
+        qtbot.waitUntil(lambda: "not reporting status" in app.tray.toolTip(), timeout=WAIT_MS)
+        app.menu.test_actions[silent.printer_id].trigger()
+        qtbot.waitUntil(lambda: app.last_test is not None, timeout=WAIT_MS)
+        sent = [n for n in app.notifications if n.title == "Test page sent"]
+        assert len(sent) == 1 and "does not report status" in sent[0].message
+        assert silent.brain.queries == 0
+    finally:
+        app.shutdown()

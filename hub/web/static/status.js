@@ -12,6 +12,10 @@ const PRINTER_STATES = {
     label: "Ready (print queue)", tone: "ok",
     hint: "Status from the computer's print queue: the printer itself does not report paper or cover.",
   },
+  no_status: {
+    label: "Prints; no status", tone: "info",
+    hint: "Prints; the printer does not report status. Check its paper yourself: jobs show as sent, not printed.",
+  },
 };
 
 /** Badge label, tone and advice for a printer, given whether its agent is online. */
@@ -24,8 +28,15 @@ export function printerBadge(status, agentOnline) {
 
 const JOB_STATES = {
   queued: "muted", sent: "info", printing: "info", printed: "ok", failed: "bad", expired: "warn",
-  unconfirmed: "warn",
+  unconfirmed: "warn", sent_to_printer: "info",
 };
+
+const JOB_LABELS = { sent_to_printer: "sent (no status)" };
+
+/** The words shown for a print job state ("sent (no status)" for a printer that reports none). */
+export function jobLabel(state) {
+  return JOB_LABELS[state] || state;
+}
 
 /** The tone of a print job state's badge. */
 export function jobTone(state) {

@@ -1,4 +1,4 @@
-"""Sweeping 127.0.0.0/24: only hosts answering ESC/POS status count. Loopback only."""
+"""Sweeping 127.0.0.0/24: only hosts answering ESC/POS (or Star) status count. Loopback only."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from agent.discovery.sweep import (
     sweep,
     sweep_hosts,
 )
-from agent.simulators.brain import SimState
+from agent.simulators.brain import PrinterBrain, SimState
 from agent.simulators.network import SimulatedNetworkPrinter
 from shared.printers import DiscoverySource, PrinterState
 from tests.agent.support import free_port, within
@@ -57,6 +57,9 @@ async def lan() -> AsyncIterator[int]:
         SimulatedNetworkPrinter(host="127.0.0.23", port=port),
         SimulatedNetworkPrinter(host="127.0.0.57", port=port, state=SimState.PAPER_OUT),
         SimulatedNetworkPrinter(host="127.0.0.88", port=port, answer_status=False),
+        SimulatedNetworkPrinter(
+            host="127.0.0.42", port=port, brain=PrinterBrain(SimState.COVER_OPEN, mode="star")
+        ),
     ]
     for printer in printers:
         await printer.start()
@@ -78,6 +81,7 @@ async def test_sweep_finds_exactly_the_printers(lan: int) -> None:
         found = await sweep(["127.0.0.0/24"], port=lan, reply_timeout=0.3)
     assert sorted(p.printer_id for p in found) == [
         f"net:127.0.0.23:{lan}",
+        f"net:127.0.0.42:{lan}",
         f"net:127.0.0.57:{lan}",
     ]
     by_host = {p.host: p for p in found}
@@ -86,6 +90,9 @@ async def test_sweep_finds_exactly_the_printers(lan: int) -> None:
     assert by_host["127.0.0.23"].status.state is PrinterState.ONLINE
     assert by_host["127.0.0.57"].status is not None
     assert by_host["127.0.0.57"].status.state is PrinterState.PAPER_OUT
+    star = by_host["127.0.0.42"]
+    assert star.status_channel == "star" and by_host["127.0.0.23"].status_channel == "escpos"
+    assert star.status is not None and star.status.state is PrinterState.COVER_OPEN
 
 
 async def test_sweep_of_a_single_host(lan: int) -> None:

@@ -13,6 +13,7 @@ from agent.simulators.brain import (
     SimState,
     split_jobs,
 )
+from shared.escpos.star import parse_asb
 from shared.escpos.status import ALL_STATUS_QUERIES, StatusKind, is_status_byte, parse_status
 from shared.printers import PrinterState
 
@@ -112,3 +113,24 @@ def test_clear_forgets_everything() -> None:
     brain.receive(b"x\x1dV\x00\x10\x04\x01")
     brain.clear()
     assert (brain.raw, brain.printed, brain.queries) == (b"", b"", 0)
+
+
+def test_star_mode_answers_star_requests_and_no_dle_eot() -> None:
+    brain = PrinterBrain(SimState.PAPER_OUT, mode="star")
+    asb = brain.receive(b"\x1b\x06\x01")
+    assert asb[:2] == b"\x23\x06" and len(asb) == 9  # 9-byte ASB, version 3
+    assert parse_asb(asb).paper_out
+    assert brain.receive(b"\x05") == bytes((0x28,))  # ENQ: buffer empty + paper end
+    assert brain.receive(b"\x10\x04\x01") == bytes((0x1C,))  # DLE EOT 1 gets Star's EOT reply
+    assert not brain.asb_enabled
+    brain.receive(b"\x1b\x1ea\x01")
+    assert brain.asb_enabled and brain.printed == b""
+    brain.receive(b"\x1b\x07\x0a\x32\x07")  # BEL: in order, held while the paper is out
+    brain.receive(b"\x1b\x07\x0a\x32\x1c")  # FS: at once
+    assert [(p.command, p.on_ms) for p in brain.pulses] == [("FS", 100)]
+
+
+def test_star_mode_without_asb_ignores_the_request() -> None:
+    brain = PrinterBrain(SimState.COVER_OPEN, mode="star", asb=False)
+    assert brain.receive(b"\x1b\x06\x01") == b""
+    assert brain.receive(b"\x05") == bytes((0x24,))  # other error: the cover, or an error

@@ -40,6 +40,7 @@ PATHS = {
     "failed": ["failed"],
     "expired": ["expired"],
     "unconfirmed": ["sent", "printing", "unconfirmed"],
+    "sent_to_printer": ["sent", "printing", "sent_to_printer"],
 }
 
 

@@ -5,11 +5,11 @@
 
 import { api, ApiError } from "../api.js";
 import { announce, clockSeconds, fill, h } from "../dom.js";
-import { jobTone } from "../status.js";
+import { jobLabel, jobTone } from "../status.js";
 
 const COLUMNS = ["Time", "Printer", "State", "Tries", "Details", ""];
 const CELLS = [null, null, null, null, "job-details", "job-action"];
-const FINAL = new Set(["printed", "failed", "expired", "unconfirmed"]);
+const FINAL = new Set(["printed", "failed", "expired", "unconfirmed", "sent_to_printer"]);
 const UNCONFIRMED_HINT = "It may or may not have printed: check the printer, and reprint it if it is missing.";
 
 export class JobTable {
@@ -51,7 +51,7 @@ export class JobTable {
     const [time, printer, state, tries, details, action] = row.children;
     time.textContent = clockSeconds(job.createdAt);
     printer.textContent = this.printerName(job.printerId);
-    fill(state, h("span", { class: "badge job-badge", dataset: { tone: jobTone(job.state) } }, job.state));
+    fill(state, h("span", { class: "badge job-badge", dataset: { tone: jobTone(job.state) } }, jobLabel(job.state)));
     tries.textContent = String(job.attempts ?? "");
     fill(details, ...describe(job));
     fill(action, FINAL.has(job.state) ? this.reprintButton(job, details) : null);

@@ -5,9 +5,9 @@
 
 import { api, ApiError } from "../api.js";
 import { announce, clockSeconds, fill, h } from "../dom.js";
-import { jobTone } from "../status.js";
+import { jobLabel, jobTone } from "../status.js";
 
-const FINAL = new Set(["printed", "failed", "expired", "unconfirmed"]);
+const FINAL = new Set(["printed", "failed", "expired", "unconfirmed", "sent_to_printer"]);
 const CHANGE = { add: "", quantity: "qty", void: "VOID" };
 
 function lineText(line) {
@@ -38,7 +38,7 @@ function ticketRow(orderId, ticket, refresh, error) {
     h("td", {}, ticket.stationName),
     h("td", {}, ticket.kind === "copy" ? "copy" : `${ticket.kind} v${ticket.orderVersion ?? ""}`),
     h("td", { class: "job-details" }, ticket.lines.map(lineText).join(", ")),
-    h("td", {}, h("span", { class: "badge job-badge", dataset: { tone: jobTone(ticket.state) } }, ticket.state)),
+    h("td", {}, h("span", { class: "badge job-badge", dataset: { tone: jobTone(ticket.state) } }, jobLabel(ticket.state))),
     h("td", { class: "job-details" }, [where, timing, ticket.error?.message].filter(Boolean).join("; ")),
     h("td", { class: "job-action" }, action));
 }

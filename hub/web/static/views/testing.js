@@ -26,10 +26,12 @@ export function showResult(row, result) {
   const duration = result.durationMs != null ? `${result.durationMs} ms` : null;
   const facts = [state, duration, clockSeconds(result.completedAt)].filter(Boolean).join(" · ");
   if (result.success) {
+    // A printer that reports no status took the page; nobody can say it printed.
+    const done = result.status?.state === "no_status" ? "sent" : "printed";
     box.dataset.outcome = "success";
-    fill(box, h("strong", { class: "ok-text" }, "✓ Test page printed"), h("span", {}, facts),
+    fill(box, h("strong", { class: "ok-text" }, `✓ Test page ${done}`), h("span", {}, facts),
       correlation(result.correlationId));
-    announce(`${row.printer?.name || "Printer"}: test page printed`);
+    announce(`${row.printer?.name || "Printer"}: test page ${done}`);
     return;
   }
   const error = result.error || { code: "failed", message: "The test failed." };
