@@ -35,10 +35,11 @@ runs the JavaScript and Python clients over every transport): the socket's ``con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import socketio
@@ -75,23 +76,47 @@ def payload_of(pkt: Any) -> tuple[bytes, int]:
 
 
 class Outbox:
-    """The sinks of one server that have frames waiting, written at the end of the tick."""
+    """The sinks of one server that have frames waiting, written at the end of the tick.
 
-    __slots__ = ("_dirty", "_handle")
+    While :meth:`held` (a burst being published, each event awaiting its own database
+    write), frames wait up to ``linger`` seconds instead, so a client gets the burst in a
+    few writes rather than one per event; leaving the last hold writes at once.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_dirty", "_handle", "_holds", "linger")
+
+    def __init__(self, linger: float = 0.02) -> None:
         self._dirty: list[FrameSink] = []
         self._handle: asyncio.Handle | None = None
+        self._holds = 0
+        self.linger = linger
 
     def mark(self, sink: FrameSink) -> None:
-        """Write ``sink`` at the end of this tick (it has just got its first frame)."""
+        """Write ``sink`` soon (it has just got its first frame)."""
         self._dirty.append(sink)
         if self._handle is None:
-            self._handle = asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
+            if self._holds:
+                self._handle = loop.call_later(self.linger, self.flush)
+            else:
+                self._handle = loop.call_soon(self.flush)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Coalesce frames for up to ``linger`` seconds while the block runs."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if not self._holds and self._dirty:
+                self.flush()
 
     def flush(self) -> None:
         """Write every waiting sink once."""
-        self._handle = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
         dirty, self._dirty = self._dirty, []
         for sink in dirty:
             sink.flush()

@@ -34,6 +34,7 @@ each one over real sockets, so a library upgrade that moves a seam fails there f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -430,6 +431,10 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self._handshakes: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.throttle = Throttle()
+
+    def coalesced(self) -> contextlib.AbstractContextManager[None]:
+        """While in this block, websocket frames wait a few ms to be written together."""
+        return self.eio.fanout.outbox.held()  # type: ignore[no-any-return]
 
     def _engineio_server_class(self) -> type[MeteredEngineServer]:
         return MeteredEngineServer

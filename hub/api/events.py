@@ -8,6 +8,7 @@ the first answer again with ``duplicate: true``, and nothing is broadcast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ from aiohttp import web
 from hub.api.auth import require
 from hub.api.errors import ApiError, json_error, raise_error, read_json, validated
 from hub.context import ctx_of
+from hub.limits import GuardedSocketServer
 from hub.services.publisher import Publication
 from hub.services.stream_types import StreamUnavailable
 from hub.services.tenancy import UnknownBranch
@@ -217,13 +219,20 @@ async def publish_batch(request: web.Request) -> web.Response:
     claims = require(request, frozenset({Role.SERVICE}))
     events = _batch_of(await read_json(request, ctx_of(request).settings.max_body_bytes))
     results: list[dict[str, Any]] = []
-    for body in events:
-        try:
-            status, answer = await _publish(request, claims, body)
-        except ApiError as exc:
-            status, answer = exc.status, error_dict(exc.code, exc.message, exc.field)
-        except StreamUnavailable as exc:
-            status = 503
-            answer = error_dict("stream_unavailable", _unavailable_message(exc))
-        results.append({"status": status, "body": answer})
+    sio = ctx_of(request).sio
+    with sio.coalesced() if isinstance(sio, GuardedSocketServer) else contextlib.nullcontext():
+        for body in events:
+            results.append(await _publish_answer(request, claims, body))
     return web.json_response({"results": results})
+
+
+async def _publish_answer(request: web.Request, claims: Claims, body: Any) -> dict[str, Any]:
+    """One event of a batch: its status and body, refusals included."""
+    try:
+        status, answer = await _publish(request, claims, body)
+    except ApiError as exc:
+        status, answer = exc.status, error_dict(exc.code, exc.message, exc.field)
+    except StreamUnavailable as exc:
+        status = 503
+        answer = error_dict("stream_unavailable", _unavailable_message(exc))
+    return {"status": status, "body": answer}
