@@ -308,6 +308,11 @@ def _packet_size(pkt: Any) -> int:
     return 16
 
 
+#: Packets in one polling answer: python-engineio's client (Payload.max_decode_packets)
+#: aborts the session on a payload of more than 16.
+POLL_PACKETS = 16
+
+
 class MeteredQueue(asyncio.Queue[Any]):
     """An engineio session's output queue that knows its size in bytes and refuses overflow.
 
@@ -321,11 +326,17 @@ class MeteredQueue(asyncio.Queue[Any]):
         self.bytes = 0
         self.overflowed = False
         self.sink: FrameSink | None = None
+        self._taken = 0
+
+    async def get(self) -> Any:
+        """Wait for the next packet: the start of one poll's worth (see get_nowait)."""
+        self._taken = 0
+        return await super().get()
 
     def attach(self, sink: FrameSink) -> None:
         """Send through ``sink`` from now on, starting with what is queued already."""
         while not self.empty():
-            item = self.get_nowait()
+            item = self._take()
             self.task_done()
             if item is not None:
                 sink.push_packet(item)
@@ -356,7 +367,14 @@ class MeteredQueue(asyncio.Queue[Any]):
         super().put_nowait(item)
 
     def get_nowait(self) -> Any:
-        """Take the next packet and forget its bytes."""
+        """Take the next packet, at most POLL_PACKETS per wait (engineio's poll drains the
+        queue into one HTTP answer, and python-engineio's client refuses more than 16)."""
+        if self._taken >= POLL_PACKETS:
+            raise asyncio.QueueEmpty
+        self._taken += 1
+        return self._take()
+
+    def _take(self) -> Any:
         item = super().get_nowait()
         if item is not None:
             self.bytes = max(0, self.bytes - _packet_size(item))
