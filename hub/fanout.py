@@ -29,7 +29,8 @@ compressor only with its first message over it.
 
 Private engineio attributes used (pyproject.toml pins the versions, tests/hub/test_fanout.py
 runs the JavaScript and Python clients over every transport): the socket's ``connected``,
-``upgrading``, ``upgraded``, ``queue``, ``receive`` and ``close``, and the ``sockets`` table.
+``upgrading``, ``upgraded``, ``queue``, ``receive`` and ``close``, and the ``sockets`` table;
+:class:`LeanSocket` overrides the session's ``schedule_ping``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -46,6 +48,7 @@ import socketio
 from aiohttp import WSMsgType, web
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
 log = logging.getLogger("chit.hub.fanout")
@@ -295,6 +298,30 @@ class FrameWebSocket:
                 continue  # engineio ignores packets it cannot use
             except Exception:
                 log.exception("engine.io receive failed", extra={"eioSid": session.sid})
+
+
+class LeanSocket(AsyncSocket):  # type: ignore[misc]
+    """engineio's session with its next ping as a timer, not a task sleeping per connection.
+
+    engineio starts a background task per session that sleeps ``ping_interval`` and sends
+    a PING (about 2.5 KB per idle connection, with its frame and future); a timer handle
+    does the same. hub.limits gives each new session this class before engineio schedules
+    the first ping. Ping timeouts are still enforced by engineio's service task.
+    """
+
+    last_ping: float | None
+
+    def schedule_ping(self) -> None:
+        """Send the next PING in ``ping_interval`` (once the last one was answered)."""
+        if self.last_ping:
+            self.last_ping = None
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.server.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.PING))
 
 
 def _as_args(data: Any) -> list[Any]:

@@ -49,9 +49,10 @@ import socketio
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestHandler
+from engineio.async_socket import AsyncSocket
 
 from hub.api.errors import Handler, client_address, json_error
-from hub.fanout import FanoutOptions, FrameSink, FrameWebSocket
+from hub.fanout import FanoutOptions, FrameSink, FrameWebSocket, LeanSocket
 from hub.settings import Settings
 from shared.wire import error_dict
 
@@ -458,7 +459,10 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         return MeteredEngineServer
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
-        """Start the handshake deadline of a new engineio session."""
+        """Start the handshake deadline of a new engineio session (and make it lean)."""
+        session = self.eio.sockets.get(eio_sid)
+        if session is not None and type(session) is AsyncSocket:
+            session.__class__ = LeanSocket  # before engineio schedules its first ping
         result = await super()._handle_eio_connect(eio_sid, environ)
         loop = asyncio.get_running_loop()
         timeout = self.limits.handshake_timeout

@@ -24,7 +24,7 @@ import pytest
 import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from hub.fanout import FanoutManager
+from hub.fanout import FanoutManager, LeanSocket
 from shared.tokens import Role
 from tests.hub.rawsock import RawWebSocket, address, connect, send
 from tests.support import HubHarness
@@ -270,3 +270,27 @@ async def test_order_holds_in_cluster_mode(tmp_path: Path, transports: list[str]
             assert got == [f"o{i}" for i in range(COUNT)]
         finally:
             await client.disconnect()
+
+
+# --- pings ------------------------------------------------------------------------------------
+
+
+async def test_pings_flow_from_a_timer_and_a_silent_client_is_closed(hub: HubHarness) -> None:
+    eio = hub.ctx.sio.eio
+    eio.ping_interval, eio.ping_timeout = 0.4, 0.6
+    ws = await RawWebSocket.open(hub.url)
+    try:
+        answer = await ws.connect_namespace("/orders", hub.token(Role.MANAGER, "acme"))
+        assert answer.startswith("40/orders,"), answer
+        [session] = eio.sockets.values()
+        assert isinstance(session, LeanSocket)
+        for _ in range(3):  # each PING answered, the next one comes
+            while (text := await ws.read_text(timeout=3)) != "2":
+                assert text.startswith("42/orders,"), text  # stream:status and the like
+            await ws.send_text("3")
+        assert await ws.read_text(timeout=3) == "2"  # not answered this time
+        async with asyncio.timeout(10):
+            while eio.sockets:
+                await asyncio.sleep(0.05)
+    finally:
+        ws.close()
