@@ -1,7 +1,7 @@
 """Broadcast fan-out (loopback only): Chit against Node socket.io 4.8 and stock python-socketio.
 
 Run: .venv/bin/python -m bench.fanout [--scenarios 1000x100,100x1000] [--rounds 3]
-     [--servers chit,node,stock]
+     [--servers chit,chit-nostream,node,stock]
 
 For each scenario NxK: N lean websocket clients (bench/sockets.py) join /orders in one room,
 then the server broadcasts K newOrder events to that room (Chit: through its batch publish
@@ -96,7 +96,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="1000x100,100x1000")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--servers", default="chit,node,stock")
+    parser.add_argument("--servers", default="chit,chit-nostream,node,stock")
     args = parser.parse_args(argv)
     pin_load_generator()
     kinds = args.servers.split(",")

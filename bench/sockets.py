@@ -6,6 +6,8 @@ Servers (each a process of its own, pinned to CPU 0 with taskset), all serving n
 - ``chit``: the hub as shipped (``python -m hub.cli serve``); broadcasts are published
   through ``POST /api/v1/events/batch`` with a service token (so they are also appended to
   the company's stream in SQLite, as in production).
+- ``chit-nostream``: the same with ``stream_enabled`` off: events are broadcast without a
+  database write each, which shows the fan-out path itself.
 - ``node``: Node socket.io 4.8 (bench/node/server.mjs, installed with ``npm ci`` from its
   own lock file); broadcasts through its ``POST /broadcast``.
 - ``stock``: python-socketio as shipped (bench/stock_server.py) on aiohttp, same route.
@@ -122,11 +124,13 @@ class Server:
             CHIT_HUB_MAX_CONNECTIONS_PER_ADDRESS="100000",
             CHIT_HUB_ALERT_NAMESPACE_CONNECTIONS="1000000",
         )
+        if self.kind == "chit-nostream":
+            env["CHIT_HUB_STREAM_ENABLED"] = "false"
         return [sys.executable, "-m", "hub.cli", "serve"], env
 
     async def start(self) -> None:
         """Start the server on CPU 0 and wait until it answers /healthz."""
-        if self.kind == "chit":
+        if self.kind.startswith("chit"):
             self.data_dir = Path(tempfile.mkdtemp(prefix="chit-bench-"))
             await self._provision()
         command, env = self._command()
@@ -165,7 +169,7 @@ class Server:
 
     async def broadcast(self, http: aiohttp.ClientSession, count: int, start: int = 0) -> None:
         """Have the server emit ``count`` newOrder events to the bench company's room."""
-        if self.kind != "chit":
+        if not self.kind.startswith("chit"):
             body = {"room": ROOM, "event": "newOrder", "count": count,
                     "payload": {"orderId": f"o{start}", "status": "new"}}  # fmt: skip
             async with http.post(self.url + "/broadcast", json=body) as resp:
@@ -345,7 +349,13 @@ def pin_load_generator() -> None:
 
 def describe(kind: str) -> str:
     """A server's name in a table."""
-    return {"chit": "Chit hub", "node": "Node socket.io 4.8", "stock": "python-socketio"}[kind]
+    names = {
+        "chit": "Chit hub",
+        "chit-nostream": "Chit hub, streams off",
+        "node": "Node socket.io 4.8",
+        "stock": "python-socketio",
+    }
+    return names[kind]
 
 
 Json = dict[str, Any]
