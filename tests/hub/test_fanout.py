@@ -255,23 +255,6 @@ def test_the_redis_manager_delivers_through_the_fanout_manager() -> None:
     assert order.index(FanoutManager) < order.index(socketio.AsyncManager)
 
 
-@pytest.mark.skipif(not os.environ.get("CHIT_TEST_REDIS_URL"), reason="needs CHIT_TEST_REDIS_URL")
-@pytest.mark.parametrize("transports", [["websocket"], ["polling"]], ids=lambda t: t[0])
-async def test_order_holds_in_cluster_mode(tmp_path: Path, transports: list[str]) -> None:
-    prefix = f"fanout-{os.urandom(4).hex()}"
-    redis_url = os.environ["CHIT_TEST_REDIS_URL"]
-    async with hub_with(tmp_path, redis_url=redis_url, cluster_prefix=prefix) as hub:
-        client, got = await _python_client(hub, transports)
-        try:
-            await _interleave(hub, client.get_sid("/orders") or "")
-            async with asyncio.timeout(10):
-                while len(got) < COUNT:
-                    await asyncio.sleep(0.02)
-            assert got == [f"o{i}" for i in range(COUNT)]
-        finally:
-            await client.disconnect()
-
-
 # --- pings ------------------------------------------------------------------------------------
 
 
