@@ -31,6 +31,7 @@ from hub.api.params import validate_params
 from hub.auth import load_keys
 from hub.cluster import ChitRedisManager, Cluster, ClusterState
 from hub.context import CTX_KEY, HubContext
+from hub.fanout import FanoutManager
 from hub.gateways.availability import AvailabilityGateway
 from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
@@ -89,11 +90,11 @@ def build_server(
 ) -> socketio.AsyncServer:
     """The Socket.IO server, with limits from settings (and Redis in cluster mode)."""
     cors: Any = list(settings.cors_origins) if settings.cors_origins else None
-    extra: dict[str, Any] = {"client_manager": cluster.bus} if cluster else {}
+    manager = cluster.bus if cluster else FanoutManager()
     return ChitServer(
         metrics,
         limits=Limits.of(settings),
-        **extra,
+        client_manager=manager,
         async_mode="aiohttp",
         cors_allowed_origins=cors,
         max_http_buffer_size=settings.max_socket_message_bytes,

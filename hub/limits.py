@@ -34,6 +34,7 @@ each one over real sockets, so a library upgrade that moves a seam fails there f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -48,9 +49,10 @@ import socketio
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestHandler
-from engineio.async_drivers import aiohttp as engineio_aiohttp
+from engineio.async_socket import AsyncSocket
 
 from hub.api.errors import Handler, client_address, json_error
+from hub.fanout import FanoutOptions, FrameSink, FrameWebSocket, LeanSocket
 from hub.settings import Settings
 from shared.wire import error_dict
 
@@ -69,6 +71,8 @@ class Limits:
     per_address: int = 256
     send_buffer_bytes: int = 1024 * 1024
     trusted_proxies: tuple[str, ...] = ()
+    compression: bool = False
+    compression_threshold: int = 1024
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -79,6 +83,8 @@ class Limits:
             per_address=settings.max_connections_per_address,
             send_buffer_bytes=settings.max_send_buffer_bytes,
             trusted_proxies=settings.trusted_proxies,
+            compression=settings.websocket_compression,
+            compression_threshold=settings.websocket_compression_threshold,
         )
 
 
@@ -303,17 +309,52 @@ def _packet_size(pkt: Any) -> int:
     return 16
 
 
+#: Packets in one polling answer: python-engineio's client (Payload.max_decode_packets)
+#: aborts the session on a payload of more than 16.
+POLL_PACKETS = 16
+
+
 class MeteredQueue(asyncio.Queue[Any]):
-    """An engineio session's output queue that knows its size in bytes and refuses overflow."""
+    """An engineio session's output queue that knows its size in bytes and refuses overflow.
+
+    While the session's websocket is served by hub.fanout, the queue is attached to its
+    :class:`~hub.fanout.FrameSink` and hands every packet straight to it, in order.
+    """
 
     def __init__(self, server: MeteredEngineServer) -> None:
         super().__init__()
         self.server = server
         self.bytes = 0
         self.overflowed = False
+        self.sink: FrameSink | None = None
+        self._taken = 0
+
+    async def get(self) -> Any:
+        """Wait for the next packet: the start of one poll's worth (see get_nowait)."""
+        self._taken = 0
+        return await super().get()
+
+    def attach(self, sink: FrameSink) -> None:
+        """Send through ``sink`` from now on, starting with what is queued already."""
+        while not self.empty():
+            item = self._take()
+            self.task_done()
+            if item is not None:
+                sink.push_packet(item)
+        self.sink = sink
+
+    def detach(self) -> None:
+        """The websocket has ended: queue again (engineio drains or drops it)."""
+        self.sink = None
 
     def put_nowait(self, item: Any) -> None:
         """Queue ``item``, or drop it and report the overflow once (``None`` always passes)."""
+        if self.sink is not None:
+            if item is None:
+                self.sink.close()  # the session is being dropped
+            else:
+                self.sink.push_packet(item)
+            return
         if item is not None:
             if self.overflowed:
                 return
@@ -327,7 +368,14 @@ class MeteredQueue(asyncio.Queue[Any]):
         super().put_nowait(item)
 
     def get_nowait(self) -> Any:
-        """Take the next packet and forget its bytes."""
+        """Take the next packet, at most POLL_PACKETS per wait (engineio's poll drains the
+        queue into one HTTP answer, and python-engineio's client refuses more than 16)."""
+        if self._taken >= POLL_PACKETS:
+            raise asyncio.QueueEmpty
+        self._taken += 1
+        return self._take()
+
+    def _take(self) -> Any:
         item = super().get_nowait()
         if item is not None:
             self.bytes = max(0, self.bytes - _packet_size(item))
@@ -335,37 +383,33 @@ class MeteredQueue(asyncio.Queue[Any]):
 
     def discard(self) -> None:
         """Drop everything queued (the client is being disconnected) and free its memory."""
+        if self.sink is not None:
+            self.sink.close()
         while not self.empty():
             super().get_nowait()
             self.task_done()
         self.bytes = 0
 
 
-class TrackedWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
-    """engineio's aiohttp websocket wrapper, remembered per session while it runs, so a
-    dropped client's TCP connection can be aborted (a writer blocked on a client that does
-    not read would otherwise wait forever). Installed through engineio's ``_async`` table."""
-
-    async def __call__(self, environ: dict[str, Any]) -> Any:
-        """Serve the websocket, registered under its session id (the handler's socket)."""
-        sid = self.handler.__self__.sid
-        self.server.websockets[sid] = environ["aiohttp.request"]
-        try:
-            return await super().__call__(environ)
-        finally:
-            self.server.websockets.pop(sid, None)
-
-
 class MeteredEngineServer(engineio.AsyncServer):  # type: ignore[misc]
-    """engineio's server with byte-counted output queues and tracked websockets."""
+    """engineio's server with byte-counted output queues and hub.fanout's websockets."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         drivers: dict[str, Any] = dict(vars(self)["_async"])
-        self._async = {**drivers, "websocket": TrackedWebSocket}
-        self.send_buffer_bytes = 0
+        self._async = {**drivers, "websocket": FrameWebSocket}
+        self.fanout = FanoutOptions()
         self.websockets: dict[str, web.Request] = {}
         self.on_overflow: Callable[[str, int], None] = lambda sid, size: None
+
+    @property
+    def send_buffer_bytes(self) -> int:
+        """Bytes of output one client may have waiting (queued or in its transport)."""
+        return self.fanout.send_buffer_bytes
+
+    @send_buffer_bytes.setter
+    def send_buffer_bytes(self, value: int) -> None:
+        self.fanout.send_buffer_bytes = value
 
     def create_queue(self, *args: Any, **kwargs: Any) -> MeteredQueue:
         """Each session's output queue (engineio calls this once per session)."""
@@ -400,16 +444,25 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.limits = limits
         self.eio.send_buffer_bytes = limits.send_buffer_bytes
-        self.eio.on_overflow = self._overflowed
+        self.eio.fanout.compression = limits.compression
+        self.eio.fanout.compression_threshold = limits.compression_threshold
+        self.eio.on_overflow = self.eio.fanout.on_overflow = self._overflowed
         self._handshakes: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.throttle = Throttle()
+
+    def coalesced(self) -> contextlib.AbstractContextManager[None]:
+        """While in this block, websocket frames wait a few ms to be written together."""
+        return self.eio.fanout.outbox.held()  # type: ignore[no-any-return]
 
     def _engineio_server_class(self) -> type[MeteredEngineServer]:
         return MeteredEngineServer
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
-        """Start the handshake deadline of a new engineio session."""
+        """Start the handshake deadline of a new engineio session (and make it lean)."""
+        session = self.eio.sockets.get(eio_sid)
+        if session is not None and type(session) is AsyncSocket:
+            session.__class__ = LeanSocket  # before engineio schedules its first ping
         result = await super()._handle_eio_connect(eio_sid, environ)
         loop = asyncio.get_running_loop()
         timeout = self.limits.handshake_timeout

@@ -75,6 +75,11 @@ class Settings:
     max_connections_per_address: int = 256
     #: Bytes of output queued for one Socket.IO client before it is disconnected.
     max_send_buffer_bytes: int = 1024 * 1024
+    #: permessage-deflate for websocket clients that offer it. Off by default: each
+    #: compressing connection holds a zlib compressor (~90 KB; README "Connections").
+    websocket_compression: bool = False
+    #: With compression on, messages under this many bytes are sent uncompressed.
+    websocket_compression_threshold: int = 1024
     cors_origins: tuple[str, ...] = ()
     #: Addresses of reverse proxies (nginx) whose X-Forwarded-For names the real client, so
     #: rate limits count clients, not the proxy.
@@ -140,6 +145,10 @@ _CONVERTERS: dict[str, Any] = {
     "handshake_timeout": float,
     "max_connections_per_address": int,
     "max_send_buffer_bytes": int,
+    "websocket_compression": lambda v: _flag(v),
+    "websocket_compression_threshold": lambda v: _at_least(
+        "websocket_compression_threshold", int(v), 0
+    ),
     "cors_origins": lambda v: tuple(_as_list(v)),
     "trusted_proxies": lambda v: tuple(_as_list(v)),
     "printer_test_timeout": float,

@@ -1,10 +1,10 @@
-"""The envelope the platform's backend posts to ``POST /api/v1/events``."""
+"""The envelopes the platform's backend posts to ``POST /api/v1/events`` (and ``/batch``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from shared.namespaces import Namespace
 from shared.wire import Identifier, ShortText, WireModel
@@ -28,3 +28,13 @@ class PublishRequest(WireModel):
 #: Payload fields that name a tenant. When present they must agree with the envelope, so a
 #: payload can never claim another tenant than the one it is routed to.
 TENANT_FIELDS = {"companyId": "company_id", "branchId": "branch_id"}
+
+
+#: Most events one ``POST /api/v1/events/batch`` may carry.
+MAX_BATCH_EVENTS = 100
+
+
+class PublishBatch(WireModel):
+    """Up to MAX_BATCH_EVENTS envelopes, each validated, published and answered on its own."""
+
+    events: list[PublishRequest] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)

@@ -8,6 +8,7 @@ the first answer again with ``duplicate: true``, and nothing is broadcast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -15,15 +16,17 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.auth import require
-from hub.api.errors import json_error, raise_error, read_json, validated
+from hub.api.errors import ApiError, json_error, raise_error, read_json, validated
 from hub.context import ctx_of
+from hub.limits import GuardedSocketServer
 from hub.services.publisher import Publication
 from hub.services.stream_types import StreamUnavailable
 from hub.services.tenancy import UnknownBranch
 from shared.events import EventSpec, PayloadError, lookup, parse
-from shared.publish import TENANT_FIELDS, PublishRequest
+from shared.publish import TENANT_FIELDS, PublishBatch, PublishRequest
 from shared.streams import OFFSET_FIELD
 from shared.tokens import Claims, Role
+from shared.wire import error_dict
 
 routes = web.RouteTableDef()
 #: Seconds a publisher should wait before retrying when the stream cannot take events.
@@ -121,38 +124,40 @@ def _duplicate(published: Publication) -> bool:
     return published.appended is not None and published.appended.first_answer is not None
 
 
-def _response(answer: dict[str, Any], published: Publication, tickets: Any = None) -> web.Response:
+def _answered(
+    answer: dict[str, Any], published: Publication, tickets: Any = None
+) -> tuple[int, dict[str, Any]]:
     appended = published.appended
     extra = {"tickets": tickets}  # what the kitchen made of it (null: not an order with lines)
     if appended is None:  # not a streamed event
-        return web.json_response({**answer, "rooms": published.rooms, **extra}, status=202)
+        return 202, {**answer, "rooms": published.rooms, **extra}
     if appended.first_answer is not None:
         # The first answer; nothing is broadcast or routed to the kitchen again (tickets: null).
-        again = {**appended.first_answer, "tickets": None, "duplicate": True}
-        return web.json_response(again, status=202)
+        return 202, {**appended.first_answer, "tickets": None, "duplicate": True}
     body = {**answer, "rooms": published.rooms, **extra}
     if appended.queued:
-        return web.json_response({**body, "offset": None, "queued": True}, status=202)
+        return 202, {**body, "offset": None, "queued": True}
     assert appended.entry is not None
-    return web.json_response({**body, "offset": appended.entry.offset.to_wire()}, status=202)
+    return 202, {**body, "offset": appended.entry.offset.to_wire()}
+
+
+def _unavailable_message(exc: StreamUnavailable) -> str:
+    return f"the event could not be made durable ({exc}); nothing was broadcast, retry"
 
 
 def _unavailable(exc: StreamUnavailable) -> web.Response:
-    response = json_error(
-        503,
-        "stream_unavailable",
-        f"the event could not be made durable ({exc}); nothing was broadcast, retry",
-    )
+    response = json_error(503, "stream_unavailable", _unavailable_message(exc))
     response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 
 
-@routes.post("/api/v1/events")
-async def publish_event(request: web.Request) -> web.Response:
-    """Validate an event against the catalog, make it durable and broadcast it."""
+async def _publish(request: web.Request, claims: Claims, body: Any) -> tuple[int, dict[str, Any]]:
+    """Validate one envelope against the catalog, make it durable and broadcast it.
+
+    Raises ApiError for a refused event and StreamUnavailable when it cannot be made durable.
+    """
     ctx = ctx_of(request)
-    claims = require(request, frozenset({Role.SERVICE}))
-    envelope = _envelope(await read_json(request, ctx.settings.max_body_bytes))
+    envelope = _envelope(body)
     _check_scope(claims, envelope)
     spec = _spec(envelope)
     _check_reserved(envelope)
@@ -174,9 +179,60 @@ async def publish_event(request: web.Request) -> web.Response:
     except PayloadError as exc:
         status = 413 if exc.code == "message_too_large" else 422
         raise_error(status, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
-    except StreamUnavailable as exc:
-        return _unavailable(exc)
     tickets = None
     if not _duplicate(published):
         tickets = await ctx.tickets.published(spec, model, envelope)  # kitchen tickets
-    return _response(answer, published, tickets)
+    return _answered(answer, published, tickets)
+
+
+@routes.post("/api/v1/events")
+async def publish_event(request: web.Request) -> web.Response:
+    """Validate an event against the catalog, make it durable and broadcast it."""
+    claims = require(request, frozenset({Role.SERVICE}))
+    body = await read_json(request, ctx_of(request).settings.max_body_bytes)
+    try:
+        status, answer = await _publish(request, claims, body)
+    except StreamUnavailable as exc:
+        return _unavailable(exc)
+    return web.json_response(answer, status=status)
+
+
+def _batch_of(body: Any) -> list[Any]:
+    """The batch's envelopes, once the batch as a whole has the documented shape.
+
+    A batch whose shape is wrong (not 1 to MAX_BATCH_EVENTS envelopes, an envelope missing a
+    field) is refused whole with a 422 naming the place (``events.3.companyId``) and nothing
+    is published; catalog, payload, size and tenancy checks are then made per event.
+    """
+    validated(PublishBatch, body, "invalid_envelope")
+    events: list[Any] = body["events"]
+    return events
+
+
+@routes.post("/api/v1/events/batch")
+async def publish_batch(request: web.Request) -> web.Response:
+    """Publish each event of a burst as the single route would, in order, one answer each.
+
+    An event that is refused (catalog, payload, tenancy, branch, size) or cannot be made
+    durable is answered with its own error; the others are published all the same.
+    """
+    claims = require(request, frozenset({Role.SERVICE}))
+    events = _batch_of(await read_json(request, ctx_of(request).settings.max_body_bytes))
+    results: list[dict[str, Any]] = []
+    sio = ctx_of(request).sio
+    with sio.coalesced() if isinstance(sio, GuardedSocketServer) else contextlib.nullcontext():
+        for body in events:
+            results.append(await _publish_answer(request, claims, body))
+    return web.json_response({"results": results})
+
+
+async def _publish_answer(request: web.Request, claims: Claims, body: Any) -> dict[str, Any]:
+    """One event of a batch: its status and body, refusals included."""
+    try:
+        status, answer = await _publish(request, claims, body)
+    except ApiError as exc:
+        status, answer = exc.status, error_dict(exc.code, exc.message, exc.field)
+    except StreamUnavailable as exc:
+        status = 503
+        answer = error_dict("stream_unavailable", _unavailable_message(exc))
+    return {"status": status, "body": answer}

@@ -27,7 +27,7 @@ from hub.api.pairing import CodeRequest, RedeemRequest
 from hub.api.stations import PreviewRequest
 from hub.api.updates import AgentRingChoice, Promote, RingChoice
 from shared.events import PrinterTestResult
-from shared.publish import PublishRequest
+from shared.publish import PublishBatch, PublishRequest
 from shared.tickets import RoutingRules, Station
 from shared.tokens import Claims
 from shared.updates import Ring
@@ -349,6 +349,15 @@ OPERATIONS: tuple[Operation, ...] = (
         ok=(202,),
         response=schemas.Published,
         errors=(404, 409, 503),
+        tags=("events",),
+    ),
+    Operation(
+        "post",
+        "/api/v1/events/batch",
+        "Publish up to 100 catalog events; each is validated and answered on its own",
+        "service",
+        PublishBatch,
+        response=schemas.PublishedBatch,
         tags=("events",),
     ),
     Operation(

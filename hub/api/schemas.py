@@ -82,6 +82,20 @@ class Published(View):
     tickets: dict[str, Any] | None = None
 
 
+class BatchItem(View):
+    """The answer to one event of a batch: the status and body the single route gives."""
+
+    status: int
+    #: A :class:`Published` on 202, an error (code, message, field) otherwise.
+    body: dict[str, Any]
+
+
+class PublishedBatch(View):
+    """``POST /api/v1/events/batch``: one answer per event, in the order sent."""
+
+    results: list[BatchItem]
+
+
 class SessionUser(View):
     """The account a session token was issued for."""
 
@@ -331,6 +345,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     ConnectionStats,
     Alerts,
     Published,
+    PublishedBatch,
     Session,
     Done,
     Branch,

@@ -26,6 +26,7 @@ from typing import Any
 
 import socketio
 
+from hub.fanout import FanoutManager
 from shared.events import PayloadError
 
 log = logging.getLogger("chit.hub.cluster")
@@ -44,8 +45,12 @@ class MessageTooLarge(PayloadError):
         )
 
 
-class ChitRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """The Redis client manager of a clustered hub instance."""
+class ChitRedisManager(socketio.AsyncRedisManager, FanoutManager):  # type: ignore[misc]
+    """The Redis client manager of a clustered hub instance.
+
+    FanoutManager comes after the pub/sub manager in the method order, so the local part of
+    every broadcast (this instance's own and those heard from Redis) takes hub.fanout's path.
+    """
 
     connected: bool
 

@@ -32,6 +32,7 @@ TEMPLATES = [
     "/api/v1/connections",
     "/api/v1/alerts",
     "/api/v1/events",
+    "/api/v1/events/batch",
     "/api/v1/auth/login",
     "/api/v1/me",
     "/api/v1/me/password",

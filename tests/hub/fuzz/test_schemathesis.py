@@ -33,7 +33,7 @@ CONFIG = {"checks": {"positive_data_acceptance": {"enabled": False}}}
 
 
 def _token_for(path: str, tokens: dict[Role, str]) -> str:
-    if path == "/api/v1/events":
+    if path.startswith("/api/v1/events"):
         return tokens[Role.SERVICE]
     if path == "/api/v1/connections":
         return tokens[Role.ADMIN]
