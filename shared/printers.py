@@ -129,9 +129,15 @@ class PrinterInfo(WireModel):
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
     manufacturer: ShortText | None = None
     model: ShortText | None = None
+    #: Firmware version the printer reported (``GS I 65``).
+    firmware: ShortText | None = None
+    #: The network printer's MAC address (``aa:bb:cc:dd:ee:ff``) where mDNS or ARP gave it.
+    mac: ShortText | None = None
     #: python-escpos capability profile used to build bytes for this printer.
     profile: ShortText | None = None
     paper_width_mm: Literal[58, 80] | None = None
+    #: How text is printed (shared.documents.TextMode): None means ``auto``.
+    text_mode: Literal["auto", "text", "image"] | None = None
     status: PrinterStatus | None = None
     #: The OS print queue this printer is also (or only) reachable through.
     queue: QueueInfo | None = None
