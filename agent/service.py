@@ -23,24 +23,29 @@ from agent import __version__
 from agent.actions import ActionRunner
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
+from agent.identity import apply_identity, with_profile
 from agent.jobs import JobRunner, delivered
 from agent.ledger import ResultLedger
 from agent.link import HubLink
+from agent.printer_settings import PRINTER_SETTINGS_FILE, PrinterSettingsStore
 from agent.registration import until_acked
 from agent.render import render_test_page
 from agent.scanner import Scanner, ScanReport
 from agent.settings import AgentSettings, data_dir
 from agent.spool import Spool
 from agent.transports import Transport, open_transport
+from shared.escpos.identity import PrinterIdentity
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
     AgentInventory,
     PayloadError,
     PrinterBuzzRequest,
+    PrinterConfigure,
     PrinterDiscovered,
     PrinterDrawerRequest,
     PrinterRemoved,
+    PrinterSettings,
     PrinterStatusUpdate,
     PrinterTestRequest,
     PrinterTestResult,
@@ -50,10 +55,11 @@ from shared.events import (
     parse,
 )
 from shared.namespaces import Namespace
-from shared.printers import PrinterInfo, PrinterStatus
+from shared.printers import Connection, PrinterInfo, PrinterStatus
 from shared.wire import ErrorInfo, WireModel
 
 log = logging.getLogger("chit.agent")
+_SETTING_FIELDS = set(PrinterSettings.model_fields)
 
 
 def identity_from_token(token: str | None) -> str | None:
@@ -103,7 +109,12 @@ class Agent:
             self.link.on("print:job", self._on_print_job)
             self.link.on("printer:drawer", lambda data: self._on_action("printer:drawer", data))
             self.link.on("printer:buzz", lambda data: self._on_action("printer:buzz", data))
+            self.link.on("printer:configure", self._on_configure)
         self.spool_path = spool_path or data_dir() / "spool.db"
+        #: What managers set per printer, kept beside the spool across restarts.
+        self.printer_settings = PrinterSettingsStore(self.spool_path.parent / PRINTER_SETTINGS_FILE)
+        #: What each printer said it is (``GS I``), by printer id.
+        self.identities: dict[str, PrinterIdentity] = {}
         self.jobs: JobRunner | None = None
         self._spool: Spool | None = None
         self.started_at = datetime.now(UTC)
@@ -185,24 +196,28 @@ class Agent:
         await self._apply(report.diff)
         return report
 
+    def effective(self, info: PrinterInfo) -> PrinterInfo:
+        """A discovered printer as the agent drives it: what the printer said it is, the
+        profile for that, then what a manager set (one place, in this order)."""
+        info = apply_identity(info, self.identities.get(info.printer_id))
+        return self.printer_settings.apply(with_profile(info))
+
     async def _apply(self, diff: ScanDiff) -> None:
         for info in diff.added:
             coordinator = PrinterCoordinator(
-                info, self._open, self.settings.io_timeout, self._status_changed
+                self.effective(info),
+                self._open,
+                self.settings.io_timeout,
+                self._status_changed,
+                self._identity_changed,
             )
             self.coordinators[info.printer_id] = coordinator
             await coordinator.refresh()
-            await self._emit(
-                "printer:discovered",
-                PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
-            )
+            await self._report(coordinator)
         for info in diff.updated:
             coordinator = self.coordinators[info.printer_id]
-            coordinator.info = info
-            await self._emit(
-                "printer:discovered",
-                PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
-            )
+            await coordinator.update_info(self.effective(info))
+            await self._report(coordinator)
         for info in diff.removed:
             gone = self.coordinators.pop(info.printer_id, None)
             if gone is not None:
@@ -213,6 +228,49 @@ class Agent:
             )
         if diff:
             self._changed()
+
+    async def _report(self, coordinator: PrinterCoordinator) -> None:
+        await self._emit(
+            "printer:discovered",
+            PrinterDiscovered(agent_id=self.agent_id, printer=coordinator.snapshot()),
+        )
+
+    async def _reapply(self, printer_id: str) -> None:
+        """Recompute a printer's info (new identity or settings) and report it."""
+        coordinator = self.coordinators.get(printer_id)
+        discovered = self.scanner.tracker.get(printer_id)
+        if coordinator is None or discovered is None:
+            return
+        before = coordinator.info
+        await coordinator.update_info(self.effective(discovered))
+        if coordinator.info != before:
+            await self._report(coordinator)
+            self._changed()
+
+    async def _identity_changed(
+        self, coordinator: PrinterCoordinator, identity: PrinterIdentity
+    ) -> None:
+        info = coordinator.info
+        log.info(
+            "printer identified",
+            extra={"printer_id": info.printer_id, "model": identity.model},
+        )
+        self.identities[info.printer_id] = identity
+        if info.connection is Connection.NETWORK and info.host and info.port:
+            self.scanner.identifier.learn(info.host, info.port, identity)
+        await self._reapply(info.printer_id)
+
+    async def configure(self, request: PrinterConfigure) -> None:
+        """Apply and keep a printer's settings from the hub; report the printer as it is now."""
+        settings = PrinterSettings.model_validate(request.model_dump(include=_SETTING_FIELDS))
+        self.printer_settings.put(request.printer_id, settings)
+        log.info("printer configured", extra={"printer_id": request.printer_id})
+        await self._reapply(request.printer_id)
+
+    async def _on_configure(self, data: Any) -> None:
+        request = _inbound("printer:configure", data)
+        if isinstance(request, PrinterConfigure):
+            await self.configure(request)
 
     async def refresh_all(self) -> None:
         """Poll every printer's status (in parallel; each bounded by its timeout)."""

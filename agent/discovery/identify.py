@@ -112,9 +112,9 @@ class NetworkIdentifier:
             if (address := _address(info)) and info.mac:
                 macs.setdefault(address, info.mac)
         for info in found:
-            if (address := _address(info)) and address not in macs:
-                if (mac := self._arp(address[0])) is not None:
-                    macs[address] = mac
+            address = _address(info)
+            if address and address not in macs and (mac := self._arp(address[0])) is not None:
+                macs[address] = mac
         return macs
 
     def _resolve(

@@ -22,9 +22,9 @@ from typing import Any
 import usb.core
 import usb.util
 
+from agent.profiles import choose_profile
 from agent.transports.errors import libusb_missing_message
 from agent.transports.usb_device import find_printer_interface, read_string, usb_path
-from agent.profiles import choose_profile
 from agent.usb_ids import vendor
 from shared.printers import Connection, DiscoverySource, PrinterInfo
 

@@ -17,8 +17,8 @@ import contextlib
 from types import TracebackType
 from typing import Literal
 
-from agent.simulators.brain import PrinterBrain, SimIdentity, SimState
 from agent.discovery.network import network_printer_id
+from agent.simulators.brain import PrinterBrain, SimIdentity, SimState
 from shared.printers import Connection, DiscoverySource, PrinterInfo
 
 _READ_SIZE = 4096
@@ -37,7 +37,7 @@ class SimulatedNetworkPrinter:
         name: str = "Chit Simulated Printer",
         state: SimState = SimState.OK,
         answer_status: bool = True,
-        identity: SimIdentity | None | Literal["default"] = "default",
+        identity: SimIdentity | Literal["default"] | None = "default",
         brain: PrinterBrain | None = None,
     ) -> None:
         self.host = host
@@ -66,6 +66,11 @@ class SimulatedNetworkPrinter:
         """The serial number it answers to ``GS I 68`` (None: it does not tell)."""
         identity = self.brain.identity
         return identity.serial if identity is not None else None
+
+    @property
+    def address_id(self) -> str:
+        """The id a discovery method gives it before identification: where it is."""
+        return network_printer_id(self.host, self.port)
 
     @property
     def printer_id(self) -> str:

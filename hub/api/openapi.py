@@ -23,6 +23,7 @@ from hub.api.branches import NewBranch
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
+from hub.api.printers import PrinterSettingsPatch
 from hub.api.stations import PreviewRequest
 from shared.events import PrinterTestResult
 from shared.publish import PublishRequest
@@ -389,6 +390,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "A printer with its status history",
         READERS,
         response=schemas.PrinterDetail,
+        errors=(404,),
+        tags=("printers",),
+    ),
+    Operation(
+        "patch",
+        "/api/v1/printers/{printer_id}",
+        "Rename a printer, set its profile, paper width, status channel, text mode (audited)",
+        "manager, admin",
+        body=PrinterSettingsPatch,
+        response=schemas.PrinterConfigured,
         errors=(404,),
         tags=("printers",),
     ),

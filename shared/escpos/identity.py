@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import IntEnum, IntFlag
+from typing import Any
 
 GS = 0x1D
 HEADER_B = 0x5F
@@ -181,7 +182,8 @@ class PrinterIdentity:
             raise TypeError(
                 f"GS I {int(kind)} answers a {'byte' if kind in ONE_BYTE_KINDS else 'text'}"
             )
-        return replace(self, **{field_name: value})
+        changes: dict[str, Any] = {field_name: value}
+        return replace(self, **changes)
 
 
 _FIELDS: dict[IdKind, str] = {
