@@ -91,9 +91,12 @@ def resolve(target: str, printers: Sequence[PrinterInfo]) -> str:
         return target
     if is_address(target):
         try:
-            return manual_printer(target).printer_id
+            entry = manual_printer(target)
         except ManualEntryError as exc:
             raise UnknownPrinter(str(exc)) from None
+        # The printer found there (its id may be its serial's), else the address's id.
+        at = [p for p in printers if (p.host, p.port) == (entry.host, entry.port)]
+        return at[0].printer_id if at else entry.printer_id
     named = [p for p in printers if p.name.casefold() == target.casefold()]
     if len(named) == 1:
         return named[0].printer_id

@@ -7,10 +7,11 @@ Every candidate at one address (mDNS, sweep, typed by hand) then gets the same i
 (agent.discovery.network.network_printer_id: serial, else MAC, else the address) and the
 printer's identity (agent.identity.apply_identity).
 
-A serial lives at one address at a time: found at a new one (a DHCP change), its old address
-is forgotten, and whatever answers there later is asked afresh. An address whose printer
-does not answer keeps the id the printer already had there, so a printer busy with the
-agent's own connection never turns into a second printer. The agent's coordinator asks
+An address missing from a scan is forgotten, so whatever answers there later (after a DHCP
+change) is asked afresh. A serial reported at two addresses in one scan (clones that all
+report the same one) identifies neither: both keep address or MAC ids. An address whose
+printer does not answer keeps the id the printer already had there, so a printer busy with
+the agent's own connection never turns into a second printer. The agent's coordinator asks
 again on each connection of its own and tells :meth:`NetworkIdentifier.learn` the answer.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -86,11 +88,7 @@ class NetworkIdentifier:
         return self._known.get((host, port))
 
     def learn(self, host: str, port: int, identity: PrinterIdentity) -> None:
-        """Keep what the printer at ``host:port`` said; its serial leaves any other address."""
-        if identity.serial:
-            for address, other in list(self._known.items()):
-                if other.serial == identity.serial and address != (host, port):
-                    del self._known[address]
+        """Keep what the printer at ``host:port`` said."""
         self._known[(host, port)] = identity
 
     async def identify(
@@ -98,12 +96,17 @@ class NetworkIdentifier:
     ) -> list[PrinterInfo]:
         """``found`` with network candidates identified (new addresses asked, in parallel)."""
         found = list(found)
-        fresh = sorted({a for p in found if (a := _address(p)) and a not in self._known})
+        present = {a for p in found if (a := _address(p)) is not None}
+        for address in set(self._known) - present:
+            del self._known[address]
+        fresh = sorted(present - set(self._known))
         answers = await asyncio.gather(*(self._ask(host, port) for host, port in fresh))
         for (host, port), identity in zip(fresh, answers, strict=True):
             self.learn(host, port, identity)
+        serials = Counter(s for a in present if (s := self._known[a].serial))
+        unique = {serial for serial, count in serials.items() if count == 1}
         macs = self._macs(found)
-        return [self._resolve(p, macs, tracked) for p in found]
+        return [self._resolve(p, macs, unique, tracked) for p in found]
 
     def _macs(self, found: list[PrinterInfo]) -> dict[Address, str]:
         """The MAC per address: from any candidate there (mDNS), else the ARP table."""
@@ -118,14 +121,18 @@ class NetworkIdentifier:
         return macs
 
     def _resolve(
-        self, info: PrinterInfo, macs: dict[Address, str], tracked: Mapping[str, PrinterInfo]
+        self,
+        info: PrinterInfo,
+        macs: dict[Address, str],
+        unique: set[str],
+        tracked: Mapping[str, PrinterInfo],
     ) -> PrinterInfo:
         address = _address(info)
         if address is None:
             return info
         identity = self._known.get(address)
         mac = macs.get(address)
-        serial = identity.serial if identity else None
+        serial = identity.serial if identity and identity.serial in unique else None
         printer_id = network_printer_id(*address, serial=serial, mac=mac)
         if serial is None and mac is None:
             printer_id = _kept_id(address, tracked) or printer_id

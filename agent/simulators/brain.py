@@ -41,8 +41,8 @@ All public methods are thread-safe: tests may change the state from any thread.
 
 from __future__ import annotations
 
-import itertools
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,12 +114,10 @@ class DrawerPulse:
 _CUT = re.compile(rb"\x1dV(?:[\x00\x01\x30\x31]|[\x41\x42].)", re.DOTALL)
 
 
-_SERIALS = itertools.count(8012345)
-
-
 def new_serial() -> str:
-    """A serial number in the style of Epson's (10 characters), unique in this process."""
-    return f"X4V{next(_SERIALS):07d}"
+    """A serial number in the style of Epson's (10 characters), random: simulators in other
+    processes on this machine must not share one."""
+    return f"X4V{secrets.randbelow(10**7):07d}"
 
 
 @dataclass(frozen=True)

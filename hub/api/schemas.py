@@ -297,6 +297,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     Revoked,
     PrinterList,
     PrinterDetail,
+    PrinterConfigured,
     PrinterTestAnswer,
     PrinterTestResult,
     PrinterActionAnswer,
