@@ -8,8 +8,10 @@ In order:
    (``EPSON TM-T88V Receipt``), or the same series in the nearest generation below
    (``TM-T20III`` → ``TM-T20II``, ``TM-T88VI`` → ``TM-T88V``), else the nearest above;
 2. the vendor: the USB vendor table (agent.usb_ids), or the manufacturer's name matched to it;
-3. ``simple``, python-escpos' profile "for printers with unknown or poor compatibility":
-   PC437 only (anything else prints as an image), no commands a printer may not know.
+3. ``conservative`` (shared.printers.CONSERVATIVE_PROFILE), registered here in python-escpos'
+   database: its ``default`` profile's features (cut, raster images, QR) with code page PC437
+   only, so text no PC437 holds prints as an image rather than in a guessed code page.
+   (python-escpos' own ``simple`` is stricter still: it sends no cut at all.)
 
 Column-mode variants (``TM-T20II-42col``) and regional ones (``TM-T88IV-SA``) are chosen only
 by their exact name: a printer comes out of the box in its normal mode.
@@ -17,6 +19,7 @@ by their exact name: a printer comes out of the box in its normal mode.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -25,8 +28,25 @@ from typing import Literal
 from escpos.capabilities import CAPABILITIES
 
 from agent.usb_ids import USB_VENDORS, vendor
+from shared.printers import CONSERVATIVE_PROFILE
 
-CONSERVATIVE_PROFILE = "simple"
+
+def _register_conservative() -> None:
+    """Add the conservative profile to python-escpos' database (once, at import)."""
+    profiles = CAPABILITIES["profiles"]
+    if CONSERVATIVE_PROFILE in profiles:
+        return
+    data = copy.deepcopy(profiles["default"])
+    data.update(
+        name="Conservative",
+        vendor="Generic",
+        notes="A printer nothing is known about: default features, code page PC437 only.",
+        codePages={"0": "CP437"},
+    )
+    profiles[CONSERVATIVE_PROFILE] = data
+
+
+_register_conservative()
 Reason = Literal["model", "vendor", "conservative"]
 
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9}
@@ -60,7 +80,7 @@ def _profiles() -> dict[str, str]:
     """Canonical spelling → profile key, for every key and display name."""
     names: dict[str, str] = {}
     for key, data in CAPABILITIES["profiles"].items():
-        if key in ("default", "simple"):
+        if key in ("default", "simple", CONSERVATIVE_PROFILE):
             continue
         names.setdefault(canonical(key), key)
         names.setdefault(canonical(str(data.get("name", ""))), key)

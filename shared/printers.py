@@ -10,6 +10,11 @@ from pydantic import Field
 
 from shared.wire import Identifier, PrinterId, ShortText, WireModel
 
+#: The capability profile agents use for a printer nothing is known about (neither its model
+#: nor its vendor): python-escpos' ``default`` features, but only code page PC437, the one
+#: every ESC/POS printer has at power-on; other text prints as images, never in a guessed page.
+CONSERVATIVE_PROFILE = "conservative"
+
 
 class PrinterState(StrEnum):
     """The one-word summary of a printer's condition, worst condition first when several hold."""

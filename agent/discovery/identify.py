@@ -29,7 +29,7 @@ from agent.transports.errors import TransportError
 from agent.transports.identity import DEFAULT_IDENTITY_TIMEOUT, query_identity
 from agent.transports.tcp import TcpTransport
 from shared.escpos.identity import PrinterIdentity
-from shared.printers import Connection, PrinterInfo
+from shared.printers import Connection, DiscoverySource, PrinterInfo
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,10 @@ class NetworkIdentifier:
 
 
 def _address(info: PrinterInfo) -> Address | None:
-    """Where a network candidate is reached (None for other printers)."""
+    """Where a network candidate is reached (None for other printers and for OS queues,
+    whose writes are print jobs: they are never asked, and keep their queue ids)."""
+    if info.source is DiscoverySource.QUEUE or info.queue is not None:
+        return None
     if info.connection is not Connection.NETWORK or not info.host or not info.port:
         return None
     return info.host, info.port

@@ -19,6 +19,7 @@ from hub.services.locator import PrintingError, Requester
 from hub.services.printing import new_correlation_id
 from hub.services.registry import AgentRecord
 from shared.events import PrinterSettings, PrinterTestRequest
+from shared.printers import CONSERVATIVE_PROFILE
 from shared.tokens import WEB_ROLES, Role
 from shared.wire import first_error
 
@@ -127,7 +128,8 @@ class PrinterSettingsPatch(PrinterSettings):
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str | None) -> str | None:
-        if value is not None and value not in CAPABILITIES["profiles"]:
+        known = value in CAPABILITIES["profiles"] or value == CONSERVATIVE_PROFILE
+        if value is not None and not known:
             raise ValueError(f"no capability profile {value!r} (see python-escpos' profiles)")
         return value
 

@@ -52,7 +52,7 @@ def test_vendor_then_conservative() -> None:
     assert (by_maker.profile, by_maker.reason) == ("TM-T88III", "vendor")
     generic = choose_profile(None, vendor_id=0x0416)  # a no-name POS58 chip
     assert (generic.profile, generic.reason) == (CONSERVATIVE_PROFILE, "conservative")
-    assert choose_profile(None).profile == "simple"
+    assert choose_profile(None).profile == "conservative"
 
 
 @pytest.mark.parametrize("model", ["TM-T20III", "TM-T88V"])
@@ -64,6 +64,9 @@ def test_euro_prints_as_the_euro_sign(model: str) -> None:
 def test_the_conservative_profile_never_guesses_a_code_page_for_the_euro() -> None:
     data = render_document(EURO, profile=CONSERVATIVE_PROFILE)
     assert b"\x1bt" not in data and b"\x1dv0" in data  # the line goes as an image
+    assert b"\x1dV" in render_document(
+        EURO.model_copy(update={"cut": True}), profile="conservative"
+    )
 
 
 def _network(**kw: object) -> PrinterInfo:
