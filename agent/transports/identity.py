@@ -22,8 +22,9 @@ from shared.escpos.identity import (
     identity_query,
 )
 
-#: How long a printer gets to answer one ``GS I n``: real printers answer in milliseconds.
-DEFAULT_IDENTITY_TIMEOUT = 0.5
+#: How long a printer gets to answer one ``GS I n``: real printers answer in milliseconds; the
+#: margin is for a busy PC (a printer that never answers costs this once per connection).
+DEFAULT_IDENTITY_TIMEOUT = 1.0
 
 
 async def ask_identity(transport: Transport, kind: IdKind, timeout: float) -> IdentityParser:

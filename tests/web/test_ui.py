@@ -267,6 +267,7 @@ async def test_a_manager_renames_a_printer_and_sets_its_text_mode(
         info = s.agent.coordinators[printer.printer_id].info
         assert (info.name, info.text_mode, info.paper_width_mm) == ("Grill", "image", 58)
         assert "text image" in await browser.text(f"{row} .printer-identity")
+        assert await browser.console_errors() == []
         # A bad profile is refused with the hub's message, in the form.
         await browser.click(f"{row} .settings-button")
         await browser.js(
@@ -279,4 +280,3 @@ async def test_a_manager_renames_a_printer_and_sets_its_text_mode(
             f"{row} .settings-error",
         )
         await browser.screenshot("branch-printer-settings")
-        assert await browser.console_errors() == []
