@@ -118,11 +118,13 @@ class PrinterCoordinator:
 
     async def update_info(self, info: PrinterInfo) -> None:
         """Take new info; a new address or device (a DHCP change) reopens the transport."""
+        moved = any(getattr(info, k) != getattr(self.info, k) for k in _WHERE)
+        if not moved:
+            self.info = info  # no I/O: a print under way is not waited for
+            return
         async with self._lock:
-            moved = any(getattr(info, k) != getattr(self.info, k) for k in _WHERE)
             self.info = info
-            if moved:
-                await self._drop_transport()
+            await self._drop_transport()
 
     async def refresh(self) -> PrinterStatus:
         """Read the status from the hardware and notify the listener on change.
