@@ -130,9 +130,12 @@ def resolve(target: str, printers: Sequence[PrinterInfo]) -> str:
         return named[0].printer_id
     if is_address(target):
         try:
-            return manual_printer(target).printer_id
+            entry = manual_printer(target)
         except ManualEntryError as exc:
             raise UnknownPrinter(str(exc)) from None
+        # The printer found there (its id may be its serial's), else the address's id.
+        at = [p for p in printers if (p.host, p.port) == (entry.host, entry.port)]
+        return at[0].printer_id if at else entry.printer_id
     if named:
         raise UnknownPrinter(
             f"{len(named)} printers are called {target!r}; give the id of one.\n" + _known(named)

@@ -17,6 +17,10 @@ the agent's settings), known from discovery (a USB printer without a bulk-IN end
 detected at first contact (agent.transports.channels.detect_channel; a printer that takes the
 questions and answers none for a few rounds has none). A printer without a status channel is
 never asked anything: it prints unchecked, and its prints are "sent", never "printed".
+
+Once per connection, on the first status read that finds the printer ready, the coordinator
+asks it what it is (``GS I``, agent.transports.identity; bounded, silence tolerated) and tells
+its identity listener when the answer is new.
 """
 
 from __future__ import annotations
@@ -30,14 +34,19 @@ from datetime import UTC, datetime
 from agent.faults import blocking_error
 from agent.transports import Transport, TransportError, TransportTimeout
 from agent.transports.channels import SILENT_ROUNDS_FOR_NONE, detect_channel, query_channel
+from agent.transports.identity import DEFAULT_IDENTITY_TIMEOUT, query_identity
+from shared.escpos.identity import PrinterIdentity
 from shared.escpos.status import parse_status
-from shared.printers import PrinterInfo, PrinterState, PrinterStatus, StatusChannel
+from shared.printers import PrinterInfo, PrinterState, PrinterStatus, StatusChannel, StatusSource
 from shared.wire import ErrorInfo
 
 log = logging.getLogger("chit.agent.printer")
 
 Opener = Callable[[PrinterInfo, float], Awaitable[Transport]]
 StatusListener = Callable[["PrinterCoordinator", PrinterStatus], Awaitable[None]]
+IdentityListener = Callable[["PrinterCoordinator", PrinterIdentity], Awaitable[None]]
+#: What identifies a connection: when any of it changes, the transport is reopened.
+_WHERE = ("connection", "host", "port", "vendor_id", "product_id", "serial", "usb_path", "path")
 
 #: Bytes per second we assume a slow printer link accepts, to bound large writes.
 MIN_THROUGHPUT = 4096
@@ -92,6 +101,7 @@ class PrinterCoordinator:
         opener: Opener,
         io_timeout: float,
         on_status: StatusListener | None = None,
+        on_identity: IdentityListener | None = None,
         channel_override: StatusChannel | None = None,
     ) -> None:
         self._override = channel_override
@@ -100,10 +110,14 @@ class PrinterCoordinator:
         self._silent_rounds = 0
         self.info = self._with_channel(info)
         self.status: PrinterStatus = info.status or unreachable("not checked yet")
+        #: What the printer last said it is (None until it answered ``GS I``).
+        self.identity: PrinterIdentity | None = None
         self._opener = opener
         self._timeout = io_timeout
         self._on_status = on_status
+        self._on_identity = on_identity
         self._transport: Transport | None = None
+        self._asked_identity = False
         self._lock = asyncio.Lock()
         #: The raw replies of the last status round, and when (for diagnostics).
         self.status_bytes: list[int | None] | None = None
@@ -138,12 +152,51 @@ class PrinterCoordinator:
     def _with_channel(self, info: PrinterInfo) -> PrinterInfo:
         return info.model_copy(update={"status_channel": self.channel})
 
+    async def update_info(self, info: PrinterInfo) -> None:
+        """Take new info; the channel set by hand or detected is kept, and a new address or
+        device (a DHCP change) reopens the transport."""
+        moved = any(getattr(info, k) != getattr(self.info, k) for k in _WHERE)
+        self._discovered = info.status_channel
+        if not moved:
+            self.info = self._with_channel(info)  # no I/O: a print under way is not waited for
+            return
+        async with self._lock:
+            self.info = self._with_channel(info)
+            await self._drop_transport()
+
     async def refresh(self) -> PrinterStatus:
-        """Read the status from the hardware and notify the listener on change."""
+        """Read the status from the hardware and notify the listener on change.
+
+        The first ready status of a connection is followed by the identity query.
+        """
         async with self._lock:
             status = await self._read_status()
+            identity = await self._identify(status)
         await self._set_status(status)
+        if identity is not None and self._on_identity is not None:
+            await self._on_identity(self, identity)
         return status
+
+    async def _identify(self, status: PrinterStatus) -> PrinterIdentity | None:
+        """Ask ``GS I`` once per connection; the identity when it is new (lock held)."""
+        transport = self._transport
+        if transport is None or self._asked_identity or not status.ready:
+            return None
+        if status.source is not StatusSource.HARDWARE:
+            return None  # an OS queue: a query would go out as a print job
+        if self.channel != "escpos":
+            return None  # GS I is ESC/POS: a Star-mode or write-only printer is not asked
+        self._asked_identity = True
+        try:
+            identity = await query_identity(transport, min(self._timeout, DEFAULT_IDENTITY_TIMEOUT))
+        except TransportError as exc:
+            log.debug("identity query failed: %s", exc, extra={"printer_id": self.printer_id})
+            await self._drop_transport()
+            return None
+        if not identity.answered or identity == self.identity:
+            return None
+        self.identity = identity
+        return identity
 
     async def print_bytes(
         self, data: bytes, before_write: Callable[[], Awaitable[None]] | None = None
@@ -253,6 +306,7 @@ class PrinterCoordinator:
     async def _ensure_transport(self) -> Transport:
         if self._transport is None:
             self._transport = await self._opener(self.info, self._timeout)
+            self._asked_identity = False
         return self._transport
 
     async def _drop_transport(self) -> None:

@@ -24,6 +24,7 @@ from bidi import get_display
 from escpos.capabilities import CAPABILITIES
 from escpos.printer import Dummy
 
+import agent.profiles  # noqa: F401 (registers the conservative profile with python-escpos)
 from agent.codepages import CodePageWriter, clean, needs_layout, profile_code_pages
 from agent.glyphs import Style, base_rtl, draw_line, measure, wrap
 from agent.imagelines import Target, image_bytes, offset, place, target_for

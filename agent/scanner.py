@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.discovery.identify import NetworkIdentifier
 from agent.discovery.manual import ManualEntryError, manual_printers
 from agent.discovery.mdns import discover_mdns
 from agent.discovery.queues import discover_queues, parse_path_choices, reconcile
@@ -45,6 +46,7 @@ class Scanner:
     usb_backend: Any = None
     mdns_interfaces: Any = None
     tracker: PrinterTracker = field(default_factory=PrinterTracker)
+    identifier: NetworkIdentifier = field(default_factory=NetworkIdentifier)
 
     def methods(self) -> dict[DiscoverySource, Method]:
         """Discovery method per source, as enabled by settings."""
@@ -78,6 +80,8 @@ class Scanner:
             ok_sources.append(source)
             report.found[source] = len(printers)
             found.extend(printers)
+        # Network printers by who they are (serial, MAC), not only where they are.
+        found = await self.identifier.identify(found, self.tracker.printers)
         # One entry per physical printer: a queue and its direct twin become one printer.
         choices = parse_path_choices(self.settings.printer_paths)
         found = reconcile(found, self.tracker.printers, choices)

@@ -26,9 +26,11 @@ from agent.actions import ActionRunner
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.discovery.tracker import ScanDiff
 from agent.enrollment import preseed_secrets
+from agent.identity import apply_identity, with_profile
 from agent.jobs import JobRunner, delivered
 from agent.ledger import ResultLedger
 from agent.link import HubLink
+from agent.printer_settings import PRINTER_SETTINGS_FILE, PrinterSettingsStore
 from agent.registration import until_acked
 from agent.render import render_test_page
 from agent.scanner import Scanner, ScanReport
@@ -36,6 +38,7 @@ from agent.settings import AgentSettings, channel_overrides, data_dir, with_chan
 from agent.spool import Spool
 from agent.transports import Transport, open_transport
 from shared.diagnostics import DiagnosticsBundle, DiagnosticsRequest, DiagnosticsUpload, LinkInfo
+from shared.escpos.identity import PrinterIdentity
 from shared.events import (
     AgentHeartbeat,
     AgentHello,
@@ -45,9 +48,11 @@ from shared.events import (
     AgentUpdateStatus,
     PayloadError,
     PrinterBuzzRequest,
+    PrinterConfigure,
     PrinterDiscovered,
     PrinterDrawerRequest,
     PrinterRemoved,
+    PrinterSettings,
     PrinterStatusUpdate,
     PrinterTestRequest,
     PrinterTestResult,
@@ -57,13 +62,14 @@ from shared.events import (
     parse,
 )
 from shared.namespaces import Namespace
-from shared.printers import PrinterInfo, PrinterStatus, StatusChannel
+from shared.printers import Connection, PrinterInfo, PrinterStatus, StatusChannel
 from shared.wire import ErrorInfo, WireModel
 
 if TYPE_CHECKING:
     from agent.updates.updater import AgentUpdater
 
 log = logging.getLogger("chit.agent")
+_SETTING_FIELDS = set(PrinterSettings.model_fields)
 
 
 def identity_from_token(token: str | None) -> str | None:
@@ -114,7 +120,12 @@ class Agent:
             self.link.on("printer:drawer", lambda data: self._on_action("printer:drawer", data))
             self.link.on("printer:buzz", lambda data: self._on_action("printer:buzz", data))
             self.link.on("agent:diagnostics", self._on_diagnostics)
+            self.link.on("printer:configure", self._on_configure)
         self.spool_path = spool_path or data_dir() / "spool.db"
+        #: What managers set per printer, kept beside the spool across restarts.
+        self.printer_settings = PrinterSettingsStore(self.spool_path.parent / PRINTER_SETTINGS_FILE)
+        #: What each printer said it is (``GS I``), by printer id.
+        self.identities: dict[str, PrinterIdentity] = {}
         self.jobs: JobRunner | None = None
         self._spool: Spool | None = None
         self.started_at = datetime.now(UTC)
@@ -249,14 +260,21 @@ class Agent:
             if old.get(printer_id) != new.get(printer_id):
                 await self.apply_status_channel(printer_id, new.get(printer_id), persist=False)
 
+    def effective(self, info: PrinterInfo) -> PrinterInfo:
+        """A discovered printer as the agent drives it: what the printer said it is, the
+        profile for that, then what a manager set (one place, in this order)."""
+        info = apply_identity(info, self.identities.get(info.printer_id))
+        return self.printer_settings.apply(with_profile(info))
+
     async def _apply(self, diff: ScanDiff) -> None:
         overrides = channel_overrides(self.settings.printer_channels)
         for info in diff.added:
             coordinator = PrinterCoordinator(
-                info,
+                self.effective(info),
                 self._open,
                 self.settings.io_timeout,
                 self._status_changed,
+                self._identity_changed,
                 channel_override=overrides.get(info.printer_id),
             )
             self.coordinators[info.printer_id] = coordinator
@@ -264,7 +282,7 @@ class Agent:
             await self._announce_printer(coordinator)
         for info in diff.updated:
             coordinator = self.coordinators[info.printer_id]
-            coordinator.set_info(info)
+            await coordinator.update_info(self.effective(info))
             await self._announce_printer(coordinator)
         for info in diff.removed:
             gone = self.coordinators.pop(info.printer_id, None)
@@ -307,6 +325,46 @@ class Agent:
         await self._announce_printer(coordinator)
         self._changed()
         return coordinator.snapshot()
+
+    async def _reapply(self, printer_id: str) -> None:
+        """Recompute a printer's info (new identity or settings) and report it."""
+        coordinator = self.coordinators.get(printer_id)
+        discovered = self.scanner.tracker.get(printer_id)
+        if coordinator is None or discovered is None:
+            return
+        before = coordinator.info
+        await coordinator.update_info(self.effective(discovered))
+        if coordinator.info != before:
+            await self._announce_printer(coordinator)
+            self._changed()
+
+    async def _identity_changed(
+        self, coordinator: PrinterCoordinator, identity: PrinterIdentity
+    ) -> None:
+        info = coordinator.info
+        log.info(
+            "printer identified",
+            extra={"printer_id": info.printer_id, "model": identity.model},
+        )
+        self.identities[info.printer_id] = identity
+        if info.connection is Connection.NETWORK and info.host and info.port:
+            self.scanner.identifier.learn(info.host, info.port, identity)
+        await self._reapply(info.printer_id)
+
+    async def configure(self, request: PrinterConfigure) -> None:
+        """Apply and keep a printer's settings from the hub; report the printer as it is now."""
+        settings = PrinterSettings.model_validate(request.model_dump(include=_SETTING_FIELDS))
+        self.printer_settings.put(request.printer_id, settings)
+        log.info("printer configured", extra={"printer_id": request.printer_id})
+        await self._reapply(request.printer_id)
+        overrides = channel_overrides(self.settings.printer_channels)
+        if overrides.get(request.printer_id) != settings.status_channel:
+            await self.apply_status_channel(request.printer_id, settings.status_channel)
+
+    async def _on_configure(self, data: Any) -> None:
+        request = _inbound("printer:configure", data)
+        if isinstance(request, PrinterConfigure):
+            await self.configure(request)
 
     async def refresh_all(self) -> None:
         """Poll every printer's status (in parallel; each bounded by its timeout)."""

@@ -28,8 +28,8 @@ class UsbVendor:
     name: str
     #: True for POS brands: a vendor-specific interface is accepted as a printer.
     pos_brand: bool
-    #: python-escpos profile to use when nothing better is known.
-    profile: str = "default"
+    #: python-escpos profile to use when the model matches none (None: the conservative one).
+    profile: str | None = None
     paper_width_mm: PaperWidth | None = None
 
 

@@ -136,6 +136,31 @@ class PrinterDrawerRequest(WireModel):
     requested_by: ShortText | None = None
 
 
+StatusChannel = Literal["escpos", "star", "queue", "none"]
+
+
+class PrinterSettings(WireModel):
+    """What a manager set for a printer; None everywhere means "as discovered"."""
+
+    name: ShortText | None = None
+    #: A python-escpos capability profile name (the agent checks it knows it).
+    profile: ShortText | None = None
+    paper_width_mm: Literal[58, 80] | None = None
+    status_channel: StatusChannel | None = None
+    text_mode: Literal["auto", "text", "image"] | None = None
+
+
+class PrinterConfigure(PrinterSettings):
+    """Hub to agent: these are the printer's settings now (replacing earlier ones).
+
+    Sent when a manager changes them and after every agent registration, so an agent that was
+    offline gets them when it reconnects. The agent keeps them across restarts.
+    """
+
+    printer_id: PrinterId
+    updated_by: ShortText | None = None
+
+
 class PrinterBuzzRequest(WireModel):
     """Sound the printer's buzzer ``times`` times (printers that have one)."""
 
@@ -586,6 +611,13 @@ CATALOG: tuple[EventSpec, ...] = (
         "Outcome of a drawer or buzzer request (agent to hub; hub to branch and company rooms).",
         senders=AGENT_ONLY,
         critical=True,
+    ),
+    _spec(
+        P,
+        "printer:configure",
+        PrinterConfigure,
+        "Hub gives the owning agent a printer's settings (name, profile, paper, text mode).",
+        to_clients=False,
     ),
     _spec(
         P,

@@ -10,6 +10,11 @@ from pydantic import Field
 
 from shared.wire import Identifier, PrinterId, ShortText, WireModel
 
+#: The capability profile agents use for a printer nothing is known about (neither its model
+#: nor its vendor): python-escpos' ``default`` features, but only code page PC437, the one
+#: every ESC/POS printer has at power-on; other text prints as images, never in a guessed page.
+CONSERVATIVE_PROFILE = "conservative"
+
 
 class PrinterState(StrEnum):
     """The one-word summary of a printer's condition, worst condition first when several hold."""
@@ -160,9 +165,15 @@ class PrinterInfo(WireModel):
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
     manufacturer: ShortText | None = None
     model: ShortText | None = None
+    #: Firmware version the printer reported (``GS I 65``).
+    firmware: ShortText | None = None
+    #: The network printer's MAC address (``aa:bb:cc:dd:ee:ff``) where mDNS or ARP gave it.
+    mac: ShortText | None = None
     #: python-escpos capability profile used to build bytes for this printer.
     profile: ShortText | None = None
     paper_width_mm: Literal[58, 80] | None = None
+    #: How text is printed (shared.documents.TextMode): None means ``auto``.
+    text_mode: Literal["auto", "text", "image"] | None = None
     status: PrinterStatus | None = None
     #: The OS print queue this printer is also (or only) reachable through.
     queue: QueueInfo | None = None

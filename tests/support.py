@@ -198,6 +198,16 @@ class HubHarness:
             async with resp:
                 return resp.status, await _body(resp)
 
+    async def patch(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+        """PATCH JSON and return (status, parsed body)."""
+        await self.provision_pending()
+        hdrs = {"Authorization": f"Bearer {token}"} if token else {}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+            http.patch(self.url + path, json=body, headers=hdrs) as resp,
+        ):
+            return resp.status, await _body(resp)
+
     async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
         """GET and return (status, parsed body)."""
         await self.provision_pending()

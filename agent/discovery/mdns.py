@@ -64,6 +64,12 @@ class MdnsService:
         return props.get("usb_MDL") or props.get("ty") or product
 
     @property
+    def mac(self) -> str | None:
+        """The MAC address some printers put in their TXT record (``mac``, ``MAC``)."""
+        props = self.properties
+        return props.get("mac") or props.get("MAC") or props.get("macaddress") or None
+
+    @property
     def manufacturer(self) -> str | None:
         """The manufacturer from the TXT record, if given."""
         return self.properties.get("usb_MFG") or None
@@ -130,6 +136,7 @@ async def _candidate(
         model=service.model,
         manufacturer=service.manufacturer,
         status=status,
+        mac=service.mac,
     )
 
 

@@ -1,16 +1,18 @@
 """Network printer candidates: their stable id, their PrinterInfo, and the ESC/POS probe.
 
-A network printer's id is ``net:{host}:{port}``: where the agent reaches it. Model and serial
-reported by mDNS go into the PrinterInfo, not into the id, so the same printer found by mDNS,
-by a sweep and by hand is one printer. The price: a printer that changes its address (DHCP)
-becomes a new printer, and the old one is removed after three missed scans. Give receipt
-printers fixed addresses (the usual advice anyway).
+A network printer's id is who it is, where that is known: ``net:sn:{serial}`` from the serial
+number it reports to ``GS I 68``, else ``net:mac:{mac}`` from its MAC address (mDNS TXT, the
+ARP table), else ``net:{host}:{port}``, where the agent reaches it. With a serial or MAC the
+same printer found at a new address (DHCP) keeps its id, its history and its queued jobs; the
+address is an attribute. The identity comes from agent.discovery.identify, which asks each new
+address once; the candidates built here carry only what their source knew.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 
 from agent.transports.channels import probe_star, query_channel
 from agent.transports.errors import TransportError
@@ -38,22 +40,54 @@ def normalize_host(host: str) -> str:
         return bare.rstrip(".").lower()
 
 
-def network_printer_id(host: str, port: int = DEFAULT_PORT) -> str:
-    """``net:{host}:{port}``, the same for every way the printer is found."""
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_MAC = re.compile(r"^[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}$", re.IGNORECASE)
+
+
+def normalize_mac(mac: str | None) -> str | None:
+    """``aa:bb:cc:dd:ee:ff`` for any common spelling of a MAC address; None if it is not one."""
+    text = (mac or "").strip()
+    if not _MAC.match(text) or set(text.replace(":", "").replace("-", "")) == {"0"}:
+        return None
+    digits = text.replace(":", "").replace("-", "").lower()
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def network_printer_id(
+    host: str, port: int = DEFAULT_PORT, *, serial: str | None = None, mac: str | None = None
+) -> str:
+    """``net:sn:{serial}``, else ``net:mac:{mac}``, else ``net:{host}:{port}``."""
+    unit = _ID_UNSAFE.sub("_", (serial or "").strip())[:64]
+    if unit.strip("_"):
+        return f"net:sn:{unit}"
+    if (normal := normalize_mac(mac)) is not None:
+        return f"net:mac:{normal.replace(':', '')}"
     return f"net:{normalize_host(host)}:{port}"
 
 
+def where(host: str, port: int = DEFAULT_PORT) -> str:
+    """``host``, or ``host:port`` off the usual raw port."""
+    return host if port == DEFAULT_PORT else f"{host}:{port}"
+
+
 def fallback_name(host: str, port: int = DEFAULT_PORT) -> str:
-    """The name of a network printer nothing better is known of: where it is."""
-    where = host if port == DEFAULT_PORT else f"{host}:{port}"
-    return f"Network printer {where}"
+    """The name of a network printer nothing at all is known of: where it is."""
+    return f"Network printer {where(host, port)}"
+
+
+def model_name(model: str, host: str, port: int = DEFAULT_PORT) -> str:
+    """The default name of a network printer that told its model: ``TM-T20III at 10.0.0.5``."""
+    return f"{model} at {where(host, port)}"[:200]
 
 
 def has_fallback_name(info: PrinterInfo) -> bool:
-    """Whether ``info`` is named only after its address (any real name should replace it)."""
+    """Whether ``info`` is named only after its address or model (a real name replaces it)."""
     if info.host is None or info.port is None:
         return False
-    return info.name == fallback_name(info.host, info.port)[:200]
+    made_up = {fallback_name(info.host, info.port)[:200]}
+    if info.model:
+        made_up.add(model_name(info.model, info.host, info.port))
+    return info.name in made_up
 
 
 def network_printer(
@@ -66,12 +100,17 @@ def network_printer(
     manufacturer: str | None = None,
     status: PrinterStatus | None = None,
     status_channel: StatusChannel | None = None,
+    mac: str | None = None,
 ) -> PrinterInfo:
     """A network printer candidate."""
-    host = normalize_host(host)
+    host, mac = normalize_host(host), normalize_mac(mac)
+    default = model_name(model, host, port) if model else fallback_name(host, port)
     return PrinterInfo(
+        # The address id; agent.discovery.identify gives every candidate at one address the
+        # same serial or MAC id, whichever source found it.
         printer_id=network_printer_id(host, port),
-        name=(name or model or fallback_name(host, port))[:200],
+        name=(name or default)[:200],
+        mac=mac,
         connection=Connection.NETWORK,
         source=source,
         host=host,

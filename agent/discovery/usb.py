@@ -22,6 +22,7 @@ from typing import Any
 import usb.core
 import usb.util
 
+from agent.profiles import choose_profile
 from agent.transports.errors import libusb_missing_message
 from agent.transports.usb_device import find_printer_interface, read_string, usb_path
 from agent.usb_ids import vendor
@@ -79,7 +80,7 @@ def describe_usb_device(dev: Any) -> PrinterInfo | None:
         usb_path=path,
         manufacturer=(manufacturer or (known.name if known else None)),
         model=product[:200] if product else None,
-        profile=known.profile if known else None,
+        profile=choose_profile(product, vid, manufacturer).profile,
         paper_width_mm=known.paper_width_mm if known else None,
         # No bulk-IN endpoint: no way back, so no status (known before any contact).
         status_channel="none" if intf.in_endpoint is None else None,

@@ -38,18 +38,27 @@ change sends an ASB by itself (:meth:`PrinterBrain.unsolicited`, pushed by both 
 Star drawer pulses (``ESC BEL n1 n2`` then ``FS`` at once or ``BEL`` in order) are recorded
 like ESC/POS ones.
 
+``GS I n`` (transmit printer ID) is answered from the brain's :class:`SimIdentity` as Epson
+documents it: a one-byte ID for ``n`` = 1, 2 (49, 50), printer information B (``_ text NUL``)
+for 65-69, silence for what the model does not answer (a TM-T20III has no ``n = 3``) and, since
+``GS I`` is processed with the receive buffer, silence while the printer is not ready. The brain
+does not parse print data, where image bytes may look like ``GS I``, so it recognises the
+command only when it arrives on its own, as the agent sends it.
+
 All public methods are thread-safe: tests may change the state from any thread.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from shared.escpos.identity import IdKind, TypeBit, info_b_reply
 from shared.escpos.star import EnqBit, Status1, Status2, Status4, asb_packet
 from shared.escpos.status import (
     DLE,
@@ -141,6 +150,53 @@ class DrawerPulse:
 _CUT = re.compile(rb"\x1dV(?:[\x00\x01\x30\x31]|[\x41\x42].)", re.DOTALL)
 
 
+def new_serial() -> str:
+    """A serial number in the style of Epson's (10 characters), random: simulators in other
+    processes on this machine must not share one."""
+    return f"X4V{secrets.randbelow(10**7):07d}"
+
+
+@dataclass(frozen=True)
+class SimIdentity:
+    """What a simulated printer answers to ``GS I n`` (None: it cannot tell, ``_ NUL``).
+
+    The defaults are a TM-T20III's answers, with a new serial number for every instance.
+    """
+
+    model: str | None = "TM-T20III"
+    maker: str | None = "EPSON"
+    serial: str | None = field(default_factory=new_serial)
+    firmware: str | None = "10.02 ESC/POS"
+    language_font: str | None = None
+    #: Printer model ID (``GS I 1``), model specific; bits 4 and 7 are always off.
+    model_id: int = 0x20
+    #: Type ID (``GS I 2``): an autocutter, no multi-byte fonts, no customer display.
+    type_id: int = int(TypeBit.AUTOCUTTER)
+    #: The ``n`` this model answers (Epson: the TM-T20III answers 1, 2, 49, 50, 65-69).
+    answers: frozenset[int] = frozenset({1, 2, 49, 50, 65, 66, 67, 68, 69})
+
+    def reply(self, n: int) -> bytes:
+        """The bytes answered to ``GS I n`` (empty: the command is ignored)."""
+        if n not in self.answers:
+            return b""
+        kind = IdKind(n - 48 if 49 <= n <= 51 else n)
+        one_byte = {IdKind.MODEL_ID: self.model_id, IdKind.TYPE_ID: self.type_id}
+        if kind in one_byte:
+            return bytes((one_byte[kind],))
+        texts = {
+            IdKind.FIRMWARE: self.firmware,
+            IdKind.MAKER: self.maker,
+            IdKind.MODEL: self.model,
+            IdKind.SERIAL: self.serial,
+            IdKind.LANGUAGE_FONT: self.language_font,
+        }
+        return info_b_reply(texts[kind]) if kind in texts else b""
+
+
+# GS I n, one or more, and nothing else: a query as the agent sends it.
+_GS_I_ONLY = re.compile(rb"(?:\x1dI[\x01-\x03\x31-\x33\x41-\x45])+", re.DOTALL)
+
+
 class QuerySplitter:
     """Takes ``DLE EOT n`` queries out of a byte stream; keeps a split query for the next feed."""
 
@@ -200,6 +256,7 @@ class PrinterBrain:
         answer_status: bool = True,
         mode: Literal["escpos", "star"] = "escpos",
         asb: bool = True,
+        identity: SimIdentity | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._state = state
@@ -209,6 +266,9 @@ class PrinterBrain:
         self.asb = asb
         #: Whether ESC RS a has switched automatic status on.
         self.asb_enabled = False
+        #: What it answers to ``GS I``; None: a printer that ignores the command.
+        self.identity = identity
+        self._identity_queries = 0
         self._splitter = QuerySplitter()
         self._raw = bytearray()
         self._printed = bytearray()
@@ -263,6 +323,8 @@ class PrinterBrain:
             for pin, on_ms in self._splitter.pulses:
                 self._pulses.append(DrawerPulse(pin, on_ms, "DLE DC4", self._state))
             self._splitter.pulses.clear()
+            if printable and _GS_I_ONLY.fullmatch(printable):
+                return self._answers(queries) + self._identify(printable)
             if self._state in READY_STATES:
                 self._printed += printable
                 for m in _ESC_P.finditer(printable):
@@ -315,6 +377,19 @@ class PrinterBrain:
         with self._lock:
             replies = STATUS_REPLIES[self._state] if self.answer_status else None
         return None if replies is None else replies[kind - 1]
+
+    def _identify(self, commands: bytes) -> bytes:
+        """Replies to ``GS I n`` commands (lock held): none while not ready or not known."""
+        self._identity_queries += len(commands) // 3
+        if self.identity is None or self._state not in READY_STATES:
+            return b""
+        return b"".join(self.identity.reply(commands[i + 2]) for i in range(0, len(commands), 3))
+
+    @property
+    def identity_queries(self) -> int:
+        """How many ``GS I`` commands were received."""
+        with self._lock:
+            return self._identity_queries
 
     def _answers(self, queries: list[StatusKind]) -> bytes:
         """Reply bytes for ``queries`` in the current state (lock held)."""
@@ -375,5 +450,6 @@ class PrinterBrain:
             self._printed.clear()
             self._rejected.clear()
             self._queries = 0
+            self._identity_queries = 0
             self._pulses.clear()
             self._splitter = QuerySplitter()

@@ -3,7 +3,9 @@
 It listens on ``127.0.0.1`` and an ephemeral port by default (``port`` tells which), prints
 what it receives and answers ``DLE EOT 1..4`` like a real printer. Powered off, it answers
 nothing: open connections are dropped, new ones are closed as soon as they are accepted
-(the agent sees the link close and reports the printer unknown). With
+(the agent sees the link close and reports the printer unknown). It answers ``GS I`` as a
+TM-T20III with its own serial number unless given another ``identity`` (None: a printer that
+ignores ``GS I``), so its id is serial-based, as discovery makes it. With
 ``answer_status=False`` it plays some other service on port 9100: it takes bytes and never
 answers, which a sweep must reject. With ``mode="star"`` it is a Star printer in Star mode:
 it answers Star's ``ESC ACK SOH`` (ASB) and ``ENQ``, never ``DLE EOT`` (agent.simulators.brain).
@@ -16,7 +18,8 @@ import contextlib
 from types import TracebackType
 from typing import Literal
 
-from agent.simulators.brain import PrinterBrain, SimState
+from agent.discovery.network import network_printer_id
+from agent.simulators.brain import PrinterBrain, SimIdentity, SimState
 from shared.printers import Connection, DiscoverySource, PrinterInfo
 
 _READ_SIZE = 4096
@@ -35,12 +38,17 @@ class SimulatedNetworkPrinter:
         name: str = "Chit Simulated Printer",
         state: SimState = SimState.OK,
         answer_status: bool = True,
+        identity: SimIdentity | Literal["default"] | None = "default",
         brain: PrinterBrain | None = None,
         mode: Literal["escpos", "star"] = "escpos",
     ) -> None:
         self.host = host
         self.name = name
-        self.brain = brain or PrinterBrain(state, answer_status=answer_status, mode=mode)
+        if identity == "default":
+            identity = SimIdentity() if answer_status and mode == "escpos" else None
+        self.brain = brain or PrinterBrain(
+            state, answer_status=answer_status, mode=mode, identity=identity
+        )
         self._requested_port = port
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,9 +66,20 @@ class SimulatedNetworkPrinter:
         return port
 
     @property
+    def serial(self) -> str | None:
+        """The serial number it answers to ``GS I 68`` (None: it does not tell)."""
+        identity = self.brain.identity
+        return identity.serial if identity is not None else None
+
+    @property
+    def address_id(self) -> str:
+        """The id a discovery method gives it before identification: where it is."""
+        return network_printer_id(self.host, self.port)
+
+    @property
     def printer_id(self) -> str:
-        """The id discovery gives this printer."""
-        return f"net:{self.host}:{self.port}"
+        """The id discovery gives this printer: by its serial when it tells one."""
+        return network_printer_id(self.host, self.port, serial=self.serial)
 
     async def start(self) -> None:
         """Start listening."""

@@ -24,6 +24,7 @@ from hub.api.enrollment import EnrollmentCodeRequest, EnrollRequest
 from hub.api.health import Readiness
 from hub.api.jobs import SubmitJob
 from hub.api.pairing import CodeRequest, RedeemRequest
+from hub.api.printers import PrinterSettingsPatch
 from hub.api.stations import PreviewRequest
 from hub.api.updates import AgentRingChoice, Promote, RingChoice
 from shared.events import PrinterTestResult
@@ -544,6 +545,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "A printer with its status history",
         READERS,
         response=schemas.PrinterDetail,
+        errors=(404,),
+        tags=("printers",),
+    ),
+    Operation(
+        "patch",
+        "/api/v1/printers/{printer_id}",
+        "Rename a printer, set its profile, paper width, status channel, text mode (audited)",
+        "manager, admin",
+        body=PrinterSettingsPatch,
+        response=schemas.PrinterConfigured,
         errors=(404,),
         tags=("printers",),
     ),

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from escpos.capabilities import CAPABILITIES
+from pydantic import Field, ValidationError, field_validator
 
 from hub.api.auth import require_tenant
-from hub.api.errors import raise_error
+from hub.api.errors import raise_error, read_json, validated
 from hub.context import ctx_of
 from hub.services.locator import PrintingError, Requester
 from hub.services.printing import new_correlation_id
 from hub.services.registry import AgentRecord
-from shared.events import PrinterTestRequest
+from shared.events import PrinterSettings, PrinterTestRequest
+from shared.printers import CONSERVATIVE_PROFILE
 from shared.tokens import WEB_ROLES, Role
 from shared.wire import first_error
 
@@ -82,14 +84,17 @@ async def list_printers(request: web.Request) -> web.Response:
     """Printers of the caller's tenant, each with its agent."""
     ctx = ctx_of(request)
     who = _requester(request)
+    agents = await ctx.printing.locator.agents_in_scope(who)
+    stored = await ctx.printing.records.settings_in_scope(who.company_id, who.branch_id)
     rows = [
         {
             **agent.printers[pid].to_wire(),
             "agentId": agent.agent_id,
             "branchId": agent.branch_id,
             "agentOnline": agent.online,
+            "settings": settings_view(stored.get((agent.agent_id, pid))),
         }
-        for agent in await ctx.printing.locator.agents_in_scope(who)
+        for agent in agents
         for pid in agent.printers
     ]
     return web.json_response({"printers": rows})
@@ -115,6 +120,7 @@ async def printer_detail(request: web.Request) -> web.Response:
         "status": row.last_status,
         "lastSeen": row.last_seen.isoformat() if row.last_seen else None,
         "removedAt": row.removed_at.isoformat() if row.removed_at else None,
+        "settings": settings_view(row.settings),
         "history": [
             {"state": h.state, "status": h.status, "at": h.at.isoformat()} for h in history
         ],
@@ -123,6 +129,63 @@ async def printer_detail(request: web.Request) -> web.Response:
 
 
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+class PrinterSettingsPatch(PrinterSettings):
+    """``PATCH /api/v1/printers/{id}``: the settings to change (``null``: back to discovered)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("a name is one line of printable text")
+        return value.strip() if value is not None else None
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        known = value in CAPABILITIES["profiles"] or value == CONSERVATIVE_PROFILE
+        if value is not None and not known:
+            raise ValueError(f"no capability profile {value!r} (see python-escpos' profiles)")
+        return value
+
+
+def settings_view(row_settings: dict[str, Any] | None) -> dict[str, Any]:
+    """Stored settings as the API shows them: every field, null where none is set."""
+    settings = PrinterSettings.model_validate(row_settings or {})
+    return settings.model_dump(mode="json", by_alias=True)
+
+
+@routes.patch("/api/v1/printers/{printer_id}")
+async def configure_printer(request: web.Request) -> web.Response:
+    """Rename a printer, set its profile, paper width, status channel or text mode (managers).
+
+    Stored, audited and sent to the printer's agent (now if it is online, else when it
+    reconnects). 404 for a printer outside the caller's scope, another company's included.
+    """
+    ctx = ctx_of(request)
+    claims, company = require_tenant(request, MANAGERS)
+    who = Requester(company, claims.branch_id, claims.sub)
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    changes = validated(PrinterSettingsPatch, body)
+    if not changes.model_fields_set:
+        raise_error(422, "invalid_payload", "body: name at least one setting to change")
+    try:
+        row, told = await ctx.printing.settings.update(
+            who, request.match_info["printer_id"], changes
+        )
+    except PrintingError as exc:
+        raise_error(404, "not_found", exc.message)
+    body = {
+        "printerId": row.printer_id,
+        "agentId": row.agent_id,
+        "branchId": row.branch_id,
+        "settings": settings_view(row.settings),
+        "sentToAgent": told,
+    }
+    return web.json_response(body)
 
 
 @routes.post("/api/v1/agents/{agent_id}/revoke")

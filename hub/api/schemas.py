@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from shared.diagnostics import DiagnosticsBundle
-from shared.events import JobState, MonitoringAlert, PrinterActionResult, PrinterTestResult
+from shared.events import (
+    JobState,
+    MonitoringAlert,
+    PrinterActionResult,
+    PrinterSettings,
+    PrinterTestResult,
+)
 from shared.printers import PrinterInfo, PrinterStatus
 from shared.streams import StreamOffset
 
@@ -242,11 +248,12 @@ class Revoked(View):
 
 
 class PrinterRow(PrinterInfo):
-    """A printer of the caller's scope, with its agent."""
+    """A printer of the caller's scope, with its agent and what managers set for it."""
 
     agent_id: str
     branch_id: str
     agent_online: bool
+    settings: PrinterSettings
 
 
 class PrinterList(View):
@@ -273,6 +280,18 @@ class PrinterDetail(PrinterInfo):
     last_seen: datetime | None
     removed_at: datetime | None
     history: list[StatusEntry]
+    settings: PrinterSettings
+
+
+class PrinterConfigured(View):
+    """``PATCH /api/v1/printers/{printer_id}``: the settings now stored."""
+
+    printer_id: str
+    agent_id: str
+    branch_id: str
+    settings: PrinterSettings
+    #: True: the agent is online and was sent ``printer:configure`` now (else on reconnect).
+    sent_to_agent: bool
 
 
 class PrinterTestAnswer(View):
@@ -362,6 +381,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     Revoked,
     PrinterList,
     PrinterDetail,
+    PrinterConfigured,
     PrinterTestAnswer,
     PrinterTestResult,
     PrinterActionAnswer,

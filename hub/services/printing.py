@@ -27,6 +27,7 @@ from typing import Any
 from hub.cluster import Cluster
 from hub.metrics import HubMetrics
 from hub.services.locator import AgentLocator, PrintingError, Requester
+from hub.services.printer_settings import PrinterSettingsService
 from hub.services.publisher import Publisher
 from hub.services.records import PrinterRecords
 from hub.services.registry import AgentRecord, Registry
@@ -104,6 +105,7 @@ class PrintingService:
         self.records = records
         self.cluster = cluster
         self.locator = AgentLocator(self.registry, records, cluster)
+        self.settings = PrinterSettingsService(records.db, publisher, self.locator)
         if cluster is not None:
             cluster.bus.on_bus("test_result", self._remote_result)
         self._publisher = publisher
@@ -168,6 +170,8 @@ class PrintingService:
                 "printer:discovered",
                 PrinterDiscovered(agent_id=record.agent_id, printer=printer),
             )
+        # An agent that was offline when a manager changed a printer gets it now.
+        await self.settings.resend(record)
 
     async def heartbeat(self, record: AgentRecord, beat: AgentHeartbeat) -> None:
         """The agent is alive."""

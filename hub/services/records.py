@@ -7,6 +7,7 @@ that survives restarts and answers the REST API.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from hub.services.agent_writes import AgentWriter
 from hub.services.batching import KeyedBatcher
@@ -158,6 +159,14 @@ class PrinterRecords:
             agents = await agent_store.list_agents(s, company_id, branch_id)
             printers = await printer_store.list_printers(s, company_id, branch_id)
         return [a for a in agents if not a.revoked], printers
+
+    async def settings_in_scope(
+        self, company_id: str, branch_id: str | None
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """What managers set for the scope's present printers, by (agent id, printer id)."""
+        async with self.db.session() as s:
+            rows = await printer_store.list_printers(s, company_id, branch_id)
+        return {(r.agent_id, r.printer_id): r.settings for r in rows if r.settings}
 
     async def printer_owner(
         self, company_id: str, branch_id: str | None, printer_id: str

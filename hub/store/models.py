@@ -127,6 +127,8 @@ class Printer(Base):
     last_status: Mapped[dict[str, Any] | None]
     last_seen: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
+    #: What a manager set (the PrinterSettings wire dict); None: nothing.
+    settings: Mapped[dict[str, Any] | None]
 
 
 class PrinterStatusHistory(Base):

@@ -43,6 +43,8 @@ class PrinterRow:
     last_status: dict[str, Any] | None
     last_seen: datetime | None
     removed_at: datetime | None
+    #: What a manager set (PrinterSettings wire dict), None when nothing.
+    settings: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ def _printer(row: Printer) -> PrinterRow:
         last_status=None if row.last_status is None else dict(row.last_status),
         last_seen=row.last_seen,
         removed_at=row.removed_at,
+        settings=None if row.settings is None else dict(row.settings),
     )
 
 
@@ -259,3 +262,25 @@ async def prune_status_history(session: AsyncSession, before: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_settings(
+    session: AsyncSession,
+    company_id: str,
+    agent_id: str,
+    printer_id: str,
+    settings: Mapping[str, Any] | None,
+) -> PrinterRow | None:
+    """Store what a manager set for one agent's printer; None when the company has no such one."""
+    row = await session.get(Printer, (agent_id, printer_id))
+    if row is None or row.company_id != company_id:
+        return None
+    row.settings = dict(settings) if settings else None
+    await session.flush()
+    return _printer(row)
+
+
+async def agent_settings(session: AsyncSession, agent_id: str) -> dict[str, dict[str, Any]]:
+    """Every stored setting of one agent's printers, by printer id (present or removed)."""
+    statement = select(Printer).where(Printer.agent_id == agent_id, Printer.settings.is_not(None))
+    return {row.printer_id: dict(row.settings or {}) for row in await session.scalars(statement)}

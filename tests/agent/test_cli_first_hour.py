@@ -188,7 +188,7 @@ async def _start_simulate(
     count = int(args[args.index("--count") + 1]) if "--count" in args else 3
     for _ in range(count):
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        found = re.match(r"(.+): 127\.0\.0\.1:(\d+) \(net:127\.0\.0\.1:\d+\)$", line.strip())
+        found = re.match(r"(.+): 127\.0\.0\.1:(\d+) \(net:[^)]+\)$", line.strip())
         assert found, line
         ports[found.group(1)] = int(found.group(2))
     return proc, ports
@@ -212,10 +212,14 @@ async def test_simulate_then_discover_finds_them_by_name_then_test_print_by_name
             agent_cli, tmp_path, "discover", "--json", CHIT_AGENT_USB="false"
         )
         assert done.returncode == 0, done.stderr
-        found = {p["printerId"]: p for p in json.loads(done.stdout)}
+        listed = json.loads(done.stdout)
+        found = {p["port"]: p for p in listed if p.get("host") == "127.0.0.1"}
         for name, port in ports.items():
-            printer = found[f"net:127.0.0.1:{port}"]
+            printer = found[port]
             assert (printer["name"], printer["source"]) == (name, "mdns")
+            # Identified over GS I: a TM-T20III, known by its serial number.
+            assert printer["printerId"] == f"net:sn:{printer['serial']}"
+            assert (printer["model"], printer["profile"]) == ("TM-T20III", "TM-T20II")
         kitchen = next(iter(ports))
         done = await asyncio.to_thread(
             agent_cli, tmp_path, "test-print", kitchen, CHIT_AGENT_USB="false"

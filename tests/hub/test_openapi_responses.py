@@ -137,6 +137,15 @@ async def test_every_operation_answers_as_documented(any_hub: HubHarness) -> Non
     detail = "/api/v1/printers/{printer_id}"
     printer = f"/api/v1/printers/{PRINTER['printerId']}"
     assert (await call("GET", detail, printer, token=manager))[0] == 200
+    rename = {"name": "Grill", "profile": "TM-T20II", "paperWidthMm": 80, "textMode": "auto"}
+    status, configured, _ = await call("PATCH", detail, printer, token=manager, json=rename)
+    assert status == 200 and configured["settings"]["name"] == "Grill"
+    assert (await call("PATCH", detail, printer, token=manager, json={"paperWidthMm": 57}))[
+        0
+    ] == 422
+    assert (await call("PATCH", detail, "/api/v1/printers/nope", token=manager, json=rename))[
+        0
+    ] == 404
     status, answer, _ = await call(
         "POST", detail + "/test", printer + "/test?correlationId=corr-doc-0001", token=manager
     )
@@ -189,7 +198,7 @@ async def test_body_errors_are_documented_json(
         ("PUT", "/api/v1/jobs/j1", {"GET"}),
         ("GET", "/api/v1/events", {"POST"}),
         ("PATCH", "/healthz", {"GET"}),
-        ("POST", "/api/v1/printers/p1", {"GET"}),
+        ("POST", "/api/v1/printers/p1", {"GET", "PATCH"}),
     ],
 )
 async def test_wrong_method_is_405_with_allow(

@@ -235,3 +235,48 @@ async def test_a_manager_adds_a_branch(hub: HubHarness, browser: Browser) -> Non
     await browser.until(
         "return document.querySelector('#add-branch-error').textContent.includes('exists')"
     )
+
+
+async def test_a_manager_renames_a_printer_and_sets_its_text_mode(
+    hub: HubHarness, browser: Browser
+) -> None:
+    async with scene(hub, browser) as s:
+        await _open_branch(s)
+        printer = s.fleet.printers[0]
+        row = _row(printer.printer_id)
+        # The printer said what it is (GS I): model, serial and the profile chosen for it.
+        assert "TM-T20III" in await browser.text(f"{row} .printer-meta")
+        assert f"serial {printer.serial}" in await browser.text(f"{row} .printer-identity")
+        assert "profile TM-T20II" in await browser.text(f"{row} .printer-identity")
+        await browser.click(f"{row} .settings-button")
+        await browser.find(f"{row} .printer-settings:not([hidden])")
+        assert await browser.js(
+            "return document.querySelector(arguments[0]).value", f"{row} input[name=name]"
+        ) == await browser.text(f"{row} .printer-name")
+        await browser.js(
+            "const f = document.querySelector(arguments[0]);"
+            "f.elements.name.value = 'Grill'; f.elements.textMode.value = 'image';"
+            "f.elements.paperWidthMm.value = '58';",
+            f"{row} .printer-settings",
+        )
+        await browser.click(f"{row} .save-settings")
+        await browser.until(
+            "return document.querySelector(arguments[0]).textContent === 'Grill'",
+            f"{row} .printer-name",
+        )
+        info = s.agent.coordinators[printer.printer_id].info
+        assert (info.name, info.text_mode, info.paper_width_mm) == ("Grill", "image", 58)
+        assert "text image" in await browser.text(f"{row} .printer-identity")
+        assert await browser.console_errors() == []
+        # A bad profile is refused with the hub's message, in the form.
+        await browser.click(f"{row} .settings-button")
+        await browser.js(
+            "document.querySelector(arguments[0]).elements.profile.value = 'TM-NOPE'",
+            f"{row} .printer-settings",
+        )
+        await browser.click(f"{row} .save-settings")
+        await browser.until(
+            "return document.querySelector(arguments[0]).textContent.includes('TM-NOPE')",
+            f"{row} .settings-error",
+        )
+        await browser.screenshot("branch-printer-settings")

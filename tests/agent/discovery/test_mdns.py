@@ -75,7 +75,8 @@ async def test_fleet_and_other_printer_services_are_discovered(announcer: AsyncZ
             found = await discover_mdns(interfaces=LOOPBACK, raw_port=raw_port)
         by_id = {p.printer_id: p for p in found}
 
-        sims = {p.printer_id: p for p in fleet.printers}
+        # Candidates carry the address id: the scanner identifies them (serial ids) afterwards.
+        sims = {p.address_id: p for p in fleet.printers}
         for printer_id, sim in sims.items():
             info = by_id[printer_id]
             assert info.source is DiscoverySource.MDNS
@@ -84,7 +85,7 @@ async def test_fleet_and_other_printer_services_are_discovered(announcer: AsyncZ
         statuses = {by_id[pid].status.state for pid in sims if by_id[pid].status}
         assert statuses == {PrinterState.ONLINE, PrinterState.COVER_OPEN}
 
-        ipp = by_id[behind_ipp.printer_id]  # the advertised port 631 is not used
+        ipp = by_id[behind_ipp.address_id]  # the advertised port 631 is not used
         assert (ipp.host, ipp.port, ipp.name) == (f"{subnet}.2", raw_port, f"Office {token}")
         assert not any(p.host == f"{subnet}.3" for p in found)
 

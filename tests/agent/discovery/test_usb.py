@@ -38,7 +38,7 @@ def test_class_7_printer_is_found_with_its_strings() -> None:
     assert info.name == "EPSON TM-T20II (simulated)"
     assert info.manufacturer == "EPSON"
     assert info.usb_path == "1-2"
-    assert info.profile == "TM-T88III"
+    assert info.profile == "TM-T20II"  # chosen by its model, not its vendor
 
 
 def test_vendor_specific_epson_is_found() -> None:

@@ -18,7 +18,10 @@ async def test_ephemeral_port_and_printer_info() -> None:
     async with SimulatedNetworkPrinter(name="Bar") as sim:
         assert sim.port > 0
         info = sim.printer_info()
-        assert info.printer_id == f"net:127.0.0.1:{sim.port}"
+        # It answers GS I as a TM-T20III with its own serial: its id is the serial's.
+        assert info.printer_id == f"net:sn:{sim.serial}"
+        assert sim.serial != SimulatedNetworkPrinter().serial
+        assert sim.address_id == f"net:127.0.0.1:{sim.port}"
         assert (info.connection, info.host, info.port, info.name) == (
             Connection.NETWORK,
             "127.0.0.1",

@@ -1,6 +1,6 @@
 // One branch: its printers grouped by agent with live status and Test buttons, and its jobs.
 
-import { api, ApiError } from "../api.js";
+import { api, ApiError, claimsOf, getToken } from "../api.js";
 import { h } from "../dom.js";
 import * as live from "../live.js";
 import { crumbs } from "../session.js";
@@ -80,7 +80,8 @@ export async function renderBranch(main, [branchId]) {
   crumbs([["Branches", "#/branches"], [branchId, null]]);
   const view = layout(branchId);
   main.replaceChildren(...view.page);
-  const board = new PrinterBoard(view.printers, branchId, runTest);
+  const role = claimsOf(getToken() || "")?.role;
+  const board = new PrinterBoard(view.printers, branchId, runTest, ["manager", "admin"].includes(role));
   const printerName = (id) => board.row(id)?.printer?.name || id;
   const table = new JobTable(view.jobs, printerName);
   const tests = new TestList(view.tests, printerName);

@@ -1,6 +1,7 @@
 // The printers of a branch, grouped by agent, updated in place as live events arrive.
 // Rows are keyed by printer id and only their text changes, so focus and layout stay put.
 
+import { api } from "../api.js";
 import { ago, clock, h } from "../dom.js";
 import { printerBadge } from "../status.js";
 
@@ -11,6 +12,80 @@ function describe(printer) {
   return [kind, where, model, viaQueue(printer)].filter(Boolean).join(" · ");
 }
 
+/** What the printer said it is (serial, firmware) and what the agent builds bytes with. */
+function identity(printer) {
+  return [
+    printer.serial ? `serial ${printer.serial}` : "",
+    printer.firmware ? `firmware ${printer.firmware}` : "",
+    printer.profile ? `profile ${printer.profile}` : "",
+    printer.paperWidthMm ? `${printer.paperWidthMm} mm` : "",
+    printer.textMode ? `text ${printer.textMode}` : "",
+  ].filter(Boolean).join(" · ");
+}
+
+// The settings a manager can change: [field, label, choices] ("" means "as discovered").
+const CHOICES = [
+  ["paperWidthMm", "Paper", [["", "as discovered"], ["58", "58 mm"], ["80", "80 mm"]]],
+  ["statusChannel", "Status", [["", "as detected"], ["escpos", "ESC/POS (DLE EOT)"], ["star", "Star (ASB)"],
+    ["queue", "print queue"], ["none", "none"]]],
+  ["textMode", "Text", [["", "as discovered"], ["auto", "auto"], ["text", "text"], ["image", "image"]]],
+];
+
+/** The settings form of one printer row: rename, profile, paper, status channel, text mode. */
+function settingsForm(row) {
+  const field = (label, control) => h("label", { class: "setting" }, h("span", {}, label), control);
+  const select = (name, choices) =>
+    h("select", { name }, ...choices.map(([value, text]) => h("option", { value }, text)));
+  const error = h("p", { class: "error settings-error", role: "alert" });
+  const form = h("form", { class: "printer-settings", hidden: true },
+    field("Name", h("input", { name: "name", maxlength: "200", required: true })),
+    field("Profile", h("input", { name: "profile", maxlength: "200", placeholder: "as discovered" })),
+    ...CHOICES.map(([name, label, choices]) => field(label, select(name, choices))),
+    h("div", { class: "settings-actions" },
+      h("button", { class: "button save-settings", type: "submit" }, "Save"),
+      h("button", { class: "button cancel-settings", type: "button",
+        onclick: () => { form.hidden = true; } }, "Cancel")),
+    error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    try {
+      await api(`/api/v1/printers/${encodeURIComponent(row.printer.printerId)}`,
+        { method: "PATCH", body: formChanges(form) });
+      form.hidden = true;
+      row.querySelector(".printer-hint").textContent = "Settings saved; the agent applies them.";
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  });
+  return form;
+}
+
+/** The PATCH body: every field, empty ones as null (back to what was discovered). */
+function formChanges(form) {
+  const value = (name) => form.elements[name].value.trim();
+  return {
+    name: value("name"),
+    profile: value("profile") || null,
+    paperWidthMm: value("paperWidthMm") ? Number(value("paperWidthMm")) : null,
+    statusChannel: value("statusChannel") || null,
+    textMode: value("textMode") || null,
+  };
+}
+
+/** Fill the form from what the printer uses now. */
+function openSettings(row) {
+  const form = row.querySelector(".printer-settings");
+  const p = row.printer;
+  form.elements.name.value = p.name || "";
+  form.elements.profile.value = p.profile || "";
+  form.elements.paperWidthMm.value = p.paperWidthMm ? String(p.paperWidthMm) : "";
+  form.elements.statusChannel.value = p.statusChannel || "";
+  form.elements.textMode.value = p.textMode || "";
+  form.hidden = false;
+  form.elements.name.focus();
+}
+
 /** Which way the agent prints, when the printer has an OS print queue (the other way is offered). */
 function viaQueue(printer) {
   if (!printer.queue) return "";
@@ -19,11 +94,13 @@ function viaQueue(printer) {
 }
 
 export class PrinterBoard {
-  /** A board drawing into ``container``; ``onTest(printer, row)`` runs a test. */
-  constructor(container, branchId, onTest) {
+  /** A board drawing into ``container``; ``onTest(printer, row)`` runs a test; managers
+   * (``canEdit``) get each printer's settings form. */
+  constructor(container, branchId, onTest, canEdit = false) {
     this.container = container;
     this.branchId = branchId;
     this.onTest = onTest;
+    this.canEdit = canEdit;
     this.agents = new Map();
     this.groups = new Map();
     this.rows = new Map();
@@ -150,6 +227,7 @@ export class PrinterBoard {
     row.printer = printer;
     row.querySelector(".printer-name").textContent = printer.name;
     row.querySelector(".printer-meta").textContent = describe(printer);
+    row.querySelector(".printer-identity").textContent = identity(printer);
     const badge = printerBadge(printer.status, agent.online);
     const el = row.querySelector(".printer-badge");
     el.textContent = badge.label;
@@ -162,14 +240,20 @@ export class PrinterBoard {
     const row = h("li", { class: "printer", dataset: { printerId: printer.printerId } },
       h("div", { class: "printer-id" },
         h("span", { class: "printer-name" }),
-        h("span", { class: "muted printer-meta" })),
+        h("span", { class: "muted printer-meta" }),
+        h("span", { class: "muted printer-identity" })),
       h("span", { class: "badge printer-badge", role: "status", "aria-live": "polite" }),
       h("span", { class: "printer-hint" }),
-      h("button", { class: "button test-button", type: "button",
-        onclick: () => this.onTest(row.printer, row) }, "Test"),
+      h("span", { class: "printer-buttons" },
+        this.canEdit ? h("button", { class: "button settings-button", type: "button",
+          onclick: () => openSettings(row) }, "Settings") : null,
+        h("button", { class: "button test-button", type: "button",
+          onclick: () => this.onTest(row.printer, row) }, "Test")),
       h("div", { class: "test-result", "aria-live": "polite" },
         h("span", { class: "muted" }, "Not tested yet")));
+    if (this.canEdit) row.append(settingsForm(row));
     row.querySelector(".test-button").setAttribute("aria-label", `Test ${printer.name}`);
+    row.querySelector(".settings-button")?.setAttribute("aria-label", `Settings of ${printer.name}`);
     return row;
   }
 }

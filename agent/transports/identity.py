@@ -1,0 +1,67 @@
+"""Asking a printer what it is (``GS I``) over any transport: the I/O shell around the parser.
+
+Queries go one at a time, each answered before the next is sent (Epson: "transmit next data
+after receiving the corresponding ID"), and the first unanswered query ends the round: a
+reply that arrives late would otherwise be taken for the answer to the next question. A
+printer that does not know ``GS I`` (or is offline, so does not process commands) costs one
+reply timeout and gives an empty identity. Queue transports are never asked: their writes
+are print jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent.transports.base import StatusReporter, Transport
+from agent.transports.status import discard_input
+from shared.escpos.identity import (
+    IDENTITY_QUERY_KINDS,
+    IdentityParser,
+    IdKind,
+    PrinterIdentity,
+    identity_query,
+)
+
+#: How long a printer gets to answer one ``GS I n``: real printers answer in milliseconds; the
+#: margin is for a busy PC (a printer that never answers costs this once per connection).
+DEFAULT_IDENTITY_TIMEOUT = 1.0
+
+
+async def ask_identity(transport: Transport, kind: IdKind, timeout: float) -> IdentityParser:
+    """Send one ``GS I n`` and read its reply within ``timeout`` seconds.
+
+    The parser says whether the printer answered (``done``) and what (``value``: None for an
+    empty ``_ NUL``, "cannot tell").
+    """
+    await transport.write(identity_query(kind), timeout)
+    parser = IdentityParser(kind)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not parser.done and (remaining := deadline - loop.time()) > 0:
+        data = await transport.read(96, remaining)
+        if not data:
+            break
+        parser.feed(data)
+    return parser
+
+
+async def query_identity(
+    transport: Transport,
+    timeout: float = DEFAULT_IDENTITY_TIMEOUT,
+    kinds: tuple[IdKind, ...] = IDENTITY_QUERY_KINDS,
+) -> PrinterIdentity:
+    """What the printer says it is; an empty identity when it does not answer.
+
+    ``timeout`` bounds each reply, so the round takes at most ``len(kinds)`` timeouts (one
+    when the printer stays silent). TransportError propagates: the link itself is broken.
+    """
+    identity = PrinterIdentity()
+    if isinstance(transport, StatusReporter):
+        return identity
+    await discard_input(transport)
+    for kind in kinds:
+        reply = await ask_identity(transport, kind, timeout)
+        if not reply.done:
+            break
+        identity = identity.with_answer(kind, reply.value)
+    return identity
