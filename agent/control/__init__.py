@@ -6,6 +6,7 @@ the core's side, ``client`` the faces' side. docs/control-api.md describes the p
 
 from __future__ import annotations
 
+import os
 import sys
 
 from agent.settings import AgentSettings
@@ -25,7 +26,11 @@ def default_address(platform: str | None = None) -> str:
 
 def address(settings: AgentSettings) -> str:
     """The control address these settings name (CHIT_AGENT_CONTROL_SOCKET), else the default."""
-    return settings.control_socket or default_address()
+    return (
+        settings.control_socket
+        or os.environ.get("CHIT_AGENT_CONTROL_SOCKET", "")
+        or default_address()
+    )
 
 
 def is_pipe(address: str) -> bool:

@@ -116,6 +116,9 @@ async def _service(
         "CHIT_AGENT_USB": "0",
         "CHIT_AGENT_QUEUES": "0",
         "CHIT_AGENT_HEARTBEAT_INTERVAL": "1",
+        # Its own control socket (short: AF_UNIX paths are ~100 bytes at most), never the
+        # machine's /run/chit-agent/control.sock, where other tests' CLIs would find it.
+        "CHIT_AGENT_CONTROL_SOCKET": f"{os.environ['CHIT_AGENT_CONTROL_SOCKET']}.{home.name}",
     }
     argv = [sys.executable, "-m", "agent.cli", "run", "--headless", "--preseed", str(preseed)]
     proc = await asyncio.create_subprocess_exec(

@@ -52,5 +52,8 @@ def agent_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
         CHIT_AGENT_CONFIG_DIR=str(home / "config"),
         CHIT_AGENT_DATA_DIR=str(home / "data"),
         CHIT_AGENT_LOG_DIR=str(home / "logs"),
+        # A control socket of its own (tests/conftest.py's, suffixed), never the machine's
+        # /run/chit-agent/control.sock where other tests' CLIs would find this agent.
+        CHIT_AGENT_CONTROL_SOCKET=f"{os.environ['CHIT_AGENT_CONTROL_SOCKET']}.{home.name}",
     )
     return {**env, **(extra or {})}

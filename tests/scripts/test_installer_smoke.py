@@ -31,6 +31,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
         CHIT_AGENT_MDNS="false",
         CHIT_AGENT_USB="false",
         CHIT_AGENT_QUEUES="false",
+        # Never the machine's /run/chit-agent/control.sock (other tests' CLIs would find it).
+        CHIT_AGENT_CONTROL_SOCKET=os.environ["CHIT_AGENT_CONTROL_SOCKET"],
     )
     return env
 
