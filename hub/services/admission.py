@@ -24,13 +24,14 @@ from hub.auth import AuthRefused
 
 #: Connects admitted at once by default; each holds at most one pooled database connection.
 DEFAULT_LIMIT = 256
-#: Connects that may wait for a place, per place (so 8 x 256 by default).
-QUEUE_PER_PLACE = 8
+#: Connects that may wait for a place, per place (so 32 x 256 by default): a waiting connect
+#: costs only its open socket, a deferred one a whole new websocket later.
+QUEUE_PER_PLACE = 32
 #: Seconds a queued connect waits for a place before it is deferred.
-MAX_WAIT = 5.0
+MAX_WAIT = 10.0
 #: Bounds of ``retryAfter`` in seconds.
 MIN_RETRY_AFTER = 1.0
-MAX_RETRY_AFTER = 60.0
+MAX_RETRY_AFTER = 30.0
 _BUSY = "the hub is busy admitting other clients; retry shortly"
 
 
@@ -76,7 +77,9 @@ class AdmissionGate:
     def retry_after(self) -> float:
         """Seconds until the backlog ahead of a new connect is likely admitted, with jitter."""
         backlog = self.waiting + self.in_flight
-        seconds = backlog / max(self._rate.per_second(), 1.0)
+        # Before any admission was measured, assume a full gate's worth per ``max_wait``.
+        floor = self.limit / max(self.max_wait, 0.001)
+        seconds = backlog / max(self._rate.per_second(), floor, 1.0)
         base = min(MAX_RETRY_AFTER, max(MIN_RETRY_AFTER, seconds))
         return min(MAX_RETRY_AFTER, base * random.uniform(0.5, 1.5))
 
