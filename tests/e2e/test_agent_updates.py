@@ -124,7 +124,11 @@ async def test_an_update_waits_for_the_print_under_way_then_switches(
     newer = "99.0.0"
     release(repo, keys, make_build(tmp_path / "dist", newer), PLATFORM, newer)
     layout = make_layout(tmp_path / "opt", repo, current, __version__)
-    async with SimulatedNetworkPrinter() as sim, HeldAnswers(sim, b"SLOW-JOB", 2.5) as relay:
+    # identity=None: the printer keeps its address id (net:HOST:PORT), which the test names.
+    async with (
+        SimulatedNetworkPrinter(identity=None) as sim,
+        HeldAnswers(sim, b"SLOW-JOB", 2.5) as relay,
+    ):
         settings = fast_settings(
             hub_url=hub.url,
             manual_printers=(relay.manual,),
@@ -268,7 +272,11 @@ async def test_a_good_update_is_confirmed_and_one_that_never_connects_is_rolled_
 
 
 async def test_a_hold_that_times_out_lets_prints_go_on(hub: HubHarness, tmp_path: Path) -> None:
-    async with SimulatedNetworkPrinter() as sim, HeldAnswers(sim, b"SLOW-JOB", 2.0) as relay:
+    # identity=None: the printer keeps its address id (net:HOST:PORT), which the test names.
+    async with (
+        SimulatedNetworkPrinter(identity=None) as sim,
+        HeldAnswers(sim, b"SLOW-JOB", 2.0) as relay,
+    ):
         settings = fast_settings(
             hub_url=hub.url, manual_printers=(relay.manual,), io_timeout=6.0, status_interval=5.0
         )
