@@ -317,4 +317,5 @@ async def _close_database(app: web.Application) -> None:
     await ctx.printing.records.writer.close()  # what agents said in the last moments
     await ctx.db.close()
     if ctx.cluster is not None:
+        await ctx.cluster.bus.stop_pinger()
         await ctx.cluster.state.close()

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -92,6 +93,19 @@ class ChitRedisManager(socketio.AsyncRedisManager, FanoutManager):  # type: igno
         """Start the listener (base class) and the self-ping."""
         super().initialize()
         self._pinger = asyncio.ensure_future(self._ping_forever())
+
+    async def stop_pinger(self) -> None:
+        """Stop the self-ping at shutdown, waiting a bounded time for it to end.
+
+        Left to the event loop's own teardown, a ping caught in a publish while Redis was
+        away could keep the loop from closing.
+        """
+        pinger = getattr(self, "_pinger", None)
+        if pinger is None or pinger.done():
+            return
+        pinger.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            await asyncio.wait_for(asyncio.shield(pinger), 2)
 
     def on_bus(self, kind: str, handler: BusHandler) -> None:
         """Handle hub-internal messages of one kind (from every instance, this one included)."""

@@ -163,10 +163,6 @@ class AgentWriter:
 
     async def flush(self) -> None:
         """Write what is pending, ``max_agents`` per transaction, and settle its waiters."""
-        if not self._batch:
-            _settle(self._batch, None, {})
-            self._batch.waiters.clear()
-            return
         while self._batch:
             await self._write(self._batch.take(self._max_agents))
 
