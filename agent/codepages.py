@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 
 from escpos.magicencode import Encoder
 
@@ -68,6 +69,10 @@ class CodePageWriter:
 
     def __post_init__(self) -> None:
         self._encoder = Encoder({name: str(slot) for name, slot in self.code_pages.items()})
+        # The encoder caches each page's table per instance; a page's table depends on its name
+        # only, so every writer shares the tables built once (building one decodes 128 bytes,
+        # and a test page used to rebuild them all: most of its rendering time).
+        self._encoder.available_characters = _TABLES
         rest = sorted(self.code_pages, key=lambda name: self.code_pages[name])
         self._order = [n for n in PREFERRED if n in self.code_pages]
         self._order += [n for n in rest if n not in self._order]
@@ -86,6 +91,8 @@ class CodePageWriter:
         With ``fallback`` (e.g. "?"), characters no page holds become that instead.
         """
         text, out, i = clean(text), bytearray(), 0
+        if text.isascii():
+            return text.encode("ascii")  # every page holds ASCII: no switch, the same bytes
         while i < len(text):
             page = self._page_at(text, i)
             if page is None:
@@ -123,15 +130,26 @@ class CodePageWriter:
         return j
 
 
+#: Every page's character table ({character: byte}), shared by all writers (see CodePageWriter).
+_TABLES: dict[str, dict[str, int]] = {}
+
+
 def profile_code_pages(profile_pages: dict[str, str]) -> dict[str, int]:
     """A profile's ``codePages`` ({slot: name}) as {name: lowest slot}, usable pages only."""
+    return dict(_usable_pages(tuple(sorted(profile_pages.items(), key=lambda kv: int(kv[0])))))
+
+
+@cache
+def _usable_pages(slots: tuple[tuple[str, str], ...]) -> tuple[tuple[str, int], ...]:
+    """The usable pages of a profile's slots, in slot order (cached: profiles are few)."""
     pages: dict[str, int] = {}
-    for slot, name in sorted(profile_pages.items(), key=lambda kv: int(kv[0])):
+    for slot, name in slots:
         if name != "Unknown" and name not in pages and _usable(name):
             pages[name] = int(slot)
-    return pages
+    return tuple(pages.items())
 
 
+@cache
 def _usable(name: str) -> bool:
     """Whether python-escpos has a character table for the page."""
     try:
