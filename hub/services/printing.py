@@ -256,7 +256,8 @@ class PrintingService:
         request: PrinterTestRequest,
         pending: PendingTest,
     ) -> PrinterTestResult:
-        stored = await self.records.test_result(requester.company_id, request.correlation_id)
+        # One transaction records the request and answers a repeat with its stored result.
+        stored = await self.records.test_requested(requester.company_id, request, agent.agent_id)
         if stored is not None:
             return stored
         started = time.monotonic()
@@ -264,7 +265,6 @@ class PrintingService:
             message = f"agent {agent.agent_id} is offline{_since(agent.offline_since)}"
             result = failed_result(request, "agent_offline", message, started, agent.agent_id)
             return await self._finish(requester.company_id, agent, result, started)
-        await self.records.test_requested(requester.company_id, request, agent.agent_id)
         log.info(
             "printer test sent",
             extra={

@@ -180,10 +180,10 @@ class PrinterRecords:
 
     async def test_requested(
         self, company_id: str, request: PrinterTestRequest, agent_id: str | None
-    ) -> None:
-        """A test was asked for."""
+    ) -> PrinterTestResult | None:
+        """A test was asked for; the result it already has when it ran before (else None)."""
         async with self.db.session() as s:
-            await test_store.record_test_request(
+            row = await test_store.record_test_request(
                 s,
                 company_id,
                 request.correlation_id,
@@ -191,6 +191,7 @@ class PrinterRecords:
                 agent_id,
                 request.requested_by,
             )
+        return None if row.success is None else _result(row)
 
     async def test_finished(self, company_id: str, result: PrinterTestResult) -> PrinterTestResult:
         """A test has its result; returns the one that stands (an earlier one wins)."""

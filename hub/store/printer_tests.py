@@ -22,6 +22,10 @@ from hub.store.models import Printer, TestResult
 from shared.events import PrinterTestResult
 
 _KEY = ["company_id", "correlation_id"]
+#: What a request writes; the result's columns stay empty until it comes.
+_REQUEST_COLUMNS = (
+    "company_id", "correlation_id", "printer_id", "agent_id", "requested_by", "requested_at",
+)  # fmt: skip
 #: Error codes of results the hub writes when the agent's answer does not come in time.
 HUB_VERDICTS: Final = ("timeout", "instance_lost", "agent_disconnected")
 LateOutcome = Literal["filled", "corrected", "kept"]
@@ -72,15 +76,23 @@ async def record_test_request(
     now: datetime | None = None,
 ) -> PrinterTestRow:
     """Record that a test was requested (idempotent); returns the test as stored."""
-    values = {
-        "company_id": company_id,
-        "correlation_id": correlation_id,
-        "printer_id": printer_id,
-        "agent_id": agent_id,
-        "requested_by": requested_by,
-        "requested_at": now or utcnow(),
-    }
-    await insert_ignore(session, TestResult, values, _KEY)
+    pending = PrinterTestRow(
+        company_id=company_id,
+        correlation_id=correlation_id,
+        printer_id=printer_id,
+        agent_id=agent_id,
+        success=None,
+        status=None,
+        error_code=None,
+        error_message=None,
+        duration_ms=None,
+        requested_by=requested_by,
+        requested_at=now or utcnow(),
+        completed_at=None,
+    )
+    values = {k: getattr(pending, k) for k in _REQUEST_COLUMNS}
+    if await insert_ignore(session, TestResult, values, _KEY):
+        return pending  # new: the row is what was just written
     return _row(await session.get_one(TestResult, (company_id, correlation_id)))
 
 
@@ -106,12 +118,16 @@ async def save_test_result(
     """Store a test's result once: fills in the pending request, or creates the test."""
     values = _result_values(result, now or utcnow())
     key = (company_id, result.correlation_id)
-    await session.execute(
+    filled = await session.execute(
         update(TestResult)
         .where(TestResult.company_id == company_id)
         .where(TestResult.correlation_id == result.correlation_id, TestResult.success.is_(None))
         .values({k: v for k, v in values.items() if k != "printer_id"})  # the request's stands
+        .returning(TestResult)  # the usual case, a pending request filled in: one statement
     )
+    row = filled.scalars().first()
+    if row is not None:
+        return _row(row)
     fresh = {"company_id": company_id, "correlation_id": result.correlation_id, **values}
     await insert_ignore(session, TestResult, fresh, _KEY)
     return _row(await session.get_one(TestResult, key, populate_existing=True))
