@@ -8,6 +8,11 @@ from agent.json with CHIT_AGENT_* variables over it for this run only; ``config`
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # python -m agent.cli: the same lean start as the command (agent.entry)
+    from agent.entry import skip_unused_imports
+
+    skip_unused_imports()
+
 import argparse
 import asyncio
 import contextlib

@@ -14,7 +14,6 @@ from typing import Any
 
 from agent.discovery.identify import NetworkIdentifier
 from agent.discovery.manual import ManualEntryError, manual_printers
-from agent.discovery.mdns import discover_mdns
 from agent.discovery.queues import discover_queues, parse_path_choices, reconcile
 from agent.discovery.sweep import SweepRefused, sweep
 from agent.discovery.tracker import PrinterTracker, ScanDiff
@@ -95,6 +94,8 @@ class Scanner:
             raise RuntimeError(f"manual printer entry: {exc}") from None
 
     async def _mdns(self) -> list[PrinterInfo]:
+        from agent.discovery.mdns import discover_mdns  # zeroconf only where mDNS is on
+
         if self.mdns_interfaces is not None:
             return await discover_mdns(interfaces=self.mdns_interfaces)
         return await discover_mdns()

@@ -27,8 +27,8 @@ from shared.diagnostics import DiagnosticsRequest, DiagnosticsUpload
 from shared.documents import ReceiptDocument
 from shared.namespaces import ALLOWED_ROLES, Namespace
 from shared.printers import AgentInfo, PrinterInfo, PrinterStatus
+from shared.roles import WEB_ROLES, Role
 from shared.streams import STATUS_EVENT, StreamStatus
-from shared.tokens import WEB_ROLES, Role
 from shared.updates import Ring, UpdateStep
 from shared.wire import (
     CorrelationId,

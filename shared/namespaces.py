@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.tokens import WEB_ROLES, Role
+from shared.roles import WEB_ROLES, Role
 
 
 class Namespace(StrEnum):

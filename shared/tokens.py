@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -27,9 +26,10 @@ from jwt.types import Options
 from pydantic import ValidationError
 
 from shared.jwks import PUBLIC_KEY_ALGORITHMS, PlatformKey, PlatformKeySet, key_from_pem
+from shared.roles import HUB_WIDE_ROLES, WEB_ROLES, Role
 from shared.wire import Identifier, WireModel, first_error
 
-__all__ = ["PUBLIC_KEY_ALGORITHMS", "PlatformKeySet"]
+__all__ = ["HUB_WIDE_ROLES", "PUBLIC_KEY_ALGORITHMS", "WEB_ROLES", "PlatformKeySet", "Role"]
 
 HMAC_ALGORITHM = "HS256"
 #: Clock skew allowed on ``exp``, ``nbf`` and ``iat`` (seconds); the ``jwt_leeway_seconds`` setting.
@@ -41,22 +41,6 @@ MAX_TOKEN_CHARS = 8000
 NOT_A_JWT = "the token is not a valid JWT"
 
 
-class Role(StrEnum):
-    """Who a token speaks for."""
-
-    DESKTOP_APP = "desktop_app"
-    MANAGER = "manager"
-    STAFF = "staff"
-    ADMIN = "admin"
-    SERVICE = "service"
-    #: A platform operator: hub-wide monitoring and alerts, no company. Distinct from a
-    #: company's ``admin``, who sees only that company.
-    OPERATOR = "operator"
-
-
-WEB_ROLES = frozenset({Role.MANAGER, Role.STAFF, Role.ADMIN})
-#: Roles that speak for no company: the platform's backend and its operators.
-HUB_WIDE_ROLES = frozenset({Role.SERVICE, Role.OPERATOR})
 #: Chit's claim names a platform may rename (``claim_map``), and where they are read by default.
 DEFAULT_CLAIM_SOURCES: Mapping[str, tuple[str, ...]] = {
     "sub": ("sub",),

@@ -3,7 +3,7 @@
 import multiprocessing
 import sys
 
-from agent.cli import main
+from agent.entry import main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
