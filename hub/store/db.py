@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,6 +43,8 @@ STATEMENT_TIMEOUT = 15.0
 SQLITE_BUSY_TIMEOUT = 5.0
 #: Seconds a whole session (one unit of work) may take before it is cancelled and rolled back.
 SESSION_TIMEOUT = 30.0
+#: Seconds a pooled PostgreSQL connection may sit unused before it is pinged at checkout.
+PING_AFTER_IDLE = 10.0
 #: Seconds to connect and migrate at start (a first migration on a slow disk takes a while).
 STARTUP_TIMEOUT = 60.0
 
@@ -135,13 +138,42 @@ def _create_engine(url: URL, schema: str | None, pool: PoolSettings | None = Non
         return engine
     if schema is not None and not _SCHEMA_NAME.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
-    return create_async_engine(
-        url,
-        connect_args=_postgres_connect_args(schema),
-        pool_timeout=pool.timeout,
-        pool_pre_ping=True,
-        **sizes,
+    engine = create_async_engine(
+        url, connect_args=_postgres_connect_args(schema), pool_timeout=pool.timeout, **sizes
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """Ping a pooled connection at checkout only when it sat unused for :data:`PING_AFTER_IDLE`.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout, and asyncpg's ping is three round
+    trips (begin, ``;``, rollback): in a reconnect storm most of the hub's database traffic.
+    A connection in steady use has just proved itself; one that sat idle is where a server
+    restart or an idle timeout leaves a dead one. A failed ping raises ``DisconnectionError``,
+    on which the pool discards the connection and checks out another (SQLAlchemy's documented
+    custom pessimistic disconnect handling); a connection that dies while in use is invalidated
+    by SQLAlchemy when its statement fails, as with pre-ping.
+    """
+    pool_events = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool_events, "checkin")
+    def _returned(_dbapi: Any, record: Any) -> None:
+        record.info["chit_idle_since"] = time.monotonic()
+
+    @event.listens_for(pool_events, "checkout")
+    def _checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("chit_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # just connected, or in steady use
+        try:
+            alive = dialect.do_ping(dbapi)
+        except Exception as error:  # whatever the driver raises for a dead connection
+            raise exc.DisconnectionError(str(error)) from error
+        if not alive:
+            raise exc.DisconnectionError("the pooled connection did not answer a ping")
 
 
 try:  # POSIX only: on Windows hubs sharing one SQLite file are not supported anyway

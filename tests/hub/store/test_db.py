@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,12 +13,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.store import Database, async_url, url_for
 from hub.store.audit import list_audit, record
 from hub.store.migrate import current_revision, head_revision
 from hub.store.models import Base
 from hub.store.tenants import ensure_company, get_company
+
+POSTGRES_URL = os.environ.get("CHIT_TEST_DATABASE_URL")
 
 
 @pytest.mark.parametrize(
@@ -140,3 +145,40 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         async with db.session() as s:
             await record(s, "acme", "alice", "login", now=datetime(2025, 1, 1))
+
+
+@pytest.mark.skipif(POSTGRES_URL is None, reason="needs CHIT_TEST_DATABASE_URL (PostgreSQL)")
+async def test_a_pooled_connection_killed_while_idle_is_replaced_unseen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server drops an idle pooled connection (a restart, an idle timeout): the next
+    session gets a fresh one, pinged at checkout, and never sees the error. A connection in
+    steady use is not pinged at all."""
+    schema = f"t_{secrets.token_hex(6)}"
+    database = await Database.connect(POSTGRES_URL, tmp_path, schema=schema)
+    pings = 0
+    real_ping = database.engine.sync_engine.dialect.do_ping
+
+    def counting_ping(dbapi: object) -> bool:
+        nonlocal pings
+        pings += 1
+        return bool(real_ping(dbapi))
+
+    monkeypatch.setattr(database.engine.sync_engine.dialect, "do_ping", counting_ping)
+    try:
+        for _ in range(5):  # steady use: no ping
+            async with database.session() as s:
+                pid = (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert pings == 0
+        killer = create_async_engine(async_url(POSTGRES_URL))  # the server side, as it were
+        async with killer.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await killer.dispose()
+        monkeypatch.setattr("hub.store.db.PING_AFTER_IDLE", 0.0)  # as if it sat idle
+        async with database.session() as s:
+            fresh = (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert fresh != pid and pings >= 1
+    finally:
+        async with database.engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await database.close()
