@@ -44,12 +44,14 @@ class PrintedLine:
 
 @dataclass(frozen=True)
 class PrintedQr:
-    """A QR code the printer drew: its data, model, error level (0-3: L-H) and cell size."""
+    """A QR code the printer drew: its data, model, error level (0-3: L-H), cell size and
+    alignment."""
 
     data: bytes
     model: int
     error: int
     cell: int
+    align: str = "left"
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,9 @@ class _Reader:
 
     def text(self, payload: bytes) -> None:
         codec = _CODECS.get(self.style.page, "cp437")
-        if self.line_style is None:
+        blank_so_far = not "".join(self.line).strip()
+        if self.line_style is None or (blank_so_far and payload.strip()):
+            # A line looks the way its first visible letters print (spaces may pad it).
             s = self.style
             self.line_style = PrintedLine("", s.bold, s.underline, s.align, s.width, s.height)
         self.line.append(payload.decode(codec, errors="replace"))
@@ -193,7 +197,8 @@ class _Reader:
         elif name == "qr_print" and self.qr_data is not None:
             self.flush()
             q = self.style.qr
-            self.paper.items.append(PrintedQr(self.qr_data, q["model"], q["error"], q["cell"]))
+            qr = PrintedQr(self.qr_data, q["model"], q["error"], q["cell"], self.style.align)
+            self.paper.items.append(qr)
         elif not self.settings(token):
             self.paper.unknown.append(token)
 
