@@ -6,8 +6,8 @@ in a node subprocess. Both outputs are cut into commands (shared.escpos.star_tok
 as a Star printer would (agent.simulators.star_paper). They differ where both are valid: the
 peer centres text with spaces where we send ``ESC GS a 1``, sends only style changes where we
 set every style per line, cuts at the print position after feeding lines (``ESC d 1``) where we
-let the printer feed to its cutter (``ESC d 3``). The commands for emphasis, underline, the
-QR code and its alignment must be the same bytes, and the receipt must read the same.
+let the printer feed to its cutter (``ESC d 3``). The commands for emphasis, underline, character
+expansion, the QR code and its alignment must be the same bytes, and the receipt must read the same.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ DOCUMENT = ReceiptDocument.model_validate(
         "lines": [
             {"type": "text", "text": "CHIT BISTRO", "bold": True, "align": "center"},
             {"type": "text", "text": "Table 4", "underline": True},
+            {"type": "text", "text": "BIG", "width": 2, "height": 3},
             {"type": "qr", "data": "order-42", "size": 6, "align": "center"},
             {"type": "cut", "partial": True},
         ],
@@ -48,6 +49,9 @@ PEER_CALLS: list[list[Any]] = [
     ["underline", True],
     ["line", "Table 4"],
     ["underline", False],
+    ["size", 2, 3],
+    ["line", "BIG"],
+    ["size", 1, 1],
     ["align", "center"],
     ["qrcode", "order-42", {"model": 2, "size": 6, "errorlevel": "l"}],
     ["align", "left"],
@@ -91,17 +95,20 @@ def commands(data: bytes, *names: str) -> set[bytes]:
     return {data[t.start : t.end] for t in tokenize(data)[0] if t.name in names}
 
 
-def as_laid_out(line: PrintedLine) -> tuple[str, bool, bool, str]:
-    """A line's text, emphasis, underline and where it sits: by command or by padding."""
-    text = line.text.strip()
+Laid = tuple[str, bool, bool, str, int, int]
+
+
+def as_laid_out(line: PrintedLine) -> Laid:
+    """A line's text, emphasis, underline, where it sits (by command or by padding), size."""
+    text, size = line.text.strip(), (line.width, line.height)
     if line.align != "left" or not line.text.startswith(" "):
-        return text, line.bold, line.underline, line.align
+        return text, line.bold, line.underline, line.align, *size
     lead = len(line.text) - len(line.text.lstrip())
-    centred = abs(lead - (COLUMNS - len(text)) / 2) <= 1
-    return text, line.bold, line.underline, "center" if centred else "right"
+    centred = abs(lead - (COLUMNS // line.width - len(text)) / 2) <= 1
+    return text, line.bold, line.underline, "center" if centred else "right", *size
 
 
-def visible(paper: StarPaper) -> list[tuple[str, bool, bool, str]]:
+def visible(paper: StarPaper) -> list[Laid]:
     return [as_laid_out(line) for line in paper.lines if line.text.strip()]
 
 
@@ -112,16 +119,22 @@ def test_the_same_document_reads_the_same_and_uses_the_same_commands(peer: None)
     for names in (
         ("emphasis_on", "emphasis_off"),
         ("underline",),
+        ("expansion",),
         ("qr_model", "qr_error", "qr_cell", "qr_store", "qr_print"),
     ):
         assert commands(ours, *names) == commands(theirs, *names), names
     assert {b"\x1b\x1da\x01", b"\x1b\x1da\x00"} <= commands(theirs, "align")
     assert {b"\x1b\x1da\x01", b"\x1b\x1da\x00"} <= commands(ours, "align")
     mine, peers = read_paper(ours), read_paper(theirs)
-    assert visible(mine) == visible(peers) == [
-        ("CHIT BISTRO", True, False, "center"),
-        ("Table 4", False, True, "left"),
-    ]
+    assert (
+        visible(mine)
+        == visible(peers)
+        == [
+            ("CHIT BISTRO", True, False, "center", 1, 1),
+            ("Table 4", False, True, "left", 1, 1),
+            ("BIG", False, False, "left", 2, 3),
+        ]
+    )
     assert mine.qr_codes == peers.qr_codes and mine.qr_codes[0].align == "center"
     assert mine.cuts == peers.cuts and [cut.partial for cut in mine.cuts] == [True]
 
