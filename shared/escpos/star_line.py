@@ -14,8 +14,8 @@ bands touch, and set back to 4 mm (``ESC z 1``, the power-on amount) after. That
 command of Line Mode itself: Star's raster mode (``ESC * r A`` ... ``b n1 n2 data`` ...
 ``ESC * r B``) is a mode of its own, entered with a form feed of what is buffered and left
 through its "EOT mode", whose power-on setting feeds and cuts: wrong for a line drawn in the
-middle of a receipt. (TSP100/TSP143 up to the III generation take only raster: see
-docs/printers.md.)
+middle of a receipt. (A printer in Star Graphic mode, the raster-only emulation of TSP100
+futurePRNT models, prints none of this: docs/operations.md, "Star printers in Star mode".)
 
 QR codes are the printer's own (``ESC GS y``: model, error correction, cell size, store,
 print), which the TSP650II, TSP100III/IV, mC-Print and SM-L have; the first TSP650 has none.

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001
 """Documents for a printer in Star mode: Star Line Mode commands, read back as a Star printer
 reads them (agent.simulators.star_paper), and no ESC/POS command among them."""
 

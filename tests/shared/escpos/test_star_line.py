@@ -33,7 +33,7 @@ def test_qr_code_sets_model_error_cell_then_stores_and_prints() -> None:
         b"\x1b\x1dyD1\x00\x08\x00order-42"  # store: m = 0, nL nH, data
         b"\x1b\x1dyP"  # print
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 to 7089 bytes"):
         star_line.qr_code(b"", cell=4)
 
 
