@@ -16,9 +16,10 @@ from typing import Literal
 
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.ledger import ResultLedger
+from agent.render import command_set
 from shared.escpos.drawer import CommandSet, buzzer_command, drawer_command, has_buzzer
 from shared.events import PrinterActionResult, PrinterBuzzRequest, PrinterDrawerRequest
-from shared.printers import PrinterInfo, PrinterStatus
+from shared.printers import PrinterStatus
 from shared.wire import ErrorInfo
 
 log = logging.getLogger("chit.agent.actions")
@@ -26,11 +27,6 @@ log = logging.getLogger("chit.agent.actions")
 ActionRequest = PrinterDrawerRequest | PrinterBuzzRequest
 Finder = Callable[[str], PrinterCoordinator | None]
 Sender = Callable[[PrinterActionResult], Awaitable[None]]
-
-
-def command_set(info: PrinterInfo) -> CommandSet:
-    """Star commands for a printer in Star mode (its status channel), ESC/POS otherwise."""
-    return "star" if info.status_channel == "star" else "escpos"
 
 
 def action_of(request: ActionRequest) -> Literal["drawer", "buzz"]:

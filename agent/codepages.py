@@ -1,4 +1,5 @@
-"""Text in the printer's own code pages: which page holds a line, and its bytes with ``ESC t n``.
+"""Text in the printer's own code pages: which page holds a line, and its bytes with ``ESC t n``
+(``ESC GS t n`` with Star's page numbers for a printer in Star mode, agent.render_star).
 
 The code pages a printer has come from its python-escpos capability profile, and the character
 tables from python-escpos' encoder (``escpos.magicencode.Encoder``: Python codecs where there is
@@ -64,6 +65,8 @@ class CodePageWriter:
 
     code_pages: dict[str, int]
     current: str | None = None
+    #: The command that selects a page, before its number: ESC/POS ``ESC t``, Star ``ESC GS t``.
+    select: bytes = ESC_T
     _encoder: Encoder = field(init=False, repr=False)
     _order: list[str] = field(init=False, repr=False)
 
@@ -102,7 +105,7 @@ class CodePageWriter:
                 continue
             j = self._span(text, i, page)
             if page != self.current and not text[i:j].isascii():
-                out += ESC_T + bytes((self.code_pages[page],))
+                out += self.select + bytes((self.code_pages[page],))
                 self.current = page
             out += self._encoder.encode(text[i:j], page)
             i = j

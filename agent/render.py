@@ -1,10 +1,12 @@
-"""Bytes to print, built with python-escpos' Dummy printer and the printer's capability profile.
+"""Bytes to print: one walk over a document's lines, in the printer's command set.
 
-The profile (``PrinterInfo.profile``, a python-escpos profile name such as ``TM-T88III`` or
-``POS-5890``) decides what the printer can do: its code pages, a native QR code (``GS ( k``) or
-a raster image, a cut only when it has a cutter, ``GS v 0`` or ``ESC *`` for images, its dot
-width. Unknown profile names fall back to python-escpos' ``default`` profile (an 80 mm
-Epson-like printer).
+The walk (:class:`DocumentRenderer`) decides, line by line, what goes as text and what as an
+image, wraps, places and encodes; a backend turns that into the printer's commands:
+
+- ESC/POS (agent.render_escpos): python-escpos' Dummy printer with the printer's capability
+  profile, for every printer not in Star mode;
+- Star Line Mode (agent.render_star): for a printer whose status channel is ``star`` (found at
+  first contact, or set by a manager with ``statusChannel``), whose commands are Star's.
 
 Text, per the printer's text mode (shared.documents.TextMode): in ``auto`` each line goes as
 text in the code page that holds it (agent.codepages) when it needs no shaping, and as an image
@@ -18,17 +20,16 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import arabic_reshaper
 from bidi import get_display
-from escpos.capabilities import CAPABILITIES
-from escpos.printer import Dummy
 
-import agent.profiles  # noqa: F401 (registers the conservative profile with python-escpos)
-from agent.codepages import CodePageWriter, clean, needs_layout, profile_code_pages
+from agent.codepages import CodePageWriter, clean, needs_layout
 from agent.glyphs import Style, base_rtl, draw_line, measure, wrap
-from agent.imagelines import RasterKind, Target, image_bytes, offset, place, target_for
+from agent.imagelines import RasterKind, Target, image_bytes, offset, place
+from agent.render_escpos import DEFAULT_PROFILE, EscPosBackend, new_printer, profile_name
+from agent.render_star import StarLineBackend
 from shared.documents import (
     TEXT_MODES,
     CutLine,
@@ -40,26 +41,30 @@ from shared.documents import (
     TextLine,
     TextMode,
 )
+from shared.escpos.drawer import CommandSet
 from shared.printers import PrinterInfo
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "DocumentRenderer",
+    "command_set",
+    "new_printer",
+    "profile_name",
+    "render_document",
+    "render_for",
+    "render_test_page",
+]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROFILE = "default"
 TEST_PAGE_QR_SIZE = 6
 #: Dots between the two texts of a pair line.
 PAIR_GAP = 16
 #: The Arabic and Chinese lines of the test page: a manager sees at once if the printer can.
 TEST_PAGE_ARABIC = "العربية: اختبار الطباعة"
 TEST_PAGE_CHINESE = "中文：打印测试"  # noqa: RUF001 (the full-width colon of Chinese text)
-
-
-def profile_name(name: str | None) -> str:
-    """``name`` if python-escpos knows it, else the default profile."""
-    if name and name in CAPABILITIES["profiles"]:
-        return name
-    if name:
-        log.warning("unknown printer profile %r, using %r", name, DEFAULT_PROFILE)
-    return DEFAULT_PROFILE
+#: What the test page says in its "Profile:" line for a printer in Star mode.
+STAR_PROFILE = "Star Line Mode"
 
 
 def text_mode_of(info: PrinterInfo) -> TextMode:
@@ -68,11 +73,30 @@ def text_mode_of(info: PrinterInfo) -> TextMode:
     return mode if mode in TEXT_MODES else "auto"
 
 
-def new_printer(profile: str | None = None) -> Dummy:
-    """An in-memory python-escpos printer, initialised (``ESC @``)."""
-    printer = Dummy(profile=profile_name(profile))
-    printer.hw("INIT")
-    return printer
+def command_set(info: PrinterInfo) -> CommandSet:
+    """Star commands for a printer in Star mode (its status channel), ESC/POS otherwise."""
+    return "star" if info.status_channel == "star" else "escpos"
+
+
+class Backend(Protocol):
+    """A command set: what the walk asks of it (agent.render_escpos, agent.render_star)."""
+
+    target: Target
+    writer: CodePageWriter
+
+    def raw(self, data: bytes) -> None: ...
+    def style(self, align: str, bold: bool, underline: bool, width: int, height: int) -> None: ...
+    def qr(self, data: str, size: int, align: str) -> None: ...
+    def feed(self, lines: int) -> None: ...
+    def cut(self, partial: bool) -> None: ...
+    def finish(self, cut: bool) -> bytes: ...
+
+
+def backend_for(commands: CommandSet, profile: str | None, paper_width_mm: int | None) -> Backend:
+    """The backend of a command set (the profile counts for ESC/POS only)."""
+    if commands == "star":
+        return StarLineBackend(paper_width_mm)
+    return EscPosBackend(profile, paper_width_mm)
 
 
 def resolve_align(align: str, direction: Direction, rtl: bool) -> str:
@@ -84,7 +108,7 @@ def resolve_align(align: str, direction: Direction, rtl: bool) -> str:
 
 
 class DocumentRenderer:
-    """Renders one document for one printer: keeps the code page and the target."""
+    """Renders one document for one printer: the walk, over a command-set backend."""
 
     def __init__(
         self,
@@ -92,11 +116,11 @@ class DocumentRenderer:
         text_mode: TextMode = "auto",
         paper_width_mm: int | None = None,
         direction: Direction = "auto",
+        commands: CommandSet = "escpos",
     ) -> None:
-        self.p = new_printer(profile)
-        data: dict[str, Any] = self.p.profile.profile_data
-        self.target: Target = target_for(data, paper_width_mm)
-        self.writer = CodePageWriter(profile_code_pages(data.get("codePages") or {}))
+        self.backend = backend_for(commands, profile, paper_width_mm)
+        self.target: Target = self.backend.target
+        self.writer = self.backend.writer
         self.mode = text_mode
         self.direction = direction
 
@@ -118,7 +142,7 @@ class DocumentRenderer:
         """A line drawn as an image, wrapped to the printer's width."""
         assert self.target.raster is not None
         for chunk in drawn_text(text, style, align, self.target.dots, self.target.raster):
-            self.p._raw(chunk)
+            self.backend.raw(chunk)
 
     def text(self, line: TextLine) -> None:
         """One styled line of text."""
@@ -128,14 +152,8 @@ class DocumentRenderer:
             style = Style(24, line.width, line.height, line.bold, line.underline)
             self.image(text, style, align)
             return
-        self._style(align, line.bold, line.underline, line.width, line.height)
-        self.p._raw(self.text_bytes(text) + b"\n")
-
-    def _style(self, align: str, bold: bool, underline: bool, width: int, height: int) -> None:
-        size: dict[str, Any] = {"normal_textsize": True}
-        if width > 1 or height > 1:
-            size = {"custom_size": True, "width": width, "height": height}
-        self.p.set(align=align, bold=bold, underline=int(underline), **size)
+        self.backend.style(align, line.bold, line.underline, line.width, line.height)
+        self.backend.raw(self.text_bytes(text) + b"\n")
 
     def pair(self, line: PairLine) -> None:
         """Two texts at the two edges of one line (or on two lines when they do not fit)."""
@@ -147,14 +165,14 @@ class DocumentRenderer:
 
     def _text_pair(self, line: PairLine, left: str, right: str) -> None:
         columns = self.target.columns // line.width
-        self._style("left", line.bold, False, line.width, line.height)
+        self.backend.style("left", line.bold, False, line.width, line.height)
         if len(left) + 1 + len(right) <= columns:
             padded = left + " " * (columns - len(left) - len(right)) + right
-            self.p._raw(self.text_bytes(padded) + b"\n")
+            self.backend.raw(self.text_bytes(padded) + b"\n")
             return
-        self.p._raw(self.text_bytes(left) + b"\n")
-        self._style("right", line.bold, False, line.width, line.height)
-        self.p._raw(self.text_bytes(right) + b"\n")
+        self.backend.raw(self.text_bytes(left) + b"\n")
+        self.backend.style("right", line.bold, False, line.width, line.height)
+        self.backend.raw(self.text_bytes(right) + b"\n")
 
     def _image_pair(self, line: PairLine, left: str, right: str) -> None:
         assert self.target.raster is not None
@@ -165,25 +183,20 @@ class DocumentRenderer:
             return
         first, second = draw_line(left, style), draw_line(right, style)
         placed = place([(first, 0), (second, dots - second.width)], dots)
-        self.p._raw(image_bytes(placed, self.target.raster))
+        self.backend.raw(image_bytes(placed, self.target.raster))
 
     def qr(self, line: QrLine) -> None:
-        """A QR code: native when the profile supports it, else a raster image."""
+        """A QR code, as the backend prints one."""
         align = resolve_align(line.align, self.direction, False)
-        if self.p.profile.supports("qrCode"):
-            self.p.set(align=align)
-            self.p.qr(line.data, size=line.size, native=True)
-        else:
-            self.p.qr(line.data, size=line.size, native=False, center=align == "center")
-        self.p.set(align="left")
+        self.backend.qr(line.data, line.size, align)
 
     def feed(self, line: FeedLine) -> None:
         """Blank lines."""
-        self.p.ln(line.lines)
+        self.backend.feed(line.lines)
 
     def cut(self, line: CutLine) -> None:
-        """A full or partial cut (python-escpos skips it on printers without a cutter)."""
-        self.p.cut(mode="PART" if line.partial else "FULL")
+        """A full or partial cut."""
+        self.backend.cut(line.partial)
 
     def render(self, document: ReceiptDocument) -> bytes:
         """The document's bytes."""
@@ -196,10 +209,7 @@ class DocumentRenderer:
         }
         for line in document.lines:
             handlers[type(line)](line)
-        self.p.set_with_default()
-        if document.cut:
-            self.p.cut()
-        return bytes(self.p.output)
+        return self.backend.finish(document.cut)
 
 
 @lru_cache(maxsize=128)
@@ -223,19 +233,22 @@ def render_document(
     profile: str | None = None,
     text_mode: TextMode = "auto",
     paper_width_mm: int | None = None,
+    commands: CommandSet = "escpos",
 ) -> bytes:
-    """A receipt document as ESC/POS bytes for a printer with ``profile`` and ``text_mode``."""
-    renderer = DocumentRenderer(profile, text_mode, paper_width_mm, document.direction)
+    """A receipt document as bytes in ``commands`` (ESC/POS for ``profile``, or Star Line
+    Mode) for a printer with ``text_mode`` and ``paper_width_mm``."""
+    renderer = DocumentRenderer(profile, text_mode, paper_width_mm, document.direction, commands)
     return renderer.render(document)
 
 
 def render_for(document: ReceiptDocument, printer: PrinterInfo) -> bytes:
-    """A document as bytes for this printer: its profile, text mode and paper width."""
+    """A document as bytes for this printer: its command set, profile, text mode and paper."""
     return render_document(
         document,
         profile=printer.profile,
         text_mode=text_mode_of(printer),
         paper_width_mm=printer.paper_width_mm,
+        commands=command_set(printer),
     )
 
 
@@ -250,7 +263,8 @@ def render_test_page(
     """The test page: who printed it, on what, when, the correlation id as text and QR, and a
     line in Arabic and one in Chinese (images unless the printer's text mode is ``text``)."""
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
-    profile = profile_name(printer.profile)
+    commands = command_set(printer)
+    profile = profile_name(printer.profile) if commands == "escpos" else STAR_PROFILE
     lines: list[TextLine | QrLine | FeedLine] = [
         TextLine(text="CHIT TEST PAGE", bold=True, align="center", width=2, height=2),
         FeedLine(type="feed"),
@@ -273,4 +287,5 @@ def render_test_page(
         profile=profile,
         text_mode=text_mode_of(printer),
         paper_width_mm=printer.paper_width_mm,
+        commands=commands,
     )

@@ -36,7 +36,10 @@ the ENQ status byte, ``EOT`` (also the middle byte of an ESC/POS ``DLE EOT n``) 
 byte, and ``ESC RS a n`` switches ASB on or off (``asb_enabled``); while it is on, every state
 change sends an ASB by itself (:meth:`PrinterBrain.unsolicited`, pushed by both simulators).
 Star drawer pulses (``ESC BEL n1 n2`` then ``FS`` at once or ``BEL`` in order) are recorded
-like ESC/POS ones.
+like ESC/POS ones. Star mode reads its input command by command (shared.escpos.star_tokens):
+its jobs end with Star's cut ``ESC d n`` (an ESC/POS ``GS V`` cuts nothing there), and
+:meth:`PrinterBrain.paper` shows what it printed as lines, images, QR codes and cuts
+(agent.simulators.star_paper).
 
 ``GS I n`` (transmit printer ID) is answered from the brain's :class:`SimIdentity` as Epson
 documents it: a one-byte ID for ``n`` = 1, 2 (49, 50), printer information B (``_ text NUL``)
@@ -58,8 +61,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from agent.simulators.star_paper import StarPaper, read_paper, star_jobs
 from shared.escpos.identity import IdKind, TypeBit, info_b_reply
 from shared.escpos.star import EnqBit, Status1, Status2, Status4, asb_packet
+from shared.escpos.star_tokens import tokenize
 from shared.escpos.status import (
     DLE,
     EOT,
@@ -126,7 +131,7 @@ STAR_ENQ: dict[SimState, int] = {
     SimState.ERROR: EnqBit.BUFFER_EMPTY | EnqBit.OTHER_ERROR,
 }
 # Star real-time requests: ESC ACK SOH (ASB), ENQ, EOT; and ESC RS a n (ASB on/off).
-_STAR_QUERY = re.compile(rb"\x1b\x06\x01|\x05|\x04|\x1b\x1ea(.)", re.DOTALL)
+_STAR_REQUESTS = frozenset({"asb_request", "enq", "eot", "asb_setting"})
 # ESC BEL n1 n2 then FS (real time) or BEL (in order): a Star drawer 1 pulse.
 _STAR_DRAWER = re.compile(rb"\x1b\x07(.)(.)([\x07\x1c])", re.DOTALL)
 
@@ -270,6 +275,8 @@ class PrinterBrain:
         self.identity = identity
         self._identity_queries = 0
         self._splitter = QuerySplitter()
+        #: Star mode: the start of a command whose end has not come yet.
+        self._star_tail = b""
         self._raw = bytearray()
         self._printed = bytearray()
         self._rejected = bytearray()
@@ -335,16 +342,24 @@ class PrinterBrain:
             return self._answers(queries)
 
     def _receive_star(self, data: bytes) -> bytes:
-        """Star mode (lock held): answer Star requests, print or hold the rest."""
+        """Star mode (lock held): answer Star requests, print or hold the rest.
+
+        The stream is read command by command (shared.escpos.star_tokens), so the bytes of an
+        image or a QR code are never taken for requests; a command split across writes waits
+        for its end.
+        """
         replies = bytearray()
         printable = bytearray()
-        last = 0
-        for match in _STAR_QUERY.finditer(data):
-            printable += data[last : match.start()]
-            last = match.end()
-            self._queries += 1
-            replies += self._star_answer(match.group(0), match.group(1))
-        printable += data[last:]
+        buf = self._star_tail + data
+        tokens, used = tokenize(buf, final=False)
+        self._star_tail = buf[used:]
+        for token in tokens:
+            if token.name in _STAR_REQUESTS:
+                self._queries += 1
+                argument = bytes(token.args) if token.name == "asb_setting" else None
+                replies += self._star_answer(buf[token.start : token.end], argument)
+            else:
+                printable += buf[token.start : token.end]
         for m in _STAR_DRAWER.finditer(printable):
             realtime = m.group(3) == b"\x1c"
             if realtime or self._state in READY_STATES:
@@ -430,8 +445,12 @@ class PrinterBrain:
 
     @property
     def jobs(self) -> list[bytes]:
-        """The printed jobs, each ending with a cut."""
-        return split_jobs(self.printed)
+        """The printed jobs, each ending with a cut (a Star cut, ``ESC d n``, in Star mode)."""
+        return star_jobs(self.printed) if self.mode == "star" else split_jobs(self.printed)
+
+    def paper(self) -> StarPaper:
+        """Star mode: what was printed, read as a Star printer reads it (lines, images, QR)."""
+        return read_paper(self.printed)
 
     @property
     def cuts(self) -> int:
@@ -453,3 +472,4 @@ class PrinterBrain:
             self._identity_queries = 0
             self._pulses.clear()
             self._splitter = QuerySplitter()
+            self._star_tail = b""

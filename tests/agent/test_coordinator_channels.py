@@ -18,6 +18,8 @@ from shared.printers import NO_STATUS_DETAIL, PrinterInfo, PrinterState
 from tests.e2e.support import eventually
 
 JOB = b"\x1b@RECEIPT-7\n\x1dV\x00"
+#: The same job for a printer in Star mode: its cut is ``ESC d 2`` (``GS V`` cuts nothing there).
+STAR_JOB = b"\x1b@RECEIPT-7\n\x1bd\x02"
 
 
 async def _open(info: PrinterInfo, timeout: float, backend: object = None) -> Transport:
@@ -79,10 +81,10 @@ async def test_a_star_printer_is_detected_and_its_paper_out_refuses_the_print() 
         assert (await coordinator.refresh()).state is PrinterState.PAPER_OUT
         assert coordinator.channel == "star"
         with pytest.raises(PrintFailed) as refused:
-            await coordinator.print_bytes(JOB)
+            await coordinator.print_bytes(STAR_JOB)
         assert refused.value.error.code == "paper_out"
         brain.set_state(SimState.OK)
-        after = await coordinator.print_bytes(JOB)
+        after = await coordinator.print_bytes(STAR_JOB)
         assert after.state is PrinterState.ONLINE and after.confirmed
         assert sim.count_jobs_containing("RECEIPT-7") == 1
         await coordinator.close()

@@ -1,5 +1,6 @@
 """A status channel set by hand: ``chit-agent printers channel``, kept in agent.json, picked up
-by a running agent at its next scan, and :meth:`Agent.apply_status_channel` (the hub's way)."""
+by a running agent at its next scan, and :meth:`Agent.apply_status_channel` (the hub's way);
+it also chooses the command set documents are rendered in."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pytest
 
 from agent import cli
 from agent import settings as store
+from agent.jobs import job_bytes
 from agent.service import Agent
 from agent.settings import AgentSettings, channel_overrides, with_channel
 from agent.simulators.usb_backend import FakeUsbBackend, FakeUsbPrinter
+from shared.events import PrintJobDispatch
 from shared.printers import PrinterState
 
 
@@ -76,4 +79,25 @@ async def test_apply_status_channel_sets_keeps_and_reports() -> None:
     assert await agent.apply_status_channel("usb:nobody", "star") is None
     again = await agent.apply_status_channel(printer.printer_id, None)
     assert again is not None and again.status_channel == "escpos"
+    await agent.stop()
+
+
+async def test_the_channel_set_by_hand_chooses_the_command_set_of_documents() -> None:
+    agent = _agent(FakeUsbPrinter(serial="CH03"))
+    await agent.scan()
+    [printer] = agent.printers()
+    job = PrintJobDispatch.model_validate(
+        {
+            "jobId": "job-channel-1",
+            "correlationId": "job-channel-1",
+            "printerId": printer.printer_id,
+            "document": {"lines": [{"type": "text", "text": "hello"}]},
+        }
+    )
+    coordinator = agent.coordinators[printer.printer_id]
+    assert job_bytes(job, coordinator).endswith(b"\x1dV\x00")  # detected ESC/POS: GS V
+    await agent.apply_status_channel(printer.printer_id, "star")
+    assert job_bytes(job, coordinator).endswith(b"\x1bd\x02")  # set to Star: ESC d 2
+    await agent.apply_status_channel(printer.printer_id, None)
+    assert job_bytes(job, coordinator).endswith(b"\x1dV\x00")
     await agent.stop()

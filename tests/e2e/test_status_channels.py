@@ -1,5 +1,6 @@
-"""End to end on loopback: a write-only USB printer and a Star-mode printer, through a real hub
-and a real agent. Each reports the status its channel can give, and nothing more."""
+"""End to end on loopback: a write-only USB printer and Star-mode printers, through a real hub
+and a real agent. Each reports the status its channel can give, and nothing more; the Star ones
+get their test pages and receipts in Star Line Mode."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from agent.simulators.brain import PrinterBrain, SimState
 from agent.simulators.network import SimulatedNetworkPrinter
-from agent.simulators.usb_backend import FakeUsbBackend, generic_pos58
+from agent.simulators.star_paper import PrintedCut, StarPaper, read_paper
+from agent.simulators.usb_backend import FakeUsbBackend, generic_pos58, star_tsp100
 from shared.tokens import Role
 from tests.e2e.support import device_token, eventually, fast_settings, hub_agent, running_agent
 from tests.support import HubHarness
@@ -16,8 +18,27 @@ from tests.support import HubHarness
 NS = "/printing-ws"
 
 
-def _raw(marker: str) -> str:
-    return base64.b64encode(b"\x1b@" + marker.encode() + b"\n\x1dV\x00").decode()
+#: ESC/POS's cut, and Star Line Mode's (``ESC d 2``: feed to the cutter, full cut).
+ESC_POS_CUT, STAR_CUT = b"\x1dV\x00", b"\x1bd\x02"
+#: ESC/POS commands a Star printer in Star mode does not have: cut, raster image, 2D code.
+ESC_POS_ONLY = (b"\x1dV", b"\x1dv0", b"\x1d(k")
+
+
+def _raw(marker: str, cut: bytes = ESC_POS_CUT) -> str:
+    return base64.b64encode(b"\x1b@" + marker.encode() + b"\n" + cut).decode()
+
+
+def _star_test_page(brain: PrinterBrain, correlation: str) -> StarPaper:
+    """The test page a Star-mode printer printed, read as Star Line Mode (no ESC/POS in it)."""
+    [job] = [job for job in brain.jobs if correlation.encode() in job]
+    for command in ESC_POS_ONLY:
+        assert command not in job
+    page = read_paper(job[job.index(b"\x1b@") :])  # status probes come before its ESC @
+    assert page.unknown == [] and page.cuts == [PrintedCut(partial=False)]
+    assert correlation in page.texts and "Profile: Star Line Mode" in page.texts
+    assert [qr.data for qr in page.qr_codes] == [correlation.encode()]
+    assert len(page.images) == 2  # its Arabic and Chinese lines
+    return page
 
 
 async def _test(hub: HubHarness, printer_id: str, correlation: str) -> dict[str, Any]:
@@ -31,9 +52,11 @@ async def _test(hub: HubHarness, printer_id: str, correlation: str) -> dict[str,
     return result
 
 
-async def _job_state(hub: HubHarness, printer_id: str, marker: str, final: str) -> dict[str, Any]:
+async def _job_state(
+    hub: HubHarness, printer_id: str, marker: str, final: str, cut: bytes = ESC_POS_CUT
+) -> dict[str, Any]:
     status, job = await hub.post(
-        "/api/v1/jobs", {"printerId": printer_id, "raw": _raw(marker)}, token=hub.token()
+        "/api/v1/jobs", {"printerId": printer_id, "raw": _raw(marker, cut)}, token=hub.token()
     )
     assert status == 201, job
     token = hub.token(Role.MANAGER, "acme")
@@ -103,6 +126,7 @@ async def test_a_star_printer_reports_paper_out_and_cover_open(hub: HubHarness) 
             result = await _test(hub, star.printer_id, "corr-e2e-star01")
             assert result["success"] is True and result["status"]["state"] == "online"
             assert star.count_jobs_containing("corr-e2e-star01") == 1
+            _star_test_page(brain, "corr-e2e-star01")
             for sim_state, hub_state in (
                 (SimState.PAPER_OUT, "paper_out"),
                 (SimState.COVER_OPEN, "cover_open"),
@@ -119,6 +143,31 @@ async def test_a_star_printer_reports_paper_out_and_cover_open(hub: HubHarness) 
             row = await _listed(hub, star.printer_id)
             assert row["status"]["coverOpen"] is True and row["statusChannel"] == "star"
             brain.set_state(SimState.OK)
-            job = await _job_state(hub, star.printer_id, "STAR-JOB-1", "printed")
+            job = await _job_state(hub, star.printer_id, "STAR-JOB-1", "printed", STAR_CUT)
             assert job["state"] == "printed"
             assert star.count_jobs_containing("STAR-JOB-1") == 1
+
+
+async def test_a_star_usb_printer_prints_test_page_and_receipt_in_star_line_mode(
+    hub: HubHarness,
+) -> None:
+    brain = PrinterBrain(mode="star")
+    device = star_tsp100(brain=brain)
+    settings = fast_settings(hub_url=hub.url, usb=True)
+    async with running_agent(settings, device_token(hub), usb_backend=FakeUsbBackend([device])):
+        record = await eventually(lambda: hub_agent(hub))
+        printer_id = await eventually(lambda: next(iter(record.printers), None))
+        await eventually(lambda: record.printers[printer_id].status_channel == "star")
+        result = await _test(hub, printer_id, "corr-e2e-tsp143")
+        assert result["success"] is True and result["status"]["state"] == "online", result
+        _star_test_page(brain, "corr-e2e-tsp143")
+        receipt = {"lines": [{"type": "text", "text": "TSP-RECEIPT", "bold": True}]}
+        status, job = await hub.post(
+            "/api/v1/jobs", {"printerId": printer_id, "document": receipt}, token=hub.token()
+        )
+        assert status == 201, job
+        await eventually(lambda: brain.count_jobs_containing("TSP-RECEIPT") == 1)
+        [printed] = [j for j in brain.jobs if b"TSP-RECEIPT" in j]
+        paper = read_paper(printed[printed.index(b"\x1b@") :])
+        assert paper.lines[0].text == "TSP-RECEIPT" and paper.lines[0].bold
+        assert paper.unknown == [] and b"\x1dV" not in printed

@@ -13,6 +13,8 @@ from agent.simulators.brain import (
     SimState,
     split_jobs,
 )
+from shared.escpos import star_line
+from shared.escpos.raster import Raster
 from shared.escpos.star import parse_asb
 from shared.escpos.status import ALL_STATUS_QUERIES, StatusKind, is_status_byte, parse_status
 from shared.printers import PrinterState
@@ -134,3 +136,33 @@ def test_star_mode_without_asb_ignores_the_request() -> None:
     brain = PrinterBrain(SimState.COVER_OPEN, mode="star", asb=False)
     assert brain.receive(b"\x1b\x06\x01") == b""
     assert brain.receive(b"\x05") == bytes((0x24,))  # other error: the cover, or an error
+
+
+def test_star_mode_reads_commands_whole_so_image_bytes_are_no_requests() -> None:
+    brain = PrinterBrain(mode="star")
+    image = star_line.bit_image(Raster(8, 24, bytes([0x05] * 24)))  # ENQ-looking columns
+    qr = star_line.qr_code(b"\x04\x05", 4)  # EOT and ENQ as QR data
+    assert brain.receive(image + qr) == b"" and brain.queries == 0
+    assert brain.printed == image + qr
+    [printed] = brain.paper().images
+    assert (printed.width, printed.height) == (8, 24)
+    assert [q.data for q in brain.paper().qr_codes] == [b"\x04\x05"]
+
+
+def test_star_mode_waits_for_the_end_of_a_split_command() -> None:
+    brain = PrinterBrain(mode="star")
+    job = star_line.initialize() + b"RECEIPT-9\n" + star_line.qr_code(b"abc", 4)
+    job += star_line.cut(partial=True)
+    brain.receive(job[:-6])
+    assert brain.jobs == [] and len(brain.printed) < len(job) - 6
+    assert brain.receive(job[-6:] + b"\x05") == bytes((0x20,))  # then ENQ: buffer empty
+    assert brain.printed == job and brain.count_jobs_containing("RECEIPT-9") == 1
+    paper = brain.paper()
+    assert paper.texts == ["RECEIPT-9"] and [c.partial for c in paper.cuts] == [True]
+
+
+def test_esc_pos_cuts_nothing_on_a_star_mode_printer() -> None:
+    brain = PrinterBrain(mode="star")
+    brain.receive(b"\x1b@ESCPOS\n\x1dV\x00")
+    assert brain.jobs == [] and brain.cuts == 0
+    assert [t.args for t in brain.paper().unknown] == [(0x1D,), (0x00,)]
