@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from hub.services.batching import KeyedBatcher
 from hub.services.locator import AgentLocator, PrintingError, Requester
 from hub.services.publisher import Publisher
 from hub.services.registry import AgentRecord
@@ -40,6 +41,10 @@ class PrinterSettingsService:
         self._db = db
         self._publisher = publisher
         self._locator = locator
+        #: After a hub restart every agent registers at once: one query answers them all.
+        self._stored: KeyedBatcher[str, dict[str, dict[str, Any]]] = KeyedBatcher(
+            self._settings_of, {}
+        )
 
     async def update(
         self, who: Requester, printer_id: str, changes: PrinterSettings
@@ -77,11 +82,14 @@ class PrinterSettingsService:
         """After an agent registered: every stored setting of its printers; how many went out."""
         if record.sid is None:
             return 0
-        async with self._db.session() as s:
-            stored = await printer_store.agent_settings(s, record.agent_id)
+        stored = await self._stored.get(record.agent_id)
         for printer_id, wire in stored.items():
             await self._send(record.sid, printer_id, PrinterSettings.model_validate(wire), None)
         return len(stored)
+
+    async def _settings_of(self, agent_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        async with self._db.session() as s:
+            return await printer_store.settings_of_agents(s, agent_ids)
 
     async def _send(
         self, sid: str, printer_id: str, settings: PrinterSettings, by: str | None

@@ -282,5 +282,18 @@ async def set_settings(
 
 async def agent_settings(session: AsyncSession, agent_id: str) -> dict[str, dict[str, Any]]:
     """Every stored setting of one agent's printers, by printer id (present or removed)."""
-    statement = select(Printer).where(Printer.agent_id == agent_id, Printer.settings.is_not(None))
-    return {row.printer_id: dict(row.settings or {}) for row in await session.scalars(statement)}
+    return (await settings_of_agents(session, [agent_id])).get(agent_id, {})
+
+
+async def settings_of_agents(
+    session: AsyncSession, agent_ids: Sequence[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`agent_settings` for many agents in one query: {agent id: {printer id: settings}}
+    (agents without any stored setting are left out)."""
+    statement = select(Printer.agent_id, Printer.printer_id, Printer.settings).where(
+        Printer.agent_id.in_(list(agent_ids)), Printer.settings.is_not(None)
+    )
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for agent_id, printer_id, settings in await session.execute(statement):
+        found.setdefault(agent_id, {})[printer_id] = dict(settings or {})
+    return found

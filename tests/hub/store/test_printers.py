@@ -14,7 +14,9 @@ from hub.store.printers import (
     list_printers,
     mark_removed,
     prune_status_history,
+    set_settings,
     set_status,
+    settings_of_agents,
     status_history,
     upsert_printer,
     upsert_printers,
@@ -154,3 +156,25 @@ async def test_old_history_can_be_pruned(db: Database, tenants: Tenants) -> None
             T0 + timedelta(hours=2),
             T0 + timedelta(hours=1),
         ]
+
+
+async def test_settings_of_many_agents_come_in_one_query_each_agent_its_own(
+    db: Database, tenants: Tenants
+) -> None:
+    a, b = "net:10.0.0.5:9100", "usb:04b8:0e15:SN1"
+    async with db.session() as s:
+        await upsert_printers(
+            s, tenants.agent, tenants.company, tenants.branch, [info(a), info(b)], T0
+        )
+        await upsert_printer(
+            s, tenants.other_agent, tenants.other_company, tenants.other_branch, info(a), T0
+        )
+        await set_settings(s, tenants.company, tenants.agent, a, {"name": "Grill"})
+        await set_settings(s, tenants.other_company, tenants.other_agent, a, {"name": "Theirs"})
+        assert await set_settings(s, tenants.company, tenants.other_agent, a, {"x": 1}) is None
+    async with db.session() as s:
+        found = await settings_of_agents(s, [tenants.agent, tenants.other_agent, "agent-none"])
+    assert found == {
+        tenants.agent: {a: {"name": "Grill"}},
+        tenants.other_agent: {a: {"name": "Theirs"}},
+    }
