@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from hub.services.batching import KeyedBatcher
 from hub.store import Database
 from hub.store import tenants as tenant_store
 
@@ -40,6 +41,9 @@ class BranchDirectory:
         self._db = db
         self._size = size
         self._owner: OrderedDict[str, str] = OrderedDict()
+        #: Misses asked in one loop turn share one query: after a restart every client of a
+        #: branch connects at once, and a session each emptied the pool (QueuePool timeouts).
+        self._misses: KeyedBatcher[str, str | None] = KeyedBatcher(self._owners_of, None)
 
     async def company_of(self, branch_id: str) -> str | None:
         """The company that owns a branch, or None when no such branch was provisioned."""
@@ -47,11 +51,15 @@ class BranchDirectory:
         if owner is not None:
             self._owner.move_to_end(branch_id)
             return owner
-        async with self._db.session() as s:
-            owner = await tenant_store.branch_company(s, branch_id)
+        owner = await self._misses.get(branch_id)
         if owner is not None:
             self.learn(branch_id, owner)
         return owner
+
+    async def _owners_of(self, branch_ids: list[str]) -> dict[str, str | None]:
+        async with self._db.session() as s:
+            found = await tenant_store.branch_companies(s, branch_ids)
+        return dict(found)
 
     async def check(self, company_id: str, branch_id: str) -> None:
         """Raise UnknownBranch unless the branch is provisioned and belongs to the company."""

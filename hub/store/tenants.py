@@ -6,6 +6,7 @@ names a branch owns it and any other company naming it is refused (TenantConflic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,6 +93,14 @@ async def branch_company(session: AsyncSession, branch_id: str) -> str | None:
     """The id of the company that owns the branch, or None for an unknown branch."""
     result = await session.scalar(select(Branch.company_id).where(Branch.id == branch_id))
     return result
+
+
+async def branch_companies(session: AsyncSession, branch_ids: Sequence[str]) -> dict[str, str]:
+    """:func:`branch_company` for many branches in one query (unknown ones are left out)."""
+    rows = await session.execute(
+        select(Branch.id, Branch.company_id).where(Branch.id.in_(list(branch_ids)))
+    )
+    return {branch_id: company_id for branch_id, company_id in rows}
 
 
 async def check_branch(session: AsyncSession, company_id: str, branch_id: str) -> None:
