@@ -9,10 +9,19 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.cupsd import CupsDaemon
 from tests.cupsd import missing as cups_missing
 from tests.support import HubHarness
+
+# The suite runs on 2 shared cores beside hubs, agents and browsers of other tests: a first
+# input that takes a second to draw there is load, not a slow strategy. Inputs and their
+# number stay Hypothesis' defaults; only the wall-clock checks are off.
+settings.register_profile(
+    "chit", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("chit")
 
 
 @pytest.fixture
