@@ -314,6 +314,7 @@ async def _every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
 
 async def _close_database(app: web.Application) -> None:
     ctx = app[CTX_KEY]
+    await ctx.printing.announced()  # test results told to staff after their requester
     await ctx.printing.records.writer.close()  # what agents said in the last moments
     await ctx.db.close()
     if ctx.cluster is not None:

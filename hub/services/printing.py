@@ -114,6 +114,9 @@ class PrintingService:
         #: Tests in flight by (company, correlation id): companies never share an id space.
         self._pending: dict[tuple[str, str], PendingTest] = {}
         self._results: OrderedDict[tuple[str, str], PrinterTestResult] = OrderedDict()
+        #: Results being announced to staff after the requester was answered, in order.
+        self._announcing: set[asyncio.Task[None]] = set()
+        self._announce_turn = asyncio.Lock()
 
     # --- agent side -------------------------------------------------------------------------
 
@@ -302,8 +305,36 @@ class PrintingService:
                 "outcome": outcome,
             },
         )
-        await self._to_agent_rooms(agent, "printer:test:result", result)
+        self._announce(agent, result)
         return result
+
+    def _announce(self, agent: AgentRecord, result: PrinterTestResult) -> None:
+        """Tell the agent's company and branch rooms about a test's result, after answering.
+
+        The result is stored (test_finished) before anyone is answered; the broadcast to staff
+        (a stream append, then the fan-out) need not hold the requester's answer back: it was
+        about a fifth of a test's round trip. Announcements keep their order: each waits its
+        turn on a FIFO lock. A failure is logged; the stored result stands either way.
+        """
+
+        async def announce() -> None:
+            async with self._announce_turn:
+                try:
+                    await self._to_agent_rooms(agent, "printer:test:result", result)
+                except Exception:
+                    log.exception(
+                        "printer test result not announced",
+                        extra={"correlation_id": result.correlation_id},
+                    )
+
+        task = asyncio.get_running_loop().create_task(announce())
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
+    async def announced(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) for the announcements still under way: at shutdown, and in tests."""
+        if self._announcing:
+            await asyncio.wait(set(self._announcing), timeout=timeout)
 
     async def _await_result(self, pending: PendingTest) -> PrinterTestResult:
         """The agent's result; checks that a remote agent's instance is still alive."""
