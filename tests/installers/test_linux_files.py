@@ -36,7 +36,11 @@ def test_the_unit_runs_as_its_user_with_hardening_that_keeps_usb_and_the_network
     unit = unit_settings((DEB / "chit-agent.service").read_text())
     assert unit["User"] == ["chit-agent"] and unit["SupplementaryGroups"] == ["lp"]
     assert unit["Restart"] == ["always"]
-    assert unit["ExecStart"] == ["/opt/chit-agent/chit-agent run --headless"]
+    # The supervisor (outside versions/, never replaced by a self-update) starts current's agent.
+    assert unit["ExecStart"] == [
+        "/opt/chit-agent/bin/chit-agent-supervisor --install-root /opt/chit-agent -- run --headless"
+    ]
+    assert unit["SuccessExitStatus"] == ["75"]  # the restart into a new version
     assert unit["StateDirectory"] == ["chit-agent"] and unit["LogsDirectory"] == ["chit-agent"]
     for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "ProtectKernelModules"):
         assert unit[key] == ["yes"], key
@@ -45,6 +49,15 @@ def test_the_unit_runs_as_its_user_with_hardening_that_keeps_usb_and_the_network
     assert set(unit["DeviceAllow"]) == {"char-usb_device rw", "char-usb rw"}
     families = unit["RestrictAddressFamilies"][0].split()
     assert {"AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"} <= set(families)
+    # Under ProtectSystem=strict the agent still installs versions and keeps update/; what it
+    # must never change stays read-only.
+    assert unit["ReadWritePaths"] == ["/opt/chit-agent"]
+    read_only = unit["ReadOnlyPaths"][0].split()
+    assert {"/opt/chit-agent/bin", "-/opt/chit-agent/trusted-root.json"} <= set(read_only)
+
+
+def test_the_wrapper_runs_the_current_version() -> None:
+    assert "BIN=/opt/chit-agent/current/chit-agent\n" in (DEB / "chit-agent").read_text()
 
 
 def test_the_service_keeps_its_files_where_the_package_expects_them() -> None:
