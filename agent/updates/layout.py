@@ -210,7 +210,9 @@ def adopt(layout: Layout, version: str, *, force: bool = False) -> str:
     if parse_version(version) is None:
         raise LayoutError(f"{version!r} is not a PEP 440 version")
     current = layout.current_version()
-    usable = current is not None and layout.installed(current) and parse_version(current) is not None
+    usable = (
+        current is not None and layout.installed(current) and parse_version(current) is not None
+    )
     if force or not usable or is_upgrade(current or "", version):
         layout.switch(version)
         _owned_like_versions(layout)
