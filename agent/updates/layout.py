@@ -201,9 +201,9 @@ def adopt(layout: Layout, version: str, *, force: bool = False) -> str:
     when it is newer (PEP 440) than the current one; an agent that updated itself past the
     package keeps running its own version. ``force`` switches anyway (IT going back to the
     package's build by hand). A pending update whose previous version is gone gets the
-    package's version to roll back to. Returns the version current afterwards. Run as root
-    (a package's script), the new ``current`` is given to the owner of ``versions/`` (the
-    service's user), who must be able to switch it again.
+    package's version to roll back to. Returns the version current afterwards. Run it as the
+    service's user (the .deb's postinst does): the agent must own ``current`` to switch it
+    again in the package's sticky install root.
     """
     if not layout.installed(version):
         raise LayoutError(f"version {version} is not installed under {layout.versions}")
@@ -215,20 +215,12 @@ def adopt(layout: Layout, version: str, *, force: bool = False) -> str:
     )
     if force or not usable or is_upgrade(current or "", version):
         layout.switch(version)
-        _owned_like_versions(layout)
         return version
     pending = layout.pending()
     if pending is not None and not layout.installed(pending.from_version):
         layout.set_pending(replace(pending, from_version=version))
     assert current is not None
     return current
-
-
-def _owned_like_versions(layout: Layout) -> None:
-    if os.name == "nt" or os.geteuid() != 0:
-        return
-    owner = layout.versions.stat()
-    os.lchown(layout._pointer, owner.st_uid, owner.st_gid)
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -261,13 +261,15 @@ def check_installed(root: Path, version: str) -> None:
         f"/{OPT}",
     ]
     uid, gid, _ = debroot.ids(root, "chit-agent", "lp")
-    # The agent may write versions/, update/ and (sticky root: only its own entries) current.
-    for folder in (f"{OPT}/versions", f"{OPT}/update"):
-        assert (root / folder).stat().st_uid == uid, folder
-    top = (root / OPT).stat()
-    assert (top.st_uid, top.st_gid, top.st_mode & 0o7777) == (0, gid, 0o1775)
+    # The agent adds entries to the root and versions/ (sticky: it renames only its own),
+    # owns update/ and current; the package's files stay root's.
+    for folder in (OPT, f"{OPT}/versions"):
+        found = (root / folder).stat()
+        assert (found.st_uid, found.st_gid, found.st_mode & 0o7777) == (0, gid, 0o1775), folder
+    assert (root / OPT / "update").stat().st_uid == uid
     assert (root / OPT / "current").lstat().st_uid == uid
-    for owned_by_root in ("bin", "bin/chit-agent-supervisor", "trusted-root.json", "system.env"):
+    for owned_by_root in ("bin", "bin/chit-agent-supervisor", "trusted-root.json", "system.env",
+                          f"versions/{version}"):  # fmt: skip
         assert (root / OPT / owned_by_root).stat().st_uid == 0, owned_by_root
     groups = debroot.chroot(root, "id", "-nG", "chit-agent").stdout.split()
     assert "lp" in groups and "chit-agent" in groups
