@@ -1,5 +1,5 @@
 """The .deb on a clean Debian 12 root with no Python: install, pair, print, self-update,
-upgrade, purge.
+upgrade, roll back, purge.
 
 The root comes from debootstrap (scripts/debian-root.sh, cached); the package is built by
 scripts/build-agent-package.sh from this session's frozen agent, twice: as built, and with its
@@ -7,13 +7,14 @@ version stamp bumped (a second build, for the upgrade), both trusting the root m
 TUF repository made with ``chit-hub agent-release keys`` and ``init``. The self-update is a
 third copy of the build with a higher stamp (the frozen agent reads its version from
 ``_internal/chit-agent-version.txt``: a copy with another stamp is, to the agent, the hub and
-the updater, another build; a second PyInstaller run would give the same bytes and take a
-minute), archived by ``build-agent-package.sh tar``, signed with ``chit-hub agent-release add``
+the updater, another build; a second PyInstaller run would freeze the same code again for
+another minute), archived by ``build-agent-package.sh tar``, signed with ``chit-hub agent-release add``
 and promoted to the agent's ring; the packaged agent fetches and verifies it from the hub,
 unpacks it into ``/opt/chit-agent/versions/``, switches ``current``, exits with 75 and, started
 again by the test as systemd's ``Restart=always`` would, registers as the new version. The
 package's upgrade that follows is older than the self-update: it installs beside it and leaves
-``current`` alone. In the root, ``dpkg -i`` plus
+``current`` alone. Last, a promoted build that never reaches the hub is switched to and
+rolled back by the packaged supervisor. In the root, ``dpkg -i`` plus
 ``apt-get -f install`` installs it, with ``CHIT_HUB``/``CHIT_ENROLL`` in the environment so
 that postinst writes the preseed /etc/chit-agent/enroll.toml; ``chit-agent.service``'s own
 ExecStart, user, groups and EnvironmentFile run the headless core, which enrols itself from
@@ -54,6 +55,8 @@ ROOT = Path(__file__).resolve().parents[2]
 UPGRADE = f"{__version__}.post1"
 #: The version the packaged agent updates itself to: newer than both packages.
 SELF_UPDATE = f"{__version__}.post5"
+#: A build promoted after it that never reaches the hub: rolled back by the supervisor.
+BROKEN = f"{__version__}.post6"
 OPT = "opt/chit-agent"
 
 
@@ -160,10 +163,11 @@ async def in_root(root: Path, *argv: str, **env: str) -> subprocess.CompletedPro
     return await asyncio.to_thread(debroot.chroot, root, *argv, env=env)
 
 
-async def run_service(root: Path) -> asyncio.subprocess.Process:
+async def run_service(root: Path, **env: str) -> asyncio.subprocess.Process:
     """The unit's ExecStart as systemd would start it; mDNS off (no multicast off loopback)."""
     argv = debroot.service_argv(root)
-    argv.insert(argv.index("-i") + 1, "CHIT_AGENT_MDNS=false")
+    at = argv.index("-i") + 1
+    argv[at:at] = ["CHIT_AGENT_MDNS=false", *(f"{k}={v}" for k, v in env.items())]
     return await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -172,9 +176,9 @@ async def run_service(root: Path) -> asyncio.subprocess.Process:
     )
 
 
-async def run_until_restart(root: Path, timeout: float) -> str:
+async def run_until_restart(root: Path, timeout: float, **env: str) -> str:
     """Run the service until it asks to be started again (exit 75: it switched versions)."""
-    proc = await run_service(root)
+    proc = await run_service(root, **env)
     try:
         code = await asyncio.wait_for(proc.wait(), timeout)
     except TimeoutError:
@@ -196,9 +200,12 @@ async def update_steps(hub: HubHarness, agent_id: str) -> list[tuple[str, str]]:
     return [(s["step"], s["version"]) for s in reversed(body["steps"])]
 
 
-async def publish_and_promote(hub: HubHarness, releases: Releases, archive: Path) -> None:
+async def publish_and_promote(
+    hub: HubHarness, releases: Releases, archive: Path, version: str
+) -> None:
     """The operator's steps: the repository on the hub, the build signed, the ring promoted."""
-    shutil.copytree(releases.data_dir / "agent-releases", hub.data_dir / "agent-releases")
+    if not (hub.data_dir / "agent-releases").exists():
+        shutil.copytree(releases.data_dir / "agent-releases", hub.data_dir / "agent-releases")
     _chit_hub("add", archive, "--targets-key", releases.keys / "targets.pem",
               "--data-dir", hub.data_dir)  # fmt: skip
     headers = {"Authorization": f"Bearer {hub.token(Role.OPERATOR, None)}"}
@@ -206,11 +213,29 @@ async def publish_and_promote(hub: HubHarness, releases: Releases, archive: Path
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
         http.put(
             f"{hub.url}/api/v1/agent-releases/rings/stable",
-            json={"version": SELF_UPDATE},
+            json={"version": version},
             headers=headers,
         ) as resp,
     ):
         assert resp.status == 200, await resp.text()
+
+
+def never_connects(folder: Path, version: str) -> Path:
+    """A signed-looking build whose ``chit-agent`` starts and never reaches the hub."""
+    build = folder / "chit-agent"
+    (build / "_internal").mkdir(parents=True)
+    (build / "_internal" / VERSION_STAMP).write_text(version + "\n")
+    (build / "chit-agent").write_text(
+        "#!/bin/sh\necho 'this build never connects' >&2\nexec sleep 600\n"
+    )
+    (build / "chit-agent").chmod(0o755)
+    return _package("tar", build, folder)
+
+
+async def until_step(hub: HubHarness, agent_id: str, step: str, version: str) -> None:
+    async with asyncio.timeout(60):
+        while (step, version) not in await update_steps(hub, agent_id):
+            await asyncio.sleep(0.5)
 
 
 def current(root: Path) -> str:
@@ -329,6 +354,7 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
     debian: Path,
     hub: HubHarness,
     kitchen: SimulatedNetworkPrinter,
+    tmp_path: Path,
 ) -> None:
     first, second = debs
     root = debian
@@ -395,7 +421,7 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
 
     # A self-update: signed and promoted on the hub, fetched, verified and switched to by the
     # packaged agent, which exits 75; started again (Restart=always), it runs and confirms it.
-    await publish_and_promote(hub, releases, self_update)
+    await publish_and_promote(hub, releases, self_update, SELF_UPDATE)
     await eventually(lambda: not online(hub, agent_id), timeout=30)
     updating = time.monotonic()
     await run_until_restart(root, timeout=240)
@@ -412,13 +438,7 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
         await eventually(lambda: agent_version(hub, agent_id) == SELF_UPDATE, timeout=60)
         await eventually(lambda: kitchen.printer_id in record.printers, timeout=30)
         await print_test_page(hub, kitchen.printer_id, "corr-deb-00002")
-
-        async def confirmed() -> bool:
-            return ("confirmed", SELF_UPDATE) in await update_steps(hub, agent_id)
-
-        async with asyncio.timeout(30):
-            while not await confirmed():
-                await asyncio.sleep(0.5)
+        await until_step(hub, agent_id, "confirmed", SELF_UPDATE)
     finally:
         await stop_service(service)
     updated_in = time.monotonic() - updating
@@ -450,8 +470,27 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
         await stop_service(service)
     assert kitchen.count_jobs_containing("corr-deb-00003") == 1
 
+    # A build that never reaches the hub: installed and switched to by the packaged agent
+    # (which gives it 10 s), then stopped and rolled back by the supervisor as the service's
+    # user; the previous version starts again and reports it.
+    await publish_and_promote(hub, releases, never_connects(tmp_path / "bad", BROKEN), BROKEN)
+    await run_until_restart(root, 120, CHIT_AGENT_UPDATE_CONFIRM_SECONDS="10")
+    assert current(root) == f"versions/{BROKEN}"
+    rolled = await run_until_restart(root, 60)
+    assert "rolled back" in rolled and "this build never connects" in rolled, rolled[-2000:]
+    assert current(root) == f"versions/{SELF_UPDATE}"
+    bad = json.loads((root / OPT / "update/bad-versions.json").read_text())
+    assert bad == {"versions": [BROKEN]}
+    service = await run_service(root)
+    try:
+        await until_step(hub, agent_id, "rolled_back", BROKEN)
+        assert agent_version(hub, agent_id) == SELF_UPDATE
+    finally:
+        await stop_service(service)
+
     # Remove takes the agent's own versions too but keeps the settings and the token; purge
     # leaves nothing behind.
+    assert {p.name for p in (root / OPT / "versions").iterdir()} == {UPGRADE, SELF_UPDATE, BROKEN}
     await in_root(root, "dpkg", "-r", "chit-agent")
     assert not (root / OPT).exists() and not (root / "usr/bin/chit-agent").exists()
     assert token.exists() and (root / "etc/chit-agent/enroll.toml").exists()
@@ -461,6 +500,6 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
     assert debroot.accounts(root) == before_accounts, "the chit-agent user or group is left"
     how = "enrolled from the preseed" if enrols else "paired by hand"
     print(
-        f"\n.deb install ({how})/print/self-update ({updated_in:.0f} s)/upgrade/purge in "
+        f"\n.deb install ({how})/print/self-update ({updated_in:.0f} s)/upgrade/rollback/purge in "
         f"{time.monotonic() - started:.0f} s"
     )
