@@ -384,22 +384,20 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
         f"chit-agent {__version__}"
     )
 
-    # Pair as IT would (root, through /usr/bin/chit-agent), add the printer, run the service.
-    status, body = await hub.post(
-        "/api/v1/pairing-codes", {"branchId": "b1"}, hub.token(Role.MANAGER, "acme")
-    )
-    assert status == 201, body
-    paired = await in_root(root, "chit-agent", "pair", body["code"], "--hub", hub.url)
-    agent_id = paired.stdout.split()[2]
-    token = root / "var/lib/chit-agent/token"
-    assert token.stat().st_uid == debroot.ids(root, "chit-agent", "lp")[0]
-    assert token.stat().st_mode & 0o077 == 0, "the device token is readable by others"
+    # Add the printer as IT would (root, through /usr/bin/chit-agent), then run the service
+    # (its supervisor), which enrols itself from the preseed; or pair it by hand first.
     await in_root(
         root, "chit-agent", "config", "--add-printer", f"Kitchen=127.0.0.1:{kitchen.port}"
     )
+    paired = None if enrols else await pair_as_root(root, hub)
     service = await run_service(root)
     try:
-        await eventually(lambda: online(hub, agent_id), timeout=30)
+
+        def enrolled_and_online() -> str | None:
+            found = paired or enrolled_agent_id(root)
+            return found if found and online(hub, found) else None
+
+        agent_id: str = await eventually(enrolled_and_online, timeout=60)
         record = hub.ctx.printing.registry.agent("acme", agent_id)
         assert record is not None
         await eventually(lambda: kitchen.printer_id in record.printers, timeout=30)
