@@ -120,6 +120,9 @@ class Layout:
         partial = self.versions / f".{version}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
+        # Everyone may run the program (a desktop user's tray), whatever the service's umask
+        # (the .deb's unit has 0027) and whether or not the archive has an entry for its top.
+        partial.chmod(0o755)
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 # "data": no absolute paths, no links out of the folder, no devices.

@@ -430,6 +430,9 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
     assert (await in_root(root, "chit-agent", "--version")).stdout.strip() == (
         f"chit-agent {SELF_UPDATE}"
     )
+    # Any user's tray runs it too (the service's umask is 0027).
+    as_user = await in_root(root, "runuser", "-u", "nobody", "--", "chit-agent", "--version")
+    assert as_user.stdout.strip() == f"chit-agent {SELF_UPDATE}"
     await eventually(lambda: not online(hub, agent_id), timeout=30)
     service = await run_service(root)
     try:

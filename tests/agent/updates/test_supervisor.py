@@ -233,3 +233,21 @@ def test_the_command_line_adopts_a_package_version(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "chit-agent-supervisor: current is 1.0.0"
     assert layout.current_version() == "1.0.0"
+
+
+def test_an_installed_version_is_readable_by_everyone_whatever_the_umask(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    archive = tmp_path / "no-top-entry.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:  # members only, no "./" entry
+        info = tarfile.TarInfo("chit-agent")
+        info.size, info.mode = 2, 0o755
+        tar.addfile(info, io.BytesIO(b"#!"))
+    layout = Layout(tmp_path / "opt")
+    old = os.umask(0o027)  # the .deb's unit
+    try:
+        folder = layout.install(archive, "2.0.0")
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755
