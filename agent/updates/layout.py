@@ -13,7 +13,8 @@
       trusted-root.json       the TUF root the agent trusts first (shipped by the installer)
 
 Switching is one ``os.replace`` (a rename), so a crash leaves the old pointer or the new one,
-never none. Only the current and the previous versions are kept.
+never none. Only the current and the previous versions are kept, and a verified archive
+only until its version is confirmed.
 """
 
 from __future__ import annotations
@@ -147,6 +148,13 @@ class Layout:
         for folder in self.versions.iterdir():
             if folder.name not in keep and parse_version(folder.name) is not None:
                 shutil.rmtree(folder, ignore_errors=True)
+
+    def clear_downloads(self) -> None:
+        """Delete the verified archives (unpacked already; each is the size of a build)."""
+        if self.downloads.is_dir():
+            for archive in self.downloads.iterdir():
+                if archive.is_file() or archive.is_symlink():
+                    archive.unlink(missing_ok=True)
 
     # --- markers ----------------------------------------------------------------------------
 

@@ -446,6 +446,7 @@ async def test_deb_installs_prints_updates_itself_upgrades_and_purges(
     steps = [step for step, version in await update_steps(hub, agent_id) if version == SELF_UPDATE]
     assert steps == ["downloading", "verified", "installed", "confirmed"], steps
     assert not (root / OPT / "update/pending.json").exists()
+    assert not any((root / OPT / "update/downloads").iterdir()), "the archive was kept"
     assert kitchen.count_jobs_containing("corr-deb-00002") == 1
 
     # Upgrade to the second package, older than the agent's own update: dpkg replaces its own

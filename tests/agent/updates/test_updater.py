@@ -78,11 +78,13 @@ async def test_a_signed_newer_build_is_installed_beside_the_current_and_confirme
     pending = fleet.layout.pending()
     assert pending is not None and (pending.from_version, pending.to_version) == ("1.0.0", "1.1.0")
     assert fleet.restarts == 1
+    assert any(fleet.layout.downloads.iterdir())  # kept while the switch may still be undone
     # The new version starts, registers with the hub and confirms.
     await fleet.updater("1.1.0").connected()
     assert fleet.steps[-1].step is UpdateStep.CONFIRMED
     assert fleet.steps[-1].from_version == "1.0.0"
     assert fleet.layout.pending() is None
+    assert not any(fleet.layout.downloads.iterdir())  # the archive goes once confirmed
 
 
 @pytest.mark.parametrize("tamper", ["same_length", "longer"])
