@@ -170,6 +170,13 @@ class Agent:
         layout = layout_for(self.settings.install_root, os.environ.get("CHIT_AGENT_INSTALL_ROOT"))
         if layout is None or self.link is None or not self.settings.hub_url:
             return None
+        if not layout.trusted_root.is_file():
+            # A package built without --trusted-root: every offer is refused (no_trusted_root)
+            # and reported, so the hub shows why this till stays on its version.
+            log.warning(
+                "self-updates are off: no trusted TUF root",
+                extra={"path": str(layout.trusted_root)},
+            )
         self.link.on("agent:update", self._on_update_offer)
         return AgentUpdater(
             layout,

@@ -7,12 +7,21 @@
 # again. It is a minbase root (essential packages and apt): no Python, no systemd, as a till
 # that never saw Python would be. The mirror is the one this machine's apt uses
 # (/etc/apt/sources.list*), or CHIT_DEBIAN_MIRROR. Needs root and debootstrap
-# (scripts/setup-system.sh installs it).
+# (scripts/setup-system.sh installs it). Concurrent runs wait on DIR.lock (flock).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
 root=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/chit/debian12-root}
 stamp="$root/.chit-root-complete"
+if [ -f "$stamp" ]; then
+  echo "$root"
+  exit 0
+fi
+# One maker at a time (two test sessions on one machine): the second waits for the first's
+# root instead of deleting its half-made copy and starting over.
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+flock -w 1500 9 || { echo "error: another debian-root.sh held $root.lock too long" >&2; exit 1; }
 if [ -f "$stamp" ]; then
   echo "$root"
   exit 0

@@ -13,7 +13,8 @@
       trusted-root.json       the TUF root the agent trusts first (shipped by the installer)
 
 Switching is one ``os.replace`` (a rename), so a crash leaves the old pointer or the new one,
-never none. Only the current and the previous versions are kept.
+never none. Only the current and the previous versions are kept, and a verified archive
+only until its version is confirmed.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import os
 import shutil
 import tarfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from shared.updates import parse_version
+from shared.updates import is_upgrade, parse_version
 
 ENTRY_NAMES = ("chit-agent", "chit-agent.exe", "chit-agent.cmd")
 
@@ -120,6 +121,9 @@ class Layout:
         partial = self.versions / f".{version}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
+        # Everyone may run the program (a desktop user's tray), whatever the service's umask
+        # (the .deb's unit has 0027) and whether or not the archive has an entry for its top.
+        partial.chmod(0o755)
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 # "data": no absolute paths, no links out of the folder, no devices.
@@ -144,6 +148,13 @@ class Layout:
         for folder in self.versions.iterdir():
             if folder.name not in keep and parse_version(folder.name) is not None:
                 shutil.rmtree(folder, ignore_errors=True)
+
+    def clear_downloads(self) -> None:
+        """Delete the verified archives (unpacked already; each is the size of a build)."""
+        if self.downloads.is_dir():
+            for archive in self.downloads.iterdir():
+                if archive.is_file() or archive.is_symlink():
+                    archive.unlink(missing_ok=True)
 
     # --- markers ----------------------------------------------------------------------------
 
@@ -190,6 +201,37 @@ def rollback(layout: Layout, pending: PendingUpdate, reason: str) -> None:
     layout.add_outcome(
         Outcome("rolled_back", pending.to_version, pending.from_version, reason, time.time())
     )
+
+
+def adopt(layout: Layout, version: str, *, force: bool = False) -> str:
+    """Make a version a package installed the current one, unless a newer one runs already.
+
+    A package (the .deb's postinst) owns only its own ``versions/<version>/``; versions the
+    agent installed itself are the agent's. So the package's version becomes current when
+    nothing usable is current (first install, or the folder ``current`` named is gone) or
+    when it is newer (PEP 440) than the current one; an agent that updated itself past the
+    package keeps running its own version. ``force`` switches anyway (IT going back to the
+    package's build by hand). A pending update whose previous version is gone gets the
+    package's version to roll back to. Returns the version current afterwards. Run it as the
+    service's user (the .deb's postinst does): the agent must own ``current`` to switch it
+    again in the package's sticky install root.
+    """
+    if not layout.installed(version):
+        raise LayoutError(f"version {version} is not installed under {layout.versions}")
+    if parse_version(version) is None:
+        raise LayoutError(f"{version!r} is not a PEP 440 version")
+    current = layout.current_version()
+    usable = (
+        current is not None and layout.installed(current) and parse_version(current) is not None
+    )
+    if force or not usable or is_upgrade(current or "", version):
+        layout.switch(version)
+        return version
+    pending = layout.pending()
+    if pending is not None and not layout.installed(pending.from_version):
+        layout.set_pending(replace(pending, from_version=version))
+    assert current is not None
+    return current
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -14,6 +14,10 @@ broken self-update cannot break it. Theory of operation:
    starts the previous version.
 4. Otherwise it exits with the agent's exit code; the agent exits with
    :data:`RESTART_EXIT_CODE` after switching to a new version.
+
+``--adopt VERSION`` is the package's side instead (the .deb's postinst): point ``current`` at
+the version the package just unpacked unless the agent updated itself past it
+(:func:`agent.updates.layout.adopt`), print which version is current, and exit.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from agent.updates.layout import Layout, LayoutError, PendingUpdate, rollback
+from agent.updates.layout import Layout, LayoutError, PendingUpdate, adopt, rollback
 
 #: Same value as agent.updates.updater.RESTART_EXIT_CODE (kept here: this module stays small).
 RESTART_EXIT_CODE = 75
@@ -108,11 +112,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="chit-agent-supervisor", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--install-root", type=Path, required=True)
+    parser.add_argument(
+        "--adopt",
+        metavar="VERSION",
+        help="make this installed version current unless a newer one is, then exit",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="with --adopt: switch even to an older version"
+    )
     parser.add_argument("agent_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     agent_args = [a for a in args.agent_args if a != "--"] or ["run", "--headless"]
+    layout = Layout(args.install_root)
     try:
-        return supervise(Layout(args.install_root), agent_args)
+        if args.adopt:
+            now = adopt(layout, args.adopt, force=args.force)
+            kept = "" if now == args.adopt else f" (newer than the package's {args.adopt})"
+            print(f"chit-agent-supervisor: current is {now}{kept}")
+            return 0
+        return supervise(layout, agent_args)
     except LayoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -129,6 +129,7 @@ class AgentUpdater:
         if pending is not None and pending.to_version == self.version:
             self.layout.set_pending(None)
             self.layout.prune({self.version, pending.from_version})
+            self.layout.clear_downloads()
             await self._step(UpdateStep.CONFIRMED, self.version, None, pending.from_version)
 
     async def _step(

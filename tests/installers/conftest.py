@@ -2,8 +2,10 @@
 
 ``scripts/build-agent.sh`` (PyInstaller) freezes the agent into a folder of the session's
 temporary directory; every test of the frozen agent and of its packages uses that one build
-(about a minute on two cores). Linux only: the Windows and macOS builds run in their CI
-workflows (.github/workflows/agent-windows.yml, agent-macos.yml).
+(about a minute on two cores). ``CHIT_TEST_FROZEN_DIST=DIR`` reuses a build made before with
+``scripts/build-agent.sh --dist DIR`` instead (when working on the packages). Linux only: the
+Windows and macOS builds run in their CI workflows (.github/workflows/agent-windows.yml,
+agent-macos.yml).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ def frozen_agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The frozen agent's folder (its ``chit-agent`` executable inside)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the frozen Linux build is tested on Linux")
+    if reuse := os.environ.get("CHIT_TEST_FROZEN_DIST"):
+        return Path(reuse) / "chit-agent"
     dist = tmp_path_factory.mktemp("frozen")
     started = time.monotonic()
     done = subprocess.run(

@@ -110,6 +110,30 @@ def test_the_folder_carries_what_the_agent_loads_at_run_time(frozen_agent: Path)
     assert not list(bundle.glob("hypothesis")) and not list(bundle.glob("mypy"))
 
 
+def test_the_supervisor_is_a_small_folder_of_its_own_that_runs_current(
+    frozen_agent: Path, tmp_path: Path
+) -> None:
+    """dist/chit-agent-supervisor/: what a package installs in bin/, outside versions/."""
+    supervisor = frozen_agent.parent / "chit-agent-supervisor" / "chit-agent-supervisor"
+    size = sum(p.stat().st_size for p in supervisor.parent.rglob("*") if p.is_file())
+    assert size < 40 * 2**20, f"the supervisor folder is {size / 2**20:.0f} MiB"
+    assert not list(supervisor.parent.rglob("PySide6")) and not list(supervisor.parent.rglob("tuf"))
+    install_root = tmp_path / "opt"
+    shutil.copytree(frozen_agent, install_root / "versions" / __version__, symlinks=True)
+    adopted = subprocess.run(
+        [str(supervisor), "--install-root", str(install_root), "--adopt", __version__],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert adopted.returncode == 0, adopted.stderr
+    assert (install_root / "current").readlink() == Path("versions") / __version__
+    ran = subprocess.run(
+        [str(supervisor), "--install-root", str(install_root), "--", "--version"],
+        env=agent_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == f"chit-agent {__version__}"
+
+
 async def test_test_print_draws_scripts_as_the_package_does(
     frozen_agent: Path, tmp_path: Path, kitchen: SimulatedNetworkPrinter
 ) -> None:

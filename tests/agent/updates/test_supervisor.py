@@ -5,6 +5,8 @@ Real processes: each build's ``chit-agent`` is a script the supervisor starts.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -154,3 +156,98 @@ def test_a_build_without_its_program_is_not_installed(tmp_path: Path) -> None:
     with pytest.raises(LayoutError):
         layout.install(empty, "2.0.0")
     assert not layout.installed("2.0.0")
+
+
+def _package_version(layout: Layout, version: str) -> None:
+    """What dpkg does: unpack a build into versions/<version>/ (no pointer change)."""
+    folder = layout.versions / version
+    folder.mkdir(parents=True)
+    (folder / "chit-agent").write_text("#!/bin/sh\n")
+    (folder / "chit-agent").chmod(0o755)
+
+
+def test_a_package_makes_its_version_current_on_a_first_install(tmp_path: Path) -> None:
+    from agent.updates.layout import adopt
+
+    layout = Layout(tmp_path / "opt")
+    _package_version(layout, "1.0.0")
+    assert adopt(layout, "1.0.0") == "1.0.0"
+    assert layout.current_version() == "1.0.0" and os.readlink(layout.root / "current") == (
+        "versions/1.0.0"
+    )
+
+
+def test_a_newer_package_becomes_current_and_an_older_one_does_not(tmp_path: Path) -> None:
+    from agent.updates.layout import adopt
+
+    layout = _layout(tmp_path, "exits")
+    layout.switch("1.1.0")  # the agent updated itself to 1.1.0
+    _package_version(layout, "1.0.5")
+    assert adopt(layout, "1.0.5") == "1.1.0"  # the package is older: the agent's stays
+    assert layout.current_version() == "1.1.0"
+    _package_version(layout, "1.2.0")
+    assert adopt(layout, "1.2.0") == "1.2.0"
+    assert layout.current_version() == "1.2.0"
+    assert adopt(layout, "1.0.5", force=True) == "1.0.5"  # IT going back by hand
+
+
+def test_a_package_replaces_a_pointer_to_a_folder_that_is_gone(tmp_path: Path) -> None:
+    from agent.updates.layout import adopt
+
+    layout = _layout(tmp_path, "exits")
+    layout.switch("1.1.0")
+    shutil.rmtree(layout.versions / "1.1.0")  # dpkg removed the old package's folder
+    _package_version(layout, "0.9.0")
+    assert adopt(layout, "0.9.0") == "0.9.0"
+
+
+def test_a_pending_update_keeps_something_to_roll_back_to(tmp_path: Path) -> None:
+    from agent.updates.layout import adopt
+
+    layout = _layout(tmp_path, "exits")
+    _pending(layout, deadline_in=60)  # 1.0.0 -> 1.1.0, not confirmed yet
+    shutil.rmtree(layout.versions / "1.0.0")  # the package that was 1.0.0 is upgraded
+    _package_version(layout, "1.0.1")
+    assert adopt(layout, "1.0.1") == "1.1.0"
+    pending = layout.pending()
+    assert pending is not None and pending.from_version == "1.0.1"
+
+
+def test_adopting_a_version_that_is_not_there_fails_loudly(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.updates.supervisor", "--install-root",
+         str(tmp_path / "opt"), "--adopt", "3.0.0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2 and "3.0.0 is not installed" in done.stderr
+
+
+def test_the_command_line_adopts_a_package_version(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "opt")
+    _package_version(layout, "1.0.0")
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.updates.supervisor", "--install-root",
+         str(layout.root), "--adopt", "1.0.0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "chit-agent-supervisor: current is 1.0.0"
+    assert layout.current_version() == "1.0.0"
+
+
+def test_an_installed_version_is_readable_by_everyone_whatever_the_umask(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    archive = tmp_path / "no-top-entry.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:  # members only, no "./" entry
+        info = tarfile.TarInfo("chit-agent")
+        info.size, info.mode = 2, 0o755
+        tar.addfile(info, io.BytesIO(b"#!"))
+    layout = Layout(tmp_path / "opt")
+    old = os.umask(0o027)  # the .deb's unit
+    try:
+        folder = layout.install(archive, "2.0.0")
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755

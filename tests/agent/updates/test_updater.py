@@ -78,11 +78,13 @@ async def test_a_signed_newer_build_is_installed_beside_the_current_and_confirme
     pending = fleet.layout.pending()
     assert pending is not None and (pending.from_version, pending.to_version) == ("1.0.0", "1.1.0")
     assert fleet.restarts == 1
+    assert any(fleet.layout.downloads.iterdir())  # kept while the switch may still be undone
     # The new version starts, registers with the hub and confirms.
     await fleet.updater("1.1.0").connected()
     assert fleet.steps[-1].step is UpdateStep.CONFIRMED
     assert fleet.steps[-1].from_version == "1.0.0"
     assert fleet.layout.pending() is None
+    assert not any(fleet.layout.downloads.iterdir())  # the archive goes once confirmed
 
 
 @pytest.mark.parametrize("tamper", ["same_length", "longer"])
@@ -176,3 +178,39 @@ async def test_renewed_root_and_targets_are_followed_by_an_agent_on_the_old_root
     trusted = json.loads((fleet.layout.tuf_dir / "root.json").read_text())
     assert trusted["signed"]["version"] == 2
     assert cli.main([*renew, "--root-key", str(fleet.keys / "targets.pem")]) == 2  # wrong key
+
+
+async def test_without_a_trusted_root_updates_are_off_and_say_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A package built without --trusted-root: the agent runs, logs why, installs nothing."""
+    import logging
+
+    from agent.service import Agent
+    from tests.e2e.support import fast_settings
+
+    layout = Layout(tmp_path / "opt")
+    layout.install(make_build(tmp_path / "dist", "1.0.0"), "1.0.0")
+    layout.switch("1.0.0")
+    settings = fast_settings(hub_url="http://127.0.0.1:9", install_root=str(layout.root))
+    with caplog.at_level(logging.WARNING, logger="chit.agent"):
+        agent = Agent(settings, lambda: None, spool_path=tmp_path / "spool.db")
+    assert any("self-updates are off" in r.getMessage() for r in caplog.records)
+    assert agent.updater is not None
+    steps: list[AgentUpdateStatus] = []
+
+    async def report(status: AgentUpdateStatus) -> None:
+        steps.append(status)
+
+    updater = AgentUpdater(
+        layout, settings.hub_url, "1.0.0", lambda: "till-1", report, lambda: None, report_restart
+    )
+    assert await updater.offer("1.1.0") is UpdateStep.REFUSED
+    assert [str(s.step) for s in steps] == ["downloading", "refused"]
+    assert "no_trusted_root" in (steps[-1].detail or "")
+    assert layout.current_version() == "1.0.0" and not layout.installed("1.1.0")
+    assert await updater.offer("1.1.0") is None  # refused once, not at every check
+
+
+async def report_restart() -> None:
+    raise AssertionError("nothing may restart without a trusted root")
