@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 
+from agent.command_sets import drawer_commands
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.ledger import ResultLedger
-from agent.command_sets import drawer_commands
 from shared.escpos.drawer import CommandSet, buzzer_command, drawer_command, has_buzzer
 from shared.events import PrinterActionResult, PrinterBuzzRequest, PrinterDrawerRequest
 from shared.printers import PrinterStatus

@@ -223,9 +223,7 @@ def _outside(data: bytes, at: int, final: bool) -> tuple[list[StarToken], int]:
                 stop = len(data) - size
                 break
     tokens, used = line_tokenize(data[at:stop], final=final and found < 0 and stop == len(data))
-    shifted = [
-        StarToken(t.name, t.args, t.payload, t.start + at, t.end + at) for t in tokens
-    ]
+    shifted = [StarToken(t.name, t.args, t.payload, t.start + at, t.end + at) for t in tokens]
     if found >= 0 and at + used < found:
         # A Line Mode command cut short by ESC * r A: its bytes are read as control bytes.
         shifted += [

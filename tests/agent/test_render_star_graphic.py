@@ -63,8 +63,10 @@ def queue_printer(driver: str, path: PrintPath = PrintPath.CUPS, **fields: Any) 
         (queue_printer("Star TSP100 Cutter (TSP143)"), "star-graphic"),
         (queue_printer("Star TSP143 (STR_T-001)", path=PrintPath.SPOOLER), "star-graphic"),
         (queue_printer("Star TSP650"), "star"),
-        (queue_printer("Local Raw Printer", manufacturer="Star", model="TSP143 (STR_T-001)"),
-         "star-graphic"),
+        (
+            queue_printer("Local Raw Printer", manufacturer="Star", model="TSP143 (STR_T-001)"),
+            "star-graphic",
+        ),
         (queue_printer("Star TSP654 ESC/POS"), "escpos"),
         (queue_printer("EPSON TM-T20III Receipt5"), "escpos"),
         # The queue is there, but the agent prints directly.

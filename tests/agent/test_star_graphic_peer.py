@@ -104,9 +104,11 @@ def test_the_same_image_prints_the_same_dots_with_the_same_framing(peer: None) -
 
     # The framing: the same enter, page length, form feed and quit bytes, in the same order.
     framing = ("raster_enter", "raster_page_length", "raster_form_feed", "raster_quit")
-    assert forms(ours, *framing) == forms(theirs, *framing) == [
-        b"\x1b*rA", b"\x1b*rP0\x00", b"\x1b\x0c\x00", b"\x1b*rB"
-    ]
+    assert (
+        forms(ours, *framing)
+        == forms(theirs, *framing)
+        == [b"\x1b*rA", b"\x1b*rP0\x00", b"\x1b\x0c\x00", b"\x1b*rB"]
+    )
     # Every raster line of both is b n1 n2 and n1 + 256 n2 bytes of dots.
     for data in (ours, theirs):
         for token in star_raster.tokenize(data)[0]:

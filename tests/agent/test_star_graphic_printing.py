@@ -70,7 +70,11 @@ async def test_a_tsp143_gets_the_test_page_and_jobs_as_star_raster() -> None:
         [image] = page.images
         assert image.height > 400
 
-        job: dict[str, Any] = {"jobId": "job-graphic", "correlationId": "job-graphic", "printerId": printer_id}
+        job: dict[str, Any] = {
+            "jobId": "job-graphic",
+            "correlationId": "job-graphic",
+            "printerId": printer_id,
+        }
         assert agent.jobs is not None
         await agent.jobs.accept(PrintJobDispatch.model_validate({**job, "document": RECEIPT}))
         await eventually(lambda: len(brain.jobs) == 2)

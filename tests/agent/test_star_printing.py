@@ -1,5 +1,5 @@
-"""A whole agent and a Star printer in Star Line Mode (USB TSP654II and a network one): the test page
-and a print job go out in Star Line Mode, and no ESC/POS command is among them."""
+"""A whole agent and a Star printer in Star Line Mode (USB TSP654II and a network one): the
+test page and a print job go out in Star Line Mode, and no ESC/POS command is among them."""
 
 from __future__ import annotations
 

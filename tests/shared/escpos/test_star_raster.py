@@ -14,7 +14,7 @@ def test_each_command_is_the_specifications_bytes() -> None:
     assert star_raster.enter() == bytes.fromhex("1b2a7241")
     assert star_raster.quit_raster() == bytes.fromhex("1b2a7242")
     # n in ASCII decimal then NUL: page length 0 is "0" = 0x30, not a zero byte.
-    assert star_raster.page_length(0) == bytes.fromhex("1b2a725030" "00")
+    assert star_raster.page_length(0) == bytes.fromhex("1b2a72503000")
     assert star_raster.eot_mode(13) == b"\x1b*rE13\x00"
     assert star_raster.ff_mode(9) == b"\x1b*rF9\x00"
     assert star_raster.form_feed() == bytes.fromhex("1b0c00")
@@ -62,12 +62,12 @@ def test_tokenize_reads_line_mode_outside_and_raster_inside() -> None:
 
 def test_tokenize_keeps_a_split_command_for_the_next_chunk() -> None:
     data = star_raster.start() + b"b\x04\x00\xff\xff"
-    tokens, used, in_raster = star_raster.tokenize(data, final=False)
+    _, used, in_raster = star_raster.tokenize(data, final=False)
     assert used == len(star_raster.start()) and in_raster
     rest, _, still = star_raster.tokenize(data[used:] + b"\xff\xff", in_raster=in_raster)
     assert [t.name for t in rest] == ["raster_line"] and still
     # The start of ESC * r A at the end of Line Mode bytes waits too.
-    tokens, used, in_raster = star_raster.tokenize(b"ab\x1b*r", final=False)
+    _, used, in_raster = star_raster.tokenize(b"ab\x1b*r", final=False)
     assert used == 2 and not in_raster
     with pytest.raises(StarParseError):
         star_raster.tokenize(data)
