@@ -249,6 +249,8 @@ def tokenize(
             found, at = _outside(data, at, final)
             tokens += found
             if not data.startswith(ENTER, at):
+                if final and at < len(data):
+                    raise StarParseError(f"bytes end inside a command at byte {at}")
                 break
         try:
             token = _raster_token(data, at)

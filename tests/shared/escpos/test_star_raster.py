@@ -76,3 +76,9 @@ def test_tokenize_keeps_a_split_command_for_the_next_chunk() -> None:
 def test_a_numeric_argument_must_be_ascii_digits() -> None:
     with pytest.raises(StarParseError, match="ASCII number"):
         star_raster.tokenize(b"\x1b*rA\x1b*rE\x09\x00")
+
+
+def test_final_bytes_must_not_end_inside_a_command() -> None:
+    with pytest.raises(StarParseError):
+        star_raster.tokenize(b"ab\x1b*r")
+    assert star_raster.names(b"ab") == ["text"]
