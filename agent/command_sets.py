@@ -57,8 +57,9 @@ def raster_only(info: PrinterInfo) -> bool:
 
 
 def _names(info: PrinterInfo) -> list[str]:
-    """The printer's model, name and its queue's driver and name, where known."""
-    names = [info.model, info.name, info.manufacturer]
+    """The printer's model and maker and its queue's driver and name, where known (not the
+    printer's own name, which a manager may change to anything)."""
+    names = [info.model, info.manufacturer]
     if info.queue is not None:
         names += [info.queue.driver, info.queue.name]
     return [name for name in names if name]

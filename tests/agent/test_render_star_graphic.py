@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from agent.cli_printers import status_text
 from agent.command_sets import command_set, drawer_commands, raster_only
 from agent.render import render_document, render_test_page
 from agent.simulators.brain import PrinterBrain
@@ -54,6 +55,8 @@ def queue_printer(driver: str, path: PrintPath = PrintPath.CUPS, **fields: Any) 
         (printer(vendor_id=0x0519, product_id=0x0001), "star"),
         # A model that says otherwise wins over the product id.
         (printer(model="TSP654II", vendor_id=0x0519, product_id=0x0003), "star"),
+        # A name a manager gave it says nothing.
+        (printer(model="TSP654II", name="TSP143 spare"), "star"),
         # A manager's choice wins over all of it.
         (printer(model="TSP143IIIU", command_set="star-line"), "star"),
         (printer(model="TSP143IIIU", command_set="escpos"), "escpos"),
@@ -174,3 +177,18 @@ def test_line_mode_prints_nothing_on_a_star_graphic_printer() -> None:
     assert paper.images == [] and paper.cuts == [] and paper.texts == []
     assert {token.name for token in paper.unknown} >= {"text", "cut", "bit_image", "qr_print"}
     assert brain.jobs == []
+
+
+def test_the_printer_list_says_when_a_star_printer_prints_raster() -> None:
+    status = {
+        "state": "online",
+        "online": True,
+        "source": "hardware",
+        "checked_at": "2026-12-01T10:00:00Z",
+    }
+    line, raster = (
+        printer(model="TSP654II", status=status),
+        printer(model="TSP143IIIU", status=status),
+    )
+    assert status_text(line).endswith(" [star]")
+    assert status_text(raster).endswith(" [star, raster]")
