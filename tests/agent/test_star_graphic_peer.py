@@ -9,8 +9,9 @@ valid: the peer sends every row at full width where we trim its white end and se
 as ``ESC * r Y``; it turns ASB off (``ESC RS a 0``) where we keep it (ASB is how the agent reads
 a Star printer's status); and it cuts in the FF mode the printer starts with (partial, 13) where
 we set it (``ESC * r F 9 NUL``, full cut).
-(@point-of-sale/receipt-printer-encoder, the Line Mode peer, has no Star raster: its
-``star-prnt`` images are StarPRNT's ``ESC GS S``.)
+(@point-of-sale/receipt-printer-encoder 4.0.1, the Line Mode peer, has no Star raster: its
+``star-prnt`` and ``star-line`` images are ``ESC X`` bit image bands, and it lists the TSP100III
+and TSP100IV as ``star-prnt`` printers.)
 """
 
 from __future__ import annotations
