@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 
+from agent.command_sets import drawer_commands
 from agent.coordinator import PrinterCoordinator, PrintFailed, elapsed_ms
 from agent.ledger import ResultLedger
-from agent.render import command_set
 from shared.escpos.drawer import CommandSet, buzzer_command, drawer_command, has_buzzer
 from shared.events import PrinterActionResult, PrinterBuzzRequest, PrinterDrawerRequest
 from shared.printers import PrinterStatus
@@ -54,7 +54,7 @@ class ActionRunner:
             return self._result(
                 request, started, error=ErrorInfo(code="unknown_printer", message=message)
             )
-        commands = command_set(coordinator.info)
+        commands = drawer_commands(coordinator.info)
         if isinstance(request, PrinterBuzzRequest):
             info = coordinator.info
             if not has_buzzer(commands, info.model, info.profile):
@@ -65,7 +65,7 @@ class ActionRunner:
         try:
             # The command set is read after the status: a first contact detects the channel.
             status = await coordinator.command(
-                lambda status: _bytes(request, command_set(coordinator.info), status)
+                lambda status: _bytes(request, drawer_commands(coordinator.info), status)
             )
         except PrintFailed as exc:
             return self._result(request, started, exc.status, exc.error)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent import settings as store
+from agent.command_sets import command_set
 from agent.discovery.manual import ManualEntryError, manual_printer
 from agent.service import Agent
 from agent.settings import AgentSettings, BadChannel, status_channel
@@ -38,8 +39,10 @@ def status_text(printer: PrinterInfo) -> str:
         return "unknown"
     if status.state is PrinterState.NO_STATUS:
         return NO_STATUS_DETAIL  # a state of its own: it prints, nobody can say how it is
-    # ESC/POS is the usual case; a Star printer in Star mode says so.
+    # ESC/POS is the usual case; a Star printer in Star mode says so (and when it prints raster).
     channel = " [star]" if printer.status_channel == "star" else ""
+    if channel and command_set(printer) == "star-graphic":
+        channel = " [star, raster]"
     return f"{status.state}" + (f" ({status.detail})" if status.detail else "") + channel
 
 

@@ -5,7 +5,8 @@ at 180 dpi, 576 for 80 mm paper at 203 dpi, 384 for 58 mm), or from the paper wi
 printer (58 mm: 384 dots at 203 dpi, 360 at 180 dpi; 80 mm: 576 / 512). Without either, 512:
 it fits every 80 mm printer. Images go out as ``GS v 0`` where the profile has it
 (``bitImageRaster``), as ``ESC *`` where it has only column images, and not at all otherwise;
-a printer in Star mode takes Star Line Mode's ``ESC X`` bands (shared.escpos.star_line).
+a printer in Star mode takes Star Line Mode's ``ESC X`` bands (shared.escpos.star_line), one in
+Star Graphic mode raster lines (shared.escpos.star_raster).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from shared.escpos import star_line
+from shared.escpos import star_line, star_raster
 from shared.escpos.raster import Raster, esc_star, gs_v0
 
-RasterKind = Literal["gs_v0", "esc_star", "star_x"]
+RasterKind = Literal["gs_v0", "esc_star", "star_x", "star_raster"]
 DEFAULT_DOTS = 512
 ESC_A_LEFT = b"\x1ba\x00"
 
@@ -99,6 +100,8 @@ def place(pieces: list[tuple[Image.Image, int]], dots: int) -> Image.Image:
 def image_bytes(image: Image.Image, kind: RasterKind) -> bytes:
     """A placed line as the printer's image command, flush left."""
     raster = to_raster(image)
+    if kind == "star_raster":
+        return star_raster.raster_lines(raster)
     if kind == "star_x":
         return star_line.align("left") + star_line.bit_image(raster)
     return ESC_A_LEFT + (gs_v0(raster) if kind == "gs_v0" else esc_star(raster))

@@ -6,7 +6,12 @@ image, wraps, places and encodes; a backend turns that into the printer's comman
 - ESC/POS (agent.render_escpos): python-escpos' Dummy printer with the printer's capability
   profile, for every printer not in Star mode;
 - Star Line Mode (agent.render_star): for a printer whose status channel is ``star`` (found at
-  first contact, or set by a manager with ``statusChannel``), whose commands are Star's.
+  first contact, or set by a manager with ``statusChannel``), whose commands are Star's;
+- Star Graphic mode (agent.render_star_graphic): for Star's raster-only printers (the TSP100
+  futurePRNT family), which print no text commands: every line is drawn, the document goes out
+  as Star raster lines.
+
+Which one a printer gets is agent.command_sets' choice (a manager's ``commandSet`` first).
 
 Text, per the printer's text mode (shared.documents.TextMode): in ``auto`` each line goes as
 text in the code page that holds it (agent.codepages) when it needs no shaping, and as an image
@@ -26,10 +31,12 @@ import arabic_reshaper
 from bidi import get_display
 
 from agent.codepages import CodePageWriter, clean, needs_layout
+from agent.command_sets import RenderCommands, command_set
 from agent.glyphs import Style, base_rtl, draw_line, measure, wrap
 from agent.imagelines import RasterKind, Target, image_bytes, offset, place
 from agent.render_escpos import DEFAULT_PROFILE, EscPosBackend, new_printer, profile_name
 from agent.render_star import StarLineBackend
+from agent.render_star_graphic import StarGraphicBackend
 from shared.documents import (
     TEXT_MODES,
     CutLine,
@@ -41,7 +48,6 @@ from shared.documents import (
     TextLine,
     TextMode,
 )
-from shared.escpos.drawer import CommandSet
 from shared.printers import PrinterInfo
 
 __all__ = [
@@ -65,17 +71,14 @@ TEST_PAGE_ARABIC = "العربية: اختبار الطباعة"
 TEST_PAGE_CHINESE = "中文：打印测试"  # noqa: RUF001 (the full-width colon of Chinese text)
 #: What the test page says in its "Profile:" line for a printer in Star mode.
 STAR_PROFILE = "Star Line Mode"
+#: ... and for a printer in Star Graphic mode.
+STAR_GRAPHIC_PROFILE = "Star Graphic mode (raster)"
 
 
 def text_mode_of(info: PrinterInfo) -> TextMode:
     """The printer's text mode (``auto`` unless one is set)."""
     mode = getattr(info, "text_mode", None)
     return mode if mode in TEXT_MODES else "auto"
-
-
-def command_set(info: PrinterInfo) -> CommandSet:
-    """Star commands for a printer in Star mode (its status channel), ESC/POS otherwise."""
-    return "star" if info.status_channel == "star" else "escpos"
 
 
 class Backend(Protocol):
@@ -92,10 +95,14 @@ class Backend(Protocol):
     def finish(self, cut: bool) -> bytes: ...
 
 
-def backend_for(commands: CommandSet, profile: str | None, paper_width_mm: int | None) -> Backend:
+def backend_for(
+    commands: RenderCommands, profile: str | None, paper_width_mm: int | None
+) -> Backend:
     """The backend of a command set (the profile counts for ESC/POS only)."""
     if commands == "star":
         return StarLineBackend(paper_width_mm)
+    if commands == "star-graphic":
+        return StarGraphicBackend(paper_width_mm)
     return EscPosBackend(profile, paper_width_mm)
 
 
@@ -116,12 +123,13 @@ class DocumentRenderer:
         text_mode: TextMode = "auto",
         paper_width_mm: int | None = None,
         direction: Direction = "auto",
-        commands: CommandSet = "escpos",
+        commands: RenderCommands = "escpos",
     ) -> None:
         self.backend = backend_for(commands, profile, paper_width_mm)
         self.target: Target = self.backend.target
         self.writer = self.backend.writer
-        self.mode = text_mode
+        # A Star Graphic printer prints no text commands: every line is drawn.
+        self.mode: TextMode = "image" if commands == "star-graphic" else text_mode
         self.direction = direction
 
     def as_text(self, text: str) -> bool:
@@ -233,10 +241,10 @@ def render_document(
     profile: str | None = None,
     text_mode: TextMode = "auto",
     paper_width_mm: int | None = None,
-    commands: CommandSet = "escpos",
+    commands: RenderCommands = "escpos",
 ) -> bytes:
-    """A receipt document as bytes in ``commands`` (ESC/POS for ``profile``, or Star Line
-    Mode) for a printer with ``text_mode`` and ``paper_width_mm``."""
+    """A receipt document as bytes in ``commands`` (ESC/POS for ``profile``, Star Line Mode or
+    Star Graphic mode) for a printer with ``text_mode`` and ``paper_width_mm``."""
     renderer = DocumentRenderer(profile, text_mode, paper_width_mm, document.direction, commands)
     return renderer.render(document)
 
@@ -264,7 +272,9 @@ def render_test_page(
     line in Arabic and one in Chinese (images unless the printer's text mode is ``text``)."""
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     commands = command_set(printer)
-    profile = profile_name(printer.profile) if commands == "escpos" else STAR_PROFILE
+    profile = {"escpos": profile_name(printer.profile), "star": STAR_PROFILE}.get(
+        commands, STAR_GRAPHIC_PROFILE
+    )
     lines: list[TextLine | QrLine | FeedLine] = [
         TextLine(text="CHIT TEST PAGE", bold=True, align="center", width=2, height=2),
         FeedLine(type="feed"),

@@ -26,7 +26,7 @@ from pydantic import (
 from shared.diagnostics import DiagnosticsRequest, DiagnosticsUpload
 from shared.documents import ReceiptDocument
 from shared.namespaces import ALLOWED_ROLES, Namespace
-from shared.printers import AgentInfo, PrinterInfo, PrinterStatus
+from shared.printers import AgentInfo, CommandSetName, PrinterInfo, PrinterStatus
 from shared.roles import WEB_ROLES, Role
 from shared.streams import STATUS_EVENT, StreamStatus
 from shared.updates import Ring, UpdateStep
@@ -148,6 +148,9 @@ class PrinterSettings(WireModel):
     paper_width_mm: Literal[58, 80] | None = None
     status_channel: StatusChannel | None = None
     text_mode: Literal["auto", "text", "image"] | None = None
+    #: The command set documents are built in: ``escpos``, ``star-line``, ``star-graphic``
+    #: (Star's raster-only mode, the TSP100 family); None: detected by the agent.
+    command_set: CommandSetName | None = None
 
 
 class PrinterConfigure(PrinterSettings):

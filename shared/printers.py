@@ -49,6 +49,11 @@ class StatusSource(StrEnum):
 #: print queue's own state. ``none``: nothing (a write-only printer): it prints unchecked.
 StatusChannel = Literal["escpos", "star", "queue", "none"]
 STATUS_CHANNELS: tuple[StatusChannel, ...] = ("escpos", "star", "queue", "none")
+#: The commands a printer's documents are built in, when a manager sets them (None: chosen by
+#: the agent from the status channel and the model): ESC/POS, Star Line Mode (StarPRNT has the
+#: same commands), or Star Graphic mode (raster only: the TSP100 futurePRNT family).
+CommandSetName = Literal["escpos", "star-line", "star-graphic"]
+COMMAND_SETS: tuple[CommandSetName, ...] = ("escpos", "star-line", "star-graphic")
 
 
 class PrinterStatus(WireModel):
@@ -183,6 +188,8 @@ class PrinterInfo(WireModel):
     paths: list[PrintPath] | None = None
     #: How it reports status (None: not known yet; detected at first contact, or set by hand).
     status_channel: StatusChannel | None = None
+    #: The command set a manager chose for its documents (None: as the agent detects it).
+    command_set: CommandSetName | None = None
 
 
 class AgentInfo(WireModel):

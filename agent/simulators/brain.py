@@ -41,6 +41,13 @@ its jobs end with Star's cut ``ESC d n`` (an ESC/POS ``GS V`` cuts nothing there
 :meth:`PrinterBrain.paper` shows what it printed as lines, images, QR codes and cuts
 (agent.simulators.star_paper).
 
+``mode="star_graphic"`` plays a Star printer in Star Graphic mode (the TSP100 futurePRNT
+family): it answers as in Star mode, and prints only Star raster (``ESC * r A`` ... ``ESC * r
+B``, shared.escpos.star_raster); Line Mode text and commands print nothing (they end up in
+:attr:`StarPaper.unknown`). Its jobs end with a form feed in a cutting mode, and
+:meth:`PrinterBrain.paper` shows each printed raster buffer as one image, and the cuts
+(agent.simulators.star_graphic_paper).
+
 ``GS I n`` (transmit printer ID) is answered from the brain's :class:`SimIdentity` as Epson
 documents it: a one-byte ID for ``n`` = 1, 2 (49, 50), printer information B (``_ text NUL``)
 for 65-69, silence for what the model does not answer (a TM-T20III has no ``n = 3``) and, since
@@ -61,7 +68,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from agent.simulators.star_graphic_paper import graphic_jobs, read_graphic_paper
 from agent.simulators.star_paper import StarPaper, read_paper, star_jobs
+from shared.escpos import star_raster
 from shared.escpos.identity import IdKind, TypeBit, info_b_reply
 from shared.escpos.star import EnqBit, Status1, Status2, Status4, asb_packet
 from shared.escpos.star_tokens import tokenize
@@ -251,6 +260,10 @@ def split_jobs(printed: bytes) -> list[bytes]:
     return jobs
 
 
+SimMode = Literal["escpos", "star", "star_graphic"]
+_STAR_MODES = frozenset({"star", "star_graphic"})
+
+
 class PrinterBrain:
     """A thread-safe simulated ESC/POS printer without any I/O."""
 
@@ -259,7 +272,7 @@ class PrinterBrain:
         state: SimState = SimState.OK,
         *,
         answer_status: bool = True,
-        mode: Literal["escpos", "star"] = "escpos",
+        mode: SimMode = "escpos",
         asb: bool = True,
         identity: SimIdentity | None = None,
     ) -> None:
@@ -277,6 +290,8 @@ class PrinterBrain:
         self._splitter = QuerySplitter()
         #: Star mode: the start of a command whose end has not come yet.
         self._star_tail = b""
+        #: Star Graphic mode: whether the printer is in raster mode (between writes).
+        self._in_raster = False
         self._raw = bytearray()
         self._printed = bytearray()
         self._rejected = bytearray()
@@ -302,7 +317,7 @@ class PrinterBrain:
     def unsolicited(self) -> bytes:
         """What the printer sends by itself now: a Star ASB while ASB is on, else nothing."""
         with self._lock:
-            if self.mode != "star" or not (self.asb and self.asb_enabled):
+            if self.mode not in _STAR_MODES or not (self.asb and self.asb_enabled):
                 return b""
             asb = STAR_ASB[self._state] if self.answer_status else None
         return asb_packet(asb[0], asb[1], 0, asb[2]) if asb else b""
@@ -323,7 +338,7 @@ class PrinterBrain:
             if self._state is SimState.POWERED_OFF:
                 return b""
             self._raw += data
-            if self.mode == "star":
+            if self.mode in _STAR_MODES:
                 return self._receive_star(data)
             printable, queries = self._splitter.feed(data)
             self._queries += len(queries)
@@ -351,7 +366,12 @@ class PrinterBrain:
         replies = bytearray()
         printable = bytearray()
         buf = self._star_tail + data
-        tokens, used = tokenize(buf, final=False)
+        if self.mode == "star_graphic":
+            tokens, used, self._in_raster = star_raster.tokenize(
+                buf, final=False, in_raster=self._in_raster
+            )
+        else:
+            tokens, used = tokenize(buf, final=False)
         self._star_tail = buf[used:]
         for token in tokens:
             if token.name in _STAR_REQUESTS:
@@ -445,11 +465,17 @@ class PrinterBrain:
 
     @property
     def jobs(self) -> list[bytes]:
-        """The printed jobs, each ending with a cut (a Star cut, ``ESC d n``, in Star mode)."""
+        """The printed jobs, each ending with a cut (a Star cut, ``ESC d n``, in Star mode; a
+        form feed in a cutting mode in Star Graphic mode)."""
+        if self.mode == "star_graphic":
+            return graphic_jobs(self.printed)
         return star_jobs(self.printed) if self.mode == "star" else split_jobs(self.printed)
 
     def paper(self) -> StarPaper:
-        """Star mode: what was printed, read as a Star printer reads it (lines, images, QR)."""
+        """Star modes: what was printed, read as a Star printer reads it (lines, images, QR;
+        in Star Graphic mode only images and cuts)."""
+        if self.mode == "star_graphic":
+            return read_graphic_paper(self.printed)
         return read_paper(self.printed)
 
     @property
@@ -473,3 +499,4 @@ class PrinterBrain:
             self._pulses.clear()
             self._splitter = QuerySplitter()
             self._star_tail = b""
+            self._in_raster = False

@@ -8,7 +8,8 @@ TM-T20III with its own serial number unless given another ``identity`` (None: a 
 ignores ``GS I``), so its id is serial-based, as discovery makes it. With
 ``answer_status=False`` it plays some other service on port 9100: it takes bytes and never
 answers, which a sweep must reject. With ``mode="star"`` it is a Star printer in Star mode:
-it answers Star's ``ESC ACK SOH`` (ASB) and ``ENQ``, never ``DLE EOT`` (agent.simulators.brain).
+it answers Star's ``ESC ACK SOH`` (ASB) and ``ENQ``, never ``DLE EOT`` (agent.simulators.brain);
+``mode="star_graphic"`` makes it one in Star Graphic mode (a TSP143IIILAN: raster only).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import Literal
 
 from agent.discovery.network import network_printer_id
-from agent.simulators.brain import PrinterBrain, SimIdentity, SimState
+from agent.simulators.brain import PrinterBrain, SimIdentity, SimMode, SimState
 from shared.printers import Connection, DiscoverySource, PrinterInfo
 
 _READ_SIZE = 4096
@@ -40,7 +41,7 @@ class SimulatedNetworkPrinter:
         answer_status: bool = True,
         identity: SimIdentity | Literal["default"] | None = "default",
         brain: PrinterBrain | None = None,
-        mode: Literal["escpos", "star"] = "escpos",
+        mode: SimMode = "escpos",
     ) -> None:
         self.host = host
         self.name = name

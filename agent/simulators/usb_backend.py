@@ -409,8 +409,9 @@ def generic_pos58(**overrides: Any) -> FakeUsbPrinter:
 
 
 def star_tsp100(**overrides: Any) -> FakeUsbPrinter:
-    """A Star TSP143 in Star mode: printer class, bulk IN, answers ASB and ENQ, no DLE EOT."""
-    brain = overrides.pop("brain", None) or PrinterBrain(mode="star")
+    """A Star TSP143IIIU: printer class, bulk IN, answers ASB and ENQ, no DLE EOT, and prints
+    only Star raster (Star Graphic mode, as the real TSP100 family)."""
+    brain = overrides.pop("brain", None) or PrinterBrain(mode="star_graphic")
     defaults: dict[str, Any] = {
         "vendor_id": 0x0519,
         "product_id": 0x0003,
@@ -421,5 +422,23 @@ def star_tsp100(**overrides: Any) -> FakeUsbPrinter:
         "in_endpoint": 0x81,
         "port_numbers": (5,),
         "address": 8,
+    }
+    return FakeUsbPrinter(brain=brain, **{**defaults, **overrides})
+
+
+def star_tsp650(**overrides: Any) -> FakeUsbPrinter:
+    """A Star TSP654II in Star Line Mode: printer class, bulk IN, answers ASB and ENQ, no DLE
+    EOT, prints Star Line Mode."""
+    brain = overrides.pop("brain", None) or PrinterBrain(mode="star")
+    defaults: dict[str, Any] = {
+        "vendor_id": 0x0519,
+        "product_id": 0x0001,
+        "serial": "STARSIM02",
+        "manufacturer": "STAR",
+        "product": "TSP654II (simulated)",
+        "out_endpoint": 0x02,
+        "in_endpoint": 0x81,
+        "port_numbers": (6,),
+        "address": 9,
     }
     return FakeUsbPrinter(brain=brain, **{**defaults, **overrides})

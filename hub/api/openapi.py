@@ -551,7 +551,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "patch",
         "/api/v1/printers/{printer_id}",
-        "Rename a printer, set its profile, paper width, status channel, text mode (audited)",
+        "Rename a printer, set its profile, paper width, status channel, text mode, command set "
+        "(audited)",
         "manager, admin",
         body=PrinterSettingsPatch,
         response=schemas.PrinterConfigured,

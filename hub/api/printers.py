@@ -160,7 +160,8 @@ def settings_view(row_settings: dict[str, Any] | None) -> dict[str, Any]:
 
 @routes.patch("/api/v1/printers/{printer_id}")
 async def configure_printer(request: web.Request) -> web.Response:
-    """Rename a printer, set its profile, paper width, status channel or text mode (managers).
+    """Rename a printer, set its profile, paper width, status channel, text mode or command set
+    (managers).
 
     Stored, audited and sent to the printer's agent (now if it is online, else when it
     reconnects). 404 for a printer outside the caller's scope, another company's included.

@@ -15,7 +15,7 @@ command of Line Mode itself: Star's raster mode (``ESC * r A`` ... ``b n1 n2 dat
 ``ESC * r B``) is a mode of its own, entered with a form feed of what is buffered and left
 through its "EOT mode", whose power-on setting feeds and cuts: wrong for a line drawn in the
 middle of a receipt. (A printer in Star Graphic mode, the raster-only emulation of TSP100
-futurePRNT models, prints none of this: docs/operations.md, "Star printers in Star mode".)
+futurePRNT models, prints none of this: its documents are all raster, shared.escpos.star_raster.)
 
 QR codes are the printer's own (``ESC GS y``: model, error correction, cell size, store,
 print), which the TSP650II, TSP100III/IV, mC-Print and SM-L have; the first TSP650 has none.

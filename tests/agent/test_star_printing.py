@@ -1,5 +1,5 @@
-"""A whole agent and a Star printer in Star mode (USB TSP143 and a network one): the test page
-and a print job go out in Star Line Mode, and no ESC/POS command is among them."""
+"""A whole agent and a Star printer in Star Line Mode (USB TSP654II and a network one): the
+test page and a print job go out in Star Line Mode, and no ESC/POS command is among them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from agent.service import Agent
 from agent.simulators.brain import PrinterBrain
 from agent.simulators.network import SimulatedNetworkPrinter
 from agent.simulators.star_paper import PrintedCut, read_paper
-from agent.simulators.usb_backend import FakeUsbBackend, star_tsp100
+from agent.simulators.usb_backend import FakeUsbBackend, star_tsp650
 from shared.events import PrinterTestRequest, PrintJobDispatch
 from tests.e2e.support import eventually, fast_settings, running_agent
 
@@ -33,7 +33,7 @@ async def star_agent(kind: str) -> AsyncIterator[tuple[Agent, PrinterBrain]]:
     """A running agent with one Star-mode printer, by USB or on the network."""
     brain = PrinterBrain(mode="star")
     if kind == "usb":
-        backend = FakeUsbBackend([star_tsp100(brain=brain)])
+        backend = FakeUsbBackend([star_tsp650(brain=brain)])
         async with running_agent(fast_settings(usb=True), lambda: None, usb_backend=backend) as a:
             yield a, brain
         return

@@ -76,6 +76,7 @@ async def test_rename_and_configure_reach_the_agent_and_are_audited(
             "paperWidthMm": 58,
             "textMode": "image",
             "statusChannel": "escpos",
+            "commandSet": "escpos",
         }
         status, body = await hub.patch(path, change, manager)
         assert status == 200, body

@@ -1,6 +1,7 @@
 """End to end on loopback: a write-only USB printer and Star-mode printers, through a real hub
-and a real agent. Each reports the status its channel can give, and nothing more; the Star ones
-get their test pages and receipts in Star Line Mode."""
+and a real agent. Each reports the status its channel can give, and nothing more; the Star Line
+Mode ones (a network one, a USB TSP654II) get their test pages and receipts in Star Line Mode,
+a USB TSP143 (raster only) as Star raster, and in Line Mode only when a manager says so."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 from agent.simulators.brain import PrinterBrain, SimState
 from agent.simulators.network import SimulatedNetworkPrinter
+from agent.simulators.star_graphic_paper import read_graphic_paper
 from agent.simulators.star_paper import PrintedCut, StarPaper, read_paper
-from agent.simulators.usb_backend import FakeUsbBackend, generic_pos58, star_tsp100
+from agent.simulators.usb_backend import FakeUsbBackend, generic_pos58, star_tsp100, star_tsp650
+from shared.escpos import star_raster
 from shared.tokens import Role
 from tests.e2e.support import device_token, eventually, fast_settings, hub_agent, running_agent
 from tests.support import HubHarness
@@ -152,15 +155,15 @@ async def test_a_star_usb_printer_prints_test_page_and_receipt_in_star_line_mode
     hub: HubHarness,
 ) -> None:
     brain = PrinterBrain(mode="star")
-    device = star_tsp100(brain=brain)
+    device = star_tsp650(brain=brain)
     settings = fast_settings(hub_url=hub.url, usb=True)
     async with running_agent(settings, device_token(hub), usb_backend=FakeUsbBackend([device])):
         record = await eventually(lambda: hub_agent(hub))
         printer_id = await eventually(lambda: next(iter(record.printers), None))
         await eventually(lambda: record.printers[printer_id].status_channel == "star")
-        result = await _test(hub, printer_id, "corr-e2e-tsp143")
+        result = await _test(hub, printer_id, "corr-e2e-tsp654")
         assert result["success"] is True and result["status"]["state"] == "online", result
-        _star_test_page(brain, "corr-e2e-tsp143")
+        _star_test_page(brain, "corr-e2e-tsp654")
         receipt = {"lines": [{"type": "text", "text": "TSP-RECEIPT", "bold": True}]}
         status, job = await hub.post(
             "/api/v1/jobs", {"printerId": printer_id, "document": receipt}, token=hub.token()
@@ -171,3 +174,47 @@ async def test_a_star_usb_printer_prints_test_page_and_receipt_in_star_line_mode
         paper = read_paper(printed[printed.index(b"\x1b@") :])
         assert paper.lines[0].text == "TSP-RECEIPT" and paper.lines[0].bold
         assert paper.unknown == [] and b"\x1dV" not in printed
+
+
+def _raster_job(job: bytes) -> StarPaper:
+    """A job on a Star Graphic printer, read from raster mode on (status probes come first)."""
+    page = read_graphic_paper(job[job.index(star_raster.ENTER) :])
+    assert page.unknown == [] and page.texts == [] and page.cuts == [PrintedCut(partial=False)]
+    assert len(page.images) == 1 and page.images[0].width <= 576
+    return page
+
+
+async def test_a_tsp143_prints_as_star_raster_and_a_manager_can_choose_line_mode(
+    hub: HubHarness,
+) -> None:
+    device = star_tsp100()
+    brain = device.brain
+    settings = fast_settings(hub_url=hub.url, usb=True)
+    async with running_agent(settings, device_token(hub), usb_backend=FakeUsbBackend([device])):
+        record = await eventually(lambda: hub_agent(hub))
+        printer_id = await eventually(lambda: next(iter(record.printers), None))
+        await eventually(lambda: record.printers[printer_id].status_channel == "star")
+        result = await _test(hub, printer_id, "corr-e2e-tsp143")
+        assert result["success"] is True and result["status"]["state"] == "online", result
+        [page] = brain.jobs
+        assert _raster_job(page).images[0].height > 400  # the whole test page, drawn
+        receipt = {"lines": [{"type": "text", "text": "TSP-RECEIPT", "bold": True}]}
+        status, job = await hub.post(
+            "/api/v1/jobs", {"printerId": printer_id, "document": receipt}, token=hub.token()
+        )
+        assert status == 201, job
+        await eventually(lambda: len(brain.jobs) == 2)
+        _raster_job(brain.jobs[1])
+
+        manager, path = hub.token(Role.MANAGER, "acme"), f"/api/v1/printers/{printer_id}"
+        status, body = await hub.patch(path, {"commandSet": "star-dot"}, manager)
+        assert status == 422, body
+        status, body = await hub.patch(path, {"commandSet": "star-line"}, manager)
+        assert status == 200 and body["settings"]["commandSet"] == "star-line", body
+        await eventually(lambda: record.printers[printer_id].command_set == "star-line")
+        brain.clear()
+        result = await _test(hub, printer_id, "corr-e2e-tsp143-line")
+        assert result["success"] is True, result
+        # Sent in Line Mode, as asked: a raster-only printer prints none of it.
+        lost = brain.paper()
+        assert lost.images == [] and lost.cuts == [] and lost.unknown

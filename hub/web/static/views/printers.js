@@ -29,9 +29,12 @@ const CHOICES = [
   ["statusChannel", "Status", [["", "as detected"], ["escpos", "ESC/POS (DLE EOT)"], ["star", "Star (ASB)"],
     ["queue", "print queue"], ["none", "none"]]],
   ["textMode", "Text", [["", "as discovered"], ["auto", "auto"], ["text", "text"], ["image", "image"]]],
+  ["commandSet", "Commands", [["", "as detected"], ["escpos", "ESC/POS"], ["star-line", "Star Line Mode"],
+    ["star-graphic", "Star Graphic (raster, TSP100)"]]],
 ];
 
-/** The settings form of one printer row: rename, profile, paper, status channel, text mode. */
+/** The settings form of one printer row: rename, profile, paper, status channel, text mode,
+ * command set. */
 function settingsForm(row) {
   const field = (label, control) => h("label", { class: "setting" }, h("span", {}, label), control);
   const select = (name, choices) =>
@@ -70,6 +73,7 @@ function formChanges(form) {
     paperWidthMm: value("paperWidthMm") ? Number(value("paperWidthMm")) : null,
     statusChannel: value("statusChannel") || null,
     textMode: value("textMode") || null,
+    commandSet: value("commandSet") || null,
   };
 }
 
@@ -82,6 +86,7 @@ function openSettings(row) {
   form.elements.paperWidthMm.value = p.paperWidthMm ? String(p.paperWidthMm) : "";
   form.elements.statusChannel.value = p.statusChannel || "";
   form.elements.textMode.value = p.textMode || "";
+  form.elements.commandSet.value = p.commandSet || "";
   form.hidden = false;
   form.elements.name.focus();
 }
