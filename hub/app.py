@@ -36,7 +36,7 @@ from hub.gateways.availability import AvailabilityGateway
 from hub.gateways.orders import OrdersGateway
 from hub.gateways.printing import PrintingGateway
 from hub.keyring import Keyring
-from hub.limits import Gate, Limits, forwarded_limit
+from hub.limits import Gate, Limits, MeteredEngineServer, forwarded_limit
 from hub.metrics import HubMetrics
 from hub.services.actions import ActionService
 from hub.services.admission import AdmissionGate
@@ -250,8 +250,18 @@ async def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(ctx.keyring.serving)
     if ctx.streams is not None:
         app.cleanup_ctx.append(ctx.streams.serving)
+    app.on_shutdown.append(_clients_going_away)
     app.on_cleanup.append(_close_database)
     return app
+
+
+async def _clients_going_away(app: web.Application) -> None:
+    """First thing when the hub stops: tell every websocket client to go (and come back)."""
+    eio = app[CTX_KEY].sio.eio
+    if isinstance(eio, MeteredEngineServer):
+        closed = eio.going_away()
+        if closed:
+            log.info("websocket clients told the hub is going away", extra={"clients": closed})
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

@@ -436,6 +436,29 @@ class MeteredEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         if request is not None and request.transport is not None:
             request.transport.abort()
 
+    def going_away(self) -> int:
+        """The hub is stopping: end every websocket with close code 1001 ("going away").
+
+        Without this a stopping hub held each client until aiohttp's shutdown timeout and
+        then cut it (10 s with clients connected). A websocket close without engine.io's own
+        close packet is what every client library treats as a lost transport, so browsers,
+        socket.io-client and agents reconnect at once (to another instance behind the load
+        balancer); an engine.io close packet would make python-socketio clients stay away.
+        The session's server-side handlers run as the read loop ends. Returns how many.
+        """
+        closed = 0
+        for request in list(self.websockets.values()):
+            transport = request.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(_CLOSE_GOING_AWAY)
+                transport.close()  # after the buffered output, the close frame last
+                closed += 1
+        return closed
+
+
+#: A websocket close frame from the server (unmasked, FIN): status 1001, "going away".
+_CLOSE_GOING_AWAY = bytes((0x88, 2)) + (1001).to_bytes(2, "big")
+
 
 class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's server with a connect-handshake deadline and a send buffer cap."""
