@@ -290,7 +290,7 @@ class PrinterBrain:
         mode: SimMode = "escpos",
         asb: bool = True,
         identity: SimIdentity | None = None,
-        star_version: str | None | Literal["default"] = "default",
+        star_version: str | Literal["default"] | None = "default",
     ) -> None:
         self._lock = threading.Lock()
         self._state = state

@@ -45,7 +45,7 @@ class SimulatedNetworkPrinter:
         identity: SimIdentity | Literal["default"] | None = "default",
         brain: PrinterBrain | None = None,
         mode: SimMode = "escpos",
-        star_version: str | None | Literal["default"] = "default",
+        star_version: str | Literal["default"] | None = "default",
     ) -> None:
         self.host = host
         self.name = name

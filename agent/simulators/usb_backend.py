@@ -432,7 +432,9 @@ def star_tsp100(**overrides: Any) -> FakeUsbPrinter:
 def star_tsp650(**overrides: Any) -> FakeUsbPrinter:
     """A Star TSP654II in Star Line Mode: printer class, bulk IN, answers ASB and ENQ, no DLE
     EOT, prints Star Line Mode; its version reply names the model (``TSP654II Ver2.1``)."""
-    brain = overrides.pop("brain", None) or PrinterBrain(mode="star", star_version="TSP654II Ver2.1")
+    brain = overrides.pop("brain", None) or PrinterBrain(
+        mode="star", star_version="TSP654II Ver2.1"
+    )
     defaults: dict[str, Any] = {
         "vendor_id": 0x0519,
         "product_id": 0x0001,

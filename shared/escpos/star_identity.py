@@ -136,13 +136,13 @@ def _read_text(buf: bytes, at: int) -> _Scan:
             last, at = at, at + 1
             continue
         # Not text: an ASB inside the reply (its header 1 may be the last "text" byte) or junk.
-        if last == at - 1 and (end := _skip_asb(buf, last)) is not None:
+        inside = _skip_asb(buf, last) if last == at - 1 else None
+        if inside is not None:
             text.pop()
-            at = end
-        elif (end := _skip_asb(buf, at)) is not None:
-            at = end
+            at = inside
         else:
-            at += 1
+            after = _skip_asb(buf, at)
+            at = after if after is not None else at + 1
     raise _More
 
 

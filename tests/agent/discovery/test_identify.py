@@ -23,7 +23,9 @@ class Answers:
         self.asked: list[tuple[str, int]] = []
         self.channels: list[StatusChannel | None] = []
 
-    async def __call__(self, host: str, port: int, channel: StatusChannel | None) -> PrinterIdentity:
+    async def __call__(
+        self, host: str, port: int, channel: StatusChannel | None
+    ) -> PrinterIdentity:
         self.asked.append((host, port))
         self.channels.append(channel)
         return self.answers.get((host, port), PrinterIdentity())

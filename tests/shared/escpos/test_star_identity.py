@@ -30,7 +30,7 @@ ASB_LAN = bytes((length_header(9), 0x86, 0, 0, 0, 0, 0, 0, 0, 0, 6)) + b"\x1b#*,
 
 
 def test_the_request_and_reply_bytes() -> None:
-    assert VERSION_REQUEST == bytes((0x1B, 0x23, 0x2A, 0x0A, 0x00))
+    assert bytes((0x1B, 0x23, 0x2A, 0x0A, 0x00)) == VERSION_REQUEST
     assert version_reply("TSP654 Ver2.1") == b"\x1b#*,TSP654 Ver2.1\n\x00"
     assert ASB9[0] == ord("#") and ASB7[0] == 0x0F
 
