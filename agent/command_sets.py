@@ -13,7 +13,8 @@ In order:
 4. ESC/POS.
 
 The TSP100 family answers ASB and ENQ like the Line Mode models, so the status channel alone
-cannot tell them apart: the model does. Its USB product strings and Star's driver names all
+cannot tell them apart: the model does (a network one says it to ``ESC # * LF NUL``, asked on
+the ``star`` channel: ``TSP143IIIL``). Its USB product strings and Star's driver names all
 carry the model number: ``TSP143IIIU``, ``TSP143IIILAN``, ``TSP100IV``, ``TSP113``, ``Star
 TSP100 Cutter (TSP143)``, ``Star TSP143 (STR_T-001)``; and Star's own name for it, futurePRNT.
 Without a model string, Star's USB product id 0x0003 (vendor 0x0519) is the TSP100's.

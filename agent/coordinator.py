@@ -19,8 +19,9 @@ questions and answers none for a few rounds has none). A printer without a statu
 never asked anything: it prints unchecked, and its prints are "sent", never "printed".
 
 Once per connection, on the first status read that finds the printer ready, the coordinator
-asks it what it is (``GS I``, agent.transports.identity; bounded, silence tolerated) and tells
-its identity listener when the answer is new.
+asks it what it is (``GS I`` on the ``escpos`` channel, ``ESC # * LF NUL`` on ``star``;
+agent.transports.identity; bounded, silence tolerated) and tells its identity listener when
+the answer is new.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from datetime import UTC, datetime
 from agent.faults import blocking_error
 from agent.transports import Transport, TransportError, TransportTimeout
 from agent.transports.channels import SILENT_ROUNDS_FOR_NONE, detect_channel, query_channel
-from agent.transports.identity import DEFAULT_IDENTITY_TIMEOUT, query_identity
+from agent.transports.identity import DEFAULT_IDENTITY_TIMEOUT, query_channel_identity
 from shared.escpos.identity import PrinterIdentity
 from shared.escpos.status import parse_status
 from shared.printers import PrinterInfo, PrinterState, PrinterStatus, StatusChannel, StatusSource
@@ -178,17 +179,19 @@ class PrinterCoordinator:
         return status
 
     async def _identify(self, status: PrinterStatus) -> PrinterIdentity | None:
-        """Ask ``GS I`` once per connection; the identity when it is new (lock held)."""
+        """Ask who it is once per connection; the identity when it is new (lock held)."""
         transport = self._transport
         if transport is None or self._asked_identity or not status.ready:
             return None
         if status.source is not StatusSource.HARDWARE:
             return None  # an OS queue: a query would go out as a print job
-        if self.channel != "escpos":
-            return None  # GS I is ESC/POS: a Star-mode or write-only printer is not asked
+        channel = self.channel
+        if channel not in ("escpos", "star"):
+            return None  # a write-only printer has no way to answer
         self._asked_identity = True
+        timeout = min(self._timeout, DEFAULT_IDENTITY_TIMEOUT)
         try:
-            identity = await query_identity(transport, min(self._timeout, DEFAULT_IDENTITY_TIMEOUT))
+            identity = await query_channel_identity(transport, channel, timeout)
         except TransportError as exc:
             log.debug("identity query failed: %s", exc, extra={"printer_id": self.printer_id})
             await self._drop_transport()

@@ -1,6 +1,8 @@
-"""What a printer said about itself (``GS I``), folded into its PrinterInfo.
+"""What a printer said about itself (``GS I``, or Star's ``ESC # * LF NUL``), folded into its
+PrinterInfo.
 
-The printer's own word beats what its path guessed: a model from ``GS I 67`` replaces the USB
+The printer's own word beats what its path guessed: a model from ``GS I 67`` (or a Star
+printer's version reply, agent.transports.identity) replaces the USB
 product string or the mDNS model, and the profile is chosen again from it (agent.profiles).
 A name nothing better was known for (the address, the model at the address, the USB product
 string) becomes the default name for the model and the place: ``TM-T20III at 192.168.1.40``,

@@ -1,7 +1,9 @@
 """Who each network printer is: its serial (``GS I 68``) or MAC, asked once per new address.
 
 Discovery finds addresses; this step turns them into printers. A network candidate at an
-address not seen before is asked ``GS I`` over a short connection of its own (bounded), and
+address not seen before is asked ``GS I`` over a short connection of its own (bounded; a
+candidate the sweep found speaking Star's status is asked Star's ``ESC # * LF NUL`` instead,
+which gives its model but no serial), and
 the answer is kept for that address, so the sweep every minute costs no extra connection.
 Every candidate at one address (mDNS, sweep, typed by hand) then gets the same id
 (agent.discovery.network.network_printer_id: serial, else MAC, else the address) and the
@@ -26,15 +28,15 @@ from pathlib import Path
 from agent.discovery.network import network_printer_id, normalize_mac
 from agent.identity import apply_identity
 from agent.transports.errors import TransportError
-from agent.transports.identity import DEFAULT_IDENTITY_TIMEOUT, query_identity
+from agent.transports.identity import DEFAULT_IDENTITY_TIMEOUT, query_channel_identity
 from agent.transports.tcp import TcpTransport
 from shared.escpos.identity import PrinterIdentity
-from shared.printers import Connection, DiscoverySource, PrinterInfo
+from shared.printers import Connection, DiscoverySource, PrinterInfo, StatusChannel
 
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-Asker = Callable[[str, int], Awaitable[PrinterIdentity]]
+Asker = Callable[[str, int, StatusChannel | None], Awaitable[PrinterIdentity]]
 ArpLookup = Callable[[str], str | None]
 
 ARP_TABLE = Path("/proc/net/arp")
@@ -44,17 +46,20 @@ DEFAULT_CONNECT_TIMEOUT = 1.0
 async def ask_network_identity(
     host: str,
     port: int,
+    channel: StatusChannel | None = None,
     *,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     reply_timeout: float = DEFAULT_IDENTITY_TIMEOUT,
 ) -> PrinterIdentity:
-    """What the printer at ``host:port`` says it is (empty when it cannot be asked)."""
+    """What the printer at ``host:port`` says it is (empty when it cannot be asked): Star's
+    question for a ``star`` channel, else ``GS I`` (the channel is often not known yet)."""
     try:
         transport = await TcpTransport.connect(host, port, connect_timeout=connect_timeout)
     except TransportError:
         return PrinterIdentity()
     try:
-        return await query_identity(transport, reply_timeout)
+        asked: StatusChannel = "star" if channel == "star" else "escpos"
+        return await query_channel_identity(transport, asked, reply_timeout)
     except TransportError as exc:
         log.debug("identity query of %s:%s failed: %s", host, port, exc)
         return PrinterIdentity()
@@ -100,7 +105,10 @@ class NetworkIdentifier:
         for address in set(self._known) - present:
             del self._known[address]
         fresh = sorted(present - set(self._known))
-        answers = await asyncio.gather(*(self._ask(host, port) for host, port in fresh))
+        channels = _channels(found)
+        answers = await asyncio.gather(
+            *(self._ask(host, port, channels.get((host, port))) for host, port in fresh)
+        )
         for (host, port), identity in zip(fresh, answers, strict=True):
             self.learn(host, port, identity)
         serials = Counter(s for a in present if (s := self._known[a].serial))
@@ -148,6 +156,15 @@ def _address(info: PrinterInfo) -> Address | None:
     if info.connection is not Connection.NETWORK or not info.host or not info.port:
         return None
     return info.host, info.port
+
+
+def _channels(found: list[PrinterInfo]) -> dict[Address, StatusChannel]:
+    """The status channel a scan saw at each address (the sweep's probe tells it)."""
+    channels: dict[Address, StatusChannel] = {}
+    for info in found:
+        if (address := _address(info)) and info.status_channel:
+            channels.setdefault(address, info.status_channel)
+    return channels
 
 
 def _kept_id(address: Address, tracked: Mapping[str, PrinterInfo]) -> str | None:

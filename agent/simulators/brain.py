@@ -48,6 +48,13 @@ B``, shared.escpos.star_raster); Line Mode text and commands print nothing (they
 :meth:`PrinterBrain.paper` shows each printed raster buffer as one image, and the cuts
 (agent.simulators.star_graphic_paper).
 
+Both Star modes answer ``ESC # * LF NUL`` (inquire printer version) with ``ESC # * ,`` the
+brain's ``star_version`` text ``LF NUL`` (shared.escpos.star_identity), a per-model string by
+default (:data:`STAR_VERSIONS`: ``TSP654 Ver2.1`` in Star mode, ``TSP143IIIL Ver1.2`` in Star
+Graphic mode); ``star_version=None`` plays a Star printer that ignores the command. Like ``GS
+I`` it is processed with the receive buffer, so it goes unanswered while the printer is not
+ready.
+
 ``GS I n`` (transmit printer ID) is answered from the brain's :class:`SimIdentity` as Epson
 documents it: a one-byte ID for ``n`` = 1, 2 (49, 50), printer information B (``_ text NUL``)
 for 65-69, silence for what the model does not answer (a TM-T20III has no ``n = 3``) and, since
@@ -73,6 +80,7 @@ from agent.simulators.star_paper import StarPaper, read_paper, star_jobs
 from shared.escpos import star_raster
 from shared.escpos.identity import IdKind, TypeBit, info_b_reply
 from shared.escpos.star import EnqBit, Status1, Status2, Status4, asb_packet
+from shared.escpos.star_identity import VERSION_REQUEST, version_reply
 from shared.escpos.star_tokens import tokenize
 from shared.escpos.status import (
     DLE,
@@ -139,8 +147,8 @@ STAR_ENQ: dict[SimState, int] = {
     SimState.OFFLINE: EnqBit.BUFFER_EMPTY,
     SimState.ERROR: EnqBit.BUFFER_EMPTY | EnqBit.OTHER_ERROR,
 }
-# Star real-time requests: ESC ACK SOH (ASB), ENQ, EOT; and ESC RS a n (ASB on/off).
-_STAR_REQUESTS = frozenset({"asb_request", "enq", "eot", "asb_setting"})
+# Star requests: ESC ACK SOH (ASB), ENQ, EOT; ESC RS a n (ASB on/off); ESC # * LF NUL (version).
+_STAR_REQUESTS = frozenset({"asb_request", "enq", "eot", "asb_setting", "version_request"})
 # ESC BEL n1 n2 then FS (real time) or BEL (in order): a Star drawer 1 pulse.
 _STAR_DRAWER = re.compile(rb"\x1b\x07(.)(.)([\x07\x1c])", re.DOTALL)
 
@@ -262,6 +270,13 @@ def split_jobs(printed: bytes) -> list[bytes]:
 
 SimMode = Literal["escpos", "star", "star_graphic"]
 _STAR_MODES = frozenset({"star", "star_graphic"})
+#: What a Star printer answers to ``ESC # * LF NUL`` by default, per mode (a TSP654 in Line
+#: Mode, a TSP143IIILAN in Star Graphic mode), in the form of Star's example ("HSP7000 Ver. 1.0").
+STAR_VERSIONS: dict[SimMode, str | None] = {
+    "escpos": None,
+    "star": "TSP654 Ver2.1",
+    "star_graphic": "TSP143IIIL Ver1.2",
+}
 
 
 class PrinterBrain:
@@ -275,6 +290,7 @@ class PrinterBrain:
         mode: SimMode = "escpos",
         asb: bool = True,
         identity: SimIdentity | None = None,
+        star_version: str | Literal["default"] | None = "default",
     ) -> None:
         self._lock = threading.Lock()
         self._state = state
@@ -287,6 +303,9 @@ class PrinterBrain:
         #: What it answers to ``GS I``; None: a printer that ignores the command.
         self.identity = identity
         self._identity_queries = 0
+        #: Star modes: the text answered to ``ESC # * LF NUL``; None: the command is ignored.
+        self.star_version = STAR_VERSIONS[mode] if star_version == "default" else star_version
+        self._version_queries = 0
         self._splitter = QuerySplitter()
         #: Star mode: the start of a command whose end has not come yet.
         self._star_tail = b""
@@ -374,8 +393,11 @@ class PrinterBrain:
             tokens, used = tokenize(buf, final=False)
         self._star_tail = buf[used:]
         for token in tokens:
-            if token.name in _STAR_REQUESTS:
+            if token.name == "version_request":
+                self._version_queries += 1
+            elif token.name in _STAR_REQUESTS:
                 self._queries += 1
+            if token.name in _STAR_REQUESTS:
                 argument = bytes(token.args) if token.name == "asb_setting" else None
                 replies += self._star_answer(buf[token.start : token.end], argument)
             else:
@@ -398,6 +420,9 @@ class PrinterBrain:
             return b""
         if not self.answer_status:
             return b""
+        if request == VERSION_REQUEST:
+            ready = self._state in READY_STATES and self.star_version is not None
+            return version_reply(self.star_version or "") if ready else b""
         if request == b"\x1b\x06\x01":
             asb = STAR_ASB[self._state]
             return asb_packet(asb[0], asb[1], 0, asb[2]) if self.asb and asb else b""
@@ -425,6 +450,12 @@ class PrinterBrain:
         """How many ``GS I`` commands were received."""
         with self._lock:
             return self._identity_queries
+
+    @property
+    def version_queries(self) -> int:
+        """How many ``ESC # * LF NUL`` a Star-mode printer received."""
+        with self._lock:
+            return self._version_queries
 
     def _answers(self, queries: list[StatusKind]) -> bytes:
         """Reply bytes for ``queries`` in the current state (lock held)."""
@@ -496,6 +527,7 @@ class PrinterBrain:
             self._rejected.clear()
             self._queries = 0
             self._identity_queries = 0
+            self._version_queries = 0
             self._pulses.clear()
             self._splitter = QuerySplitter()
             self._star_tail = b""

@@ -10,6 +10,9 @@ ignores ``GS I``), so its id is serial-based, as discovery makes it. With
 answers, which a sweep must reject. With ``mode="star"`` it is a Star printer in Star mode:
 it answers Star's ``ESC ACK SOH`` (ASB) and ``ENQ``, never ``DLE EOT`` (agent.simulators.brain);
 ``mode="star_graphic"`` makes it one in Star Graphic mode (a TSP143IIILAN: raster only).
+Star modes answer ``ESC # * LF NUL`` with a per-model version (``TSP654 Ver2.1``,
+``TSP143IIIL Ver1.2``) unless given another ``star_version`` (None: a Star printer that does
+not answer it).
 """
 
 from __future__ import annotations
@@ -42,13 +45,18 @@ class SimulatedNetworkPrinter:
         identity: SimIdentity | Literal["default"] | None = "default",
         brain: PrinterBrain | None = None,
         mode: SimMode = "escpos",
+        star_version: str | Literal["default"] | None = "default",
     ) -> None:
         self.host = host
         self.name = name
         if identity == "default":
             identity = SimIdentity() if answer_status and mode == "escpos" else None
         self.brain = brain or PrinterBrain(
-            state, answer_status=answer_status, mode=mode, identity=identity
+            state,
+            answer_status=answer_status,
+            mode=mode,
+            identity=identity,
+            star_version=star_version,
         )
         self._requested_port = port
         self._server: asyncio.Server | None = None

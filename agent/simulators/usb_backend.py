@@ -410,8 +410,11 @@ def generic_pos58(**overrides: Any) -> FakeUsbPrinter:
 
 def star_tsp100(**overrides: Any) -> FakeUsbPrinter:
     """A Star TSP143IIIU: printer class, bulk IN, answers ASB and ENQ, no DLE EOT, and prints
-    only Star raster (Star Graphic mode, as the real TSP100 family)."""
-    brain = overrides.pop("brain", None) or PrinterBrain(mode="star_graphic")
+    only Star raster (Star Graphic mode, as the real TSP100 family); its version reply names
+    the model (``TSP143IIIU Ver1.2``)."""
+    brain = overrides.pop("brain", None) or PrinterBrain(
+        mode="star_graphic", star_version="TSP143IIIU Ver1.2"
+    )
     defaults: dict[str, Any] = {
         "vendor_id": 0x0519,
         "product_id": 0x0003,
@@ -428,8 +431,10 @@ def star_tsp100(**overrides: Any) -> FakeUsbPrinter:
 
 def star_tsp650(**overrides: Any) -> FakeUsbPrinter:
     """A Star TSP654II in Star Line Mode: printer class, bulk IN, answers ASB and ENQ, no DLE
-    EOT, prints Star Line Mode."""
-    brain = overrides.pop("brain", None) or PrinterBrain(mode="star")
+    EOT, prints Star Line Mode; its version reply names the model (``TSP654II Ver2.1``)."""
+    brain = overrides.pop("brain", None) or PrinterBrain(
+        mode="star", star_version="TSP654II Ver2.1"
+    )
     defaults: dict[str, Any] = {
         "vendor_id": 0x0519,
         "product_id": 0x0001,

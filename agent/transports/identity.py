@@ -1,4 +1,9 @@
-"""Asking a printer what it is (``GS I``) over any transport: the I/O shell around the parser.
+"""Asking a printer what it is over any transport: the I/O shell around the parsers.
+
+An ESC/POS printer is asked ``GS I`` (shared.escpos.identity), a Star-mode one ``ESC # * LF
+NUL`` (shared.escpos.star_identity: one question, the model and firmware version in its
+reply); :func:`query_channel_identity` picks by the status channel, and asks a printer with
+no way back (``none``) or an OS queue nothing.
 
 Queries go one at a time, each answered before the next is sent (Epson: "transmit next data
 after receiving the corresponding ID"), and the first unanswered query ends the round: a
@@ -21,6 +26,8 @@ from shared.escpos.identity import (
     PrinterIdentity,
     identity_query,
 )
+from shared.escpos.star_identity import VERSION_REQUEST, StarVersionParser, star_identity
+from shared.printers import StatusChannel
 
 #: How long a printer gets to answer one ``GS I n``: real printers answer in milliseconds; the
 #: margin is for a busy PC (a printer that never answers costs this once per connection).
@@ -65,3 +72,42 @@ async def query_identity(
             break
         identity = identity.with_answer(kind, reply.value)
     return identity
+
+
+async def ask_star_version(transport: Transport, timeout: float) -> StarVersionParser:
+    """Send ``ESC # * LF NUL`` and read its reply within ``timeout`` seconds (ASB packets that
+    arrive meanwhile are skipped by the parser)."""
+    await transport.write(VERSION_REQUEST, timeout)
+    parser = StarVersionParser()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not parser.done and (remaining := deadline - loop.time()) > 0:
+        data = await transport.read(96, remaining)
+        if not data:
+            break
+        parser.feed(data)
+    return parser
+
+
+async def query_star_identity(
+    transport: Transport, timeout: float = DEFAULT_IDENTITY_TIMEOUT
+) -> PrinterIdentity:
+    """What a Star-mode printer says it is (model, firmware, "Star Micronics"); an empty
+    identity when it does not answer within ``timeout``. TransportError propagates."""
+    if isinstance(transport, StatusReporter):
+        return PrinterIdentity()
+    await discard_input(transport)
+    reply = await ask_star_version(transport, timeout)
+    return star_identity(reply.value)
+
+
+async def query_channel_identity(
+    transport: Transport, channel: StatusChannel | None, timeout: float = DEFAULT_IDENTITY_TIMEOUT
+) -> PrinterIdentity:
+    """The identity question of the printer's status channel: ``GS I`` for ``escpos``, ``ESC #
+    * LF NUL`` for ``star``, nothing (an empty identity) for ``none``, ``queue`` or unknown."""
+    if channel == "escpos":
+        return await query_identity(transport, timeout)
+    if channel == "star":
+        return await query_star_identity(transport, timeout)
+    return PrinterIdentity()

@@ -162,8 +162,11 @@ REQUESTS: dict[bytes, tuple[str, int]] = {
     b"\x1b\x1ea": ("asb_setting", 1),
     b"\x05": ("enq", 0),
     b"\x04": ("eot", 0),
+    b"\x1b#*\n\x00": ("version_request", 0),
 }
 _REQUEST_PREFIXES = sorted(REQUESTS, key=len, reverse=True)
+_ALL_PREFIXES = (*_RASTER_PREFIXES, *_REQUEST_PREFIXES)
+_LONGEST = max(len(p) for p in _ALL_PREFIXES)
 
 
 class _Short(Exception):
@@ -193,9 +196,9 @@ def _raster_token(data: bytes, at: int) -> StarToken:
     for prefix in (*_RASTER_PREFIXES, *_REQUEST_PREFIXES):
         if data.startswith(prefix, at):
             return _known(data, at, prefix)
-    rest = data[at : at + 4]
-    if any(p.startswith(rest) for p in (*_RASTER_PREFIXES, *_REQUEST_PREFIXES)):
-        raise _Short
+    rest = data[at : at + _LONGEST]
+    if len(rest) < _LONGEST and any(p.startswith(rest) for p in _ALL_PREFIXES):
+        raise _Short  # the start of a command cut off at the end of the bytes
     return StarToken("raster_unknown", (data[at],), b"", at, at + 1)
 
 

@@ -57,6 +57,7 @@ COMMANDS: dict[bytes, tuple[str, int]] = {
     b"\x1b\x1ea": ("asb_setting", 1),
     b"\x05": ("enq", 0),
     b"\x04": ("eot", 0),
+    b"\x1b#*\n\x00": ("version_request", 0),  # ESC # * LF NUL: send the printer version
 }
 #: Commands whose data length is in their own bytes.
 BIT_IMAGE, QR_STORE = b"\x1bX", b"\x1b\x1dyD1"

@@ -1,7 +1,9 @@
 """A whole agent and a Star printer in Star Graphic mode (raster only, as the TSP100 family):
 a USB TSP143IIIU is recognised by its model and gets the test page and a job as Star raster;
-a network one, which says no model, gets Line Mode (and prints nothing) until a manager sets
-``commandSet: star-graphic``."""
+a network TSP143IIILAN found by the subnet sweep (no model from discovery) says its model to
+``ESC # * LF NUL`` and gets raster with no manager setting; one that does not answer that
+question gets Line Mode (and prints nothing) until a manager sets ``commandSet:
+star-graphic``."""
 
 from __future__ import annotations
 
@@ -83,8 +85,30 @@ async def test_a_tsp143_gets_the_test_page_and_jobs_as_star_raster() -> None:
         assert len(receipt.images) == 1 and receipt.images[0].height > 100
 
 
-async def test_a_network_tsp143_prints_after_command_set_is_set() -> None:
+async def test_a_swept_network_tsp143_says_its_model_and_prints_raster() -> None:
     brain = PrinterBrain(mode="star_graphic")
+    async with SimulatedNetworkPrinter(name="Star", brain=brain) as sim:
+        settings = fast_settings(subnets=(f"{sim.host}/32",), sweep_port=sim.port)
+        async with running_agent(settings, lambda: None) as agent:
+            printer_id = await eventually(lambda: _star_printer(agent))
+            assert printer_id == sim.address_id  # Star's reply has no serial
+            coordinator = agent.coordinators[printer_id]
+            await eventually(lambda: coordinator.info.model == "TSP143IIIL")
+            info = coordinator.info
+            assert (info.manufacturer, info.firmware) == ("Star Micronics", "1.2")
+            assert info.name == f"TSP143IIIL at {sim.host}:{sim.port}"
+            assert info.command_set is None  # nobody chose it
+            request = PrinterTestRequest(correlation_id="corr-swept", printer_id=printer_id)
+            assert (await agent.test_print(request)).success
+            [page_job] = brain.jobs
+            page = _paper(page_job)
+            _raster_only(page)
+            assert page.images[0].height > 400
+            assert brain.version_queries >= 1 and brain.identity_queries == 0
+
+
+async def test_a_network_tsp143_that_does_not_say_its_model_prints_after_command_set() -> None:
+    brain = PrinterBrain(mode="star_graphic", star_version=None)
     async with SimulatedNetworkPrinter(name="Star", brain=brain) as sim:
         settings = fast_settings(manual_printers=(f"{sim.host}:{sim.port}",))
         async with running_agent(settings, lambda: None) as agent:
@@ -92,6 +116,7 @@ async def test_a_network_tsp143_prints_after_command_set_is_set() -> None:
             first = PrinterTestRequest(correlation_id="corr-line", printer_id=printer_id)
             assert (await agent.test_print(first)).success
             # No model to go by: Line Mode went out, and a raster-only printer printed nothing.
+            assert agent.coordinators[printer_id].info.model is None
             lost = brain.paper()
             assert lost.images == [] and lost.cuts == [] and lost.unknown
             brain.clear()

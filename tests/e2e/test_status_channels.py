@@ -1,7 +1,9 @@
 """End to end on loopback: a write-only USB printer and Star-mode printers, through a real hub
 and a real agent. Each reports the status its channel can give, and nothing more; the Star Line
 Mode ones (a network one, a USB TSP654II) get their test pages and receipts in Star Line Mode,
-a USB TSP143 (raster only) as Star raster, and in Line Mode only when a manager says so."""
+a USB TSP143 (raster only) as Star raster, and in Line Mode only when a manager says so; a
+network TSP143IIILAN found by the sweep says its model (``ESC # * LF NUL``), so the hub lists
+it by model and it prints raster with no setting."""
 
 from __future__ import annotations
 
@@ -218,3 +220,22 @@ async def test_a_tsp143_prints_as_star_raster_and_a_manager_can_choose_line_mode
         # Sent in Line Mode, as asked: a raster-only printer prints none of it.
         lost = brain.paper()
         assert lost.images == [] and lost.cuts == [] and lost.unknown
+
+
+async def test_a_swept_network_tsp143_is_listed_by_model_and_prints_raster(
+    hub: HubHarness,
+) -> None:
+    brain = PrinterBrain(mode="star_graphic")
+    async with SimulatedNetworkPrinter(name="Star", brain=brain) as sim:
+        settings = fast_settings(hub_url=hub.url, subnets=(f"{sim.host}/32",), sweep_port=sim.port)
+        async with running_agent(settings, device_token(hub)):
+            record = await eventually(lambda: hub_agent(hub))
+            await eventually(lambda: sim.address_id in record.printers)
+            await eventually(lambda: record.printers[sim.address_id].model == "TSP143IIIL")
+            row = await _listed(hub, sim.address_id)
+            assert row["statusChannel"] == "star" and row["manufacturer"] == "Star Micronics"
+            assert row["name"] == f"TSP143IIIL at {sim.host}:{sim.port}"
+            result = await _test(hub, sim.address_id, "corr-e2e-tsp143lan")
+            assert result["success"] is True, result
+            [page] = brain.jobs
+            assert _raster_job(page).images[0].height > 400  # drawn, with no manager setting

@@ -9,7 +9,7 @@ from agent.discovery.network import network_printer, network_printer_id, normali
 from agent.simulators.brain import SimIdentity
 from agent.simulators.network import SimulatedNetworkPrinter
 from shared.escpos.identity import PrinterIdentity
-from shared.printers import DiscoverySource, PrinterInfo
+from shared.printers import DiscoverySource, PrinterInfo, StatusChannel
 from tests.agent.support import free_port, within
 
 SWEEP = DiscoverySource.SWEEP
@@ -21,9 +21,13 @@ class Answers:
     def __init__(self, answers: dict[tuple[str, int], PrinterIdentity]) -> None:
         self.answers = answers
         self.asked: list[tuple[str, int]] = []
+        self.channels: list[StatusChannel | None] = []
 
-    async def __call__(self, host: str, port: int) -> PrinterIdentity:
+    async def __call__(
+        self, host: str, port: int, channel: StatusChannel | None
+    ) -> PrinterIdentity:
         self.asked.append((host, port))
+        self.channels.append(channel)
         return self.answers.get((host, port), PrinterIdentity())
 
 
@@ -120,3 +124,28 @@ async def test_asking_over_tcp_is_bounded() -> None:
     with within(2.0):
         nobody = await ask_network_identity("127.0.0.1", free_port(), connect_timeout=0.5)
     assert not nobody.answered
+
+
+async def test_a_star_candidate_is_asked_stars_question_and_named_after_its_model() -> None:
+    star = PrinterIdentity(model="TSP143IIIL", manufacturer="Star Micronics", firmware="1.2")
+    answers = Answers({("10.0.0.6", 9100): star})
+    identifier = NetworkIdentifier(answers, _no_arp)
+    swept = network_printer("10.0.0.6", 9100, SWEEP, status_channel="star")
+    epson = network_printer("10.0.0.7", 9100, SWEEP, status_channel="escpos")
+    [found, _] = await identifier.identify([swept, epson], {})
+    assert answers.channels == ["star", "escpos"]
+    assert (found.printer_id, found.name) == ("net:10.0.0.6:9100", "TSP143IIIL at 10.0.0.6")
+    assert (found.model, found.manufacturer, found.firmware) == (
+        "TSP143IIIL",
+        "Star Micronics",
+        "1.2",
+    )
+
+
+async def test_a_star_printer_is_asked_its_version_over_tcp() -> None:
+    async with SimulatedNetworkPrinter(mode="star_graphic") as sim:
+        with within(2.0):
+            identity = await ask_network_identity(sim.host, sim.port, "star")
+        assert sim.brain.version_queries == 1 and sim.brain.identity_queries == 0
+    assert (identity.model, identity.firmware) == ("TSP143IIIL", "1.2")
+    assert sim.brain.printed == b""  # the question prints nothing

@@ -10,12 +10,14 @@ from agent.simulators.brain import (
     STATUS_REPLIES,
     PrinterBrain,
     QuerySplitter,
+    SimMode,
     SimState,
     split_jobs,
 )
 from shared.escpos import star_line
 from shared.escpos.raster import Raster
 from shared.escpos.star import parse_asb
+from shared.escpos.star_identity import VERSION_REQUEST, version_reply
 from shared.escpos.status import ALL_STATUS_QUERIES, StatusKind, is_status_byte, parse_status
 from shared.printers import PrinterState
 
@@ -166,3 +168,23 @@ def test_esc_pos_cuts_nothing_on_a_star_mode_printer() -> None:
     brain.receive(b"\x1b@ESCPOS\n\x1dV\x00")
     assert brain.jobs == [] and brain.cuts == 0
     assert [t.args for t in brain.paper().unknown] == [(0x1D,), (0x00,)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "text"), [("star", "TSP654 Ver2.1"), ("star_graphic", "TSP143IIIL Ver1.2")]
+)
+def test_star_modes_answer_the_version_request_with_their_model(mode: SimMode, text: str) -> None:
+    brain = PrinterBrain(mode=mode)
+    assert brain.receive(VERSION_REQUEST[:3]) == b""  # split: waits for the rest
+    assert brain.receive(VERSION_REQUEST[3:]) == version_reply(text)
+    assert brain.printed == b"" and brain.version_queries == 1 and brain.queries == 0
+
+
+def test_the_version_request_goes_unanswered_when_not_ready_or_not_known() -> None:
+    offline = PrinterBrain(SimState.COVER_OPEN, mode="star")
+    assert offline.receive(VERSION_REQUEST) == b""
+    silent = PrinterBrain(mode="star_graphic", star_version=None)
+    assert silent.receive(VERSION_REQUEST) == b"" and silent.version_queries == 1
+    custom = PrinterBrain(mode="star", star_version="TSP847II Ver1.0")
+    assert custom.receive(VERSION_REQUEST) == version_reply("TSP847II Ver1.0")
+    assert PrinterBrain().star_version is None  # an ESC/POS printer has no Star version

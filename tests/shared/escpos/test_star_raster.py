@@ -82,3 +82,18 @@ def test_final_bytes_must_not_end_inside_a_command() -> None:
     with pytest.raises(StarParseError):
         star_raster.tokenize(b"ab\x1b*r")
     assert star_raster.names(b"ab") == ["text"]
+
+
+def test_the_version_request_is_read_inside_and_outside_raster_mode() -> None:
+    request = b"\x1b#*\n\x00"
+    assert star_raster.names(request) == ["version_request"]
+    inside = star_raster.tokenize(request + b"\x1b*rB", in_raster=True)[0]
+    assert [t.name for t in inside] == ["version_request", "raster_quit"]
+
+
+def test_a_five_byte_prefix_that_does_not_match_is_not_waited_for() -> None:
+    # "ESC # * LF" then not NUL (and "ESC * r m" then neither "l" nor "r"): no command there,
+    # so the stream goes on rather than waiting for bytes that are already here.
+    for data in (b"\x1b#*\nx", b"\x1b*rmx"):
+        tokens, used, _ = star_raster.tokenize(data, final=False, in_raster=True)
+        assert used == len(data) and tokens[0].name == "raster_unknown"
