@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.control.winpipe_api import ADMINISTRATORS_SID, SYSTEM_SID
+
 #: Linux: <asm-generic/socket.h>; Python's socket module does not export it.
 SO_PEERGROUPS = 59
 #: macOS: <sys/un.h> SOL_LOCAL and LOCAL_PEERCRED, <sys/ucred.h> struct xucred.
@@ -162,7 +164,7 @@ class SidPolicy:
 
     owner_sid: str
     group_sid: str | None
-    operator_sids: frozenset[str] = frozenset({"S-1-5-18", "S-1-5-32-544"})
+    operator_sids: frozenset[str] = frozenset({SYSTEM_SID, ADMINISTRATORS_SID})
 
     def asked(self) -> tuple[str, ...]:
         """The SIDs whose membership the server checks in a client's token."""

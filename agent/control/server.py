@@ -195,7 +195,10 @@ class ControlServer:
         api = api or winpipe.pipe_api()
         if api is None:
             raise RuntimeError("named pipes need Windows (pywin32)")
-        policy = winpipe.resolve_policy(api, group)
+        try:
+            policy = winpipe.resolve_policy(api, group)
+        except api.error as exc:  # pywintypes.error is no OSError
+            raise OSError(f"cannot resolve the control group {group!r}: {exc}") from None
         limits = winpipe.PipeLimits(
             max_connections=self._max,
             idle_timeout=self._idle_timeout,
@@ -207,7 +210,11 @@ class ControlServer:
         try:
             listener.start()
         except winpipe.PipeTaken as exc:
+            listener.join(0)
             raise AlreadyServing(str(exc)) from None
+        except BaseException:
+            listener.join(0)
+            raise
         self._pipes.append(listener)
         log.info("control API listening", extra={"pipe": address, "group": group,
                                                   "sddl": listener.sddl})  # fmt: skip

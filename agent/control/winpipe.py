@@ -270,24 +270,31 @@ class PipeListener:
     def _run(self, pipe: Any) -> None:
         event = self.api.create_event()
         io = _Io(event, self.api.overlapped(event))
+        stuck = False
         try:
             while not self._stopping.is_set():
-                if not self._one_client(pipe, io):
+                try:
+                    self._one_client(pipe, io)
+                except Stopped:
+                    return
+                except ImpersonationStuck:
+                    # Serve no one from this thread again; the instance stays open (and
+                    # unused) so the pool stays full and no one else can add one.
+                    log.critical("control pipe instance stopped: it could not stop impersonating")
+                    stuck = True
                     return
         finally:
-            self.api.close_handle(pipe)
+            if not stuck:
+                self.api.close_handle(pipe)
             self.api.close_handle(event)
 
-    def _one_client(self, pipe: Any, io: _Io) -> bool:
-        """Accept and serve one client; False when the thread must end."""
+    def _one_client(self, pipe: Any, io: _Io) -> None:
+        """Accept and serve one client (Stopped, ImpersonationStuck: the thread must end)."""
         try:
             self._accept(pipe, io)
             self._serve(pipe, io)
-        except Stopped:
-            return False
-        except ImpersonationStuck:
-            log.critical("control pipe instance stopped: it could not stop impersonating")
-            return False
+        except (Stopped, ImpersonationStuck):
+            raise
         except (TimeoutError, ConnectionError):
             pass
         except Exception as exc:
@@ -297,7 +304,6 @@ class PipeListener:
         finally:
             with contextlib.suppress(Exception):
                 self.api.disconnect_named_pipe(pipe)
-        return True
 
     def _wait(self, pipe: Any, io: _Io, hr: int, timeout: float | None) -> int:
         """Finish an overlapped operation that returned ``hr``; the bytes it moved.

@@ -175,6 +175,8 @@ class FakePipes:
         self.dacls: dict[str, str] = {}
         self.created: list[Created] = []
         self.impersonating: dict[int, FakeUser] = {}
+        #: Make RevertToSelf fail (it does not on a sane system; the server must cope).
+        self.fail_revert = False
         self._cond = threading.Condition()
 
     # --- accounts and tokens ----------------------------------------------------------------
@@ -211,6 +213,8 @@ class FakePipes:
         return sid in token.user.sids
 
     def revert_to_self(self) -> None:
+        if self.fail_revert:
+            raise FakeWinError(5, "RevertToSelf", "Access is denied")
         self.impersonating.pop(threading.get_ident(), None)
 
     # --- events and overlapped results ------------------------------------------------------

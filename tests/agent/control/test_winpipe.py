@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 
 from agent.control import control_group
-from agent.control.client import ControlClient, ControlError, ServiceRefused
+from agent.control.client import ControlClient, ControlError, ServiceNotRunning, ServiceRefused
 from agent.control.ops import Operations
 from agent.control.peers import PipePeer, SidPolicy
 from agent.control.server import AlreadyServing, ControlServer, Handler, operator
@@ -273,4 +273,48 @@ async def test_a_client_that_does_not_read_its_answers_is_dropped(pipes: FakePip
         assert all(p.client is None for p in pipes.pipes[PIPE]), "the reader-less client stays"
     finally:
         raw.close()
+        await served.close()
+
+
+async def test_an_instance_that_cannot_revert_serves_no_one_and_stays_taken(
+    pipes: FakePipes,
+) -> None:
+    served = ControlServer(table(), None, max_connections=1)
+    await served.serve_pipe(PIPE, GROUP, api=pipes)
+    pipes.fail_revert = True
+    try:
+        pipes.user = TILL
+        with pytest.raises((ConnectionError, ServiceNotRunning)):
+            await ControlClient(PIPE, pipes=pipes).connect()
+        assert len(pipes.pipes[PIPE]) == 2, "the stuck instance still fills its slot"
+        pipes.impersonating.clear()
+        pipes.fail_revert = False
+        async with ControlClient(PIPE, pipes=pipes) as client:  # the other instance
+            assert (await client.call("echo"))["operator"] is False
+    finally:
+        await served.close()
+
+
+async def test_a_win32_failure_resolving_the_group_keeps_the_core_running(
+    pipes: FakePipes,
+) -> None:
+    def broken(account: str) -> str:
+        raise FakeWinError(1789, "LookupAccountName", "The trust relationship failed")
+
+    pipes.lookup_sid = broken  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="control group"):
+        await ControlServer(table(), None).serve_pipe(PIPE, GROUP, api=pipes)
+
+    def unknown(account: str) -> str:
+        raise FakeWinError(1332, "LookupAccountName", "No mapping between names and SIDs")
+
+    pipes.lookup_sid = unknown  # type: ignore[method-assign]
+    served = ControlServer(table(), None)
+    await served.serve_pipe(PIPE, GROUP, api=pipes)  # no such group: administrators only
+    try:
+        assert pipes.created[-1].sddl == sddl(SERVICE, None)
+        pipes.user = TILL
+        with pytest.raises(ServiceRefused):
+            await ControlClient(PIPE, pipes=pipes).connect()
+    finally:
         await served.close()
