@@ -17,7 +17,7 @@ from typing import Any
 
 from agent import settings as store
 from agent.cli_printers import print_printers, result_text, status_text
-from agent.control import address
+from agent.control import address, control_group
 from agent.control.client import ControlClient, ControlError, ServiceNotRunning, ServiceRefused
 from agent.settings import AgentSettings
 from shared.printers import PrinterInfo
@@ -38,8 +38,9 @@ async def with_service(settings: AgentSettings, command: Command) -> int | None:
     except ServiceRefused as exc:
         print(
             f"error: the agent service runs but will not serve this user: {exc}\n"
-            f"hint: add the user to the group {settings.control_group!r} "
-            "(then log in again), or run the command as root",
+            f"hint: add the user to the group "
+            f"{control_group(settings.control_group, address(settings))!r} "
+            "(then log in again), or run the command as root or an administrator",
             file=sys.stderr,
         )
         return REFUSED

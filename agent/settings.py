@@ -72,7 +72,8 @@ class AgentSettings:
     #: The core's local control API: a Unix socket path, or a named pipe (``\\.\pipe\...``)
     #: on Windows; empty for the platform's default (agent.control.default_address).
     control_socket: str = ""
-    #: The local group whose members may use the control API (its socket's group).
+    #: The local group whose members may use the control API (its socket's group; on
+    #: Windows the pipe's DACL names it, and the default means "Chit Agent Users").
     control_group: str = "chit-agent"
     #: Where versions are installed (docs/deployment.md "Updates"); empty: the supervisor's
     #: CHIT_AGENT_INSTALL_ROOT, and without it no self-updates (a pip or source install).

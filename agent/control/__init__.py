@@ -16,6 +16,10 @@ UNIX_DEFAULT = "/run/chit-agent/control.sock"
 #: The named pipe on Windows.
 PIPE_DEFAULT = r"\\.\pipe\chit-agent"
 PIPE_PREFIX = "\\\\.\\pipe\\"
+#: The control group's default name: agent.json's ``control_group`` on Linux and macOS, and
+#: on Windows the local group the installer creates (a Windows name may hold spaces).
+UNIX_GROUP = "chit-agent"
+WINDOWS_GROUP = "Chit Agent Users"
 
 
 def default_address(platform: str | None = None) -> str:
@@ -36,3 +40,8 @@ def address(settings: AgentSettings) -> str:
 def is_pipe(address: str) -> bool:
     """Whether an address is a Windows named pipe (``\\\\.\\pipe\\name``)."""
     return address.startswith(PIPE_PREFIX)
+
+
+def control_group(group: str, where: str) -> str:
+    """The control group for an address: the Windows group when a pipe keeps the default."""
+    return WINDOWS_GROUP if is_pipe(where) and group == UNIX_GROUP else group

@@ -41,7 +41,13 @@ class ControlError(Exception):
 
 async def _open(address: str, pipes: Any = None) -> tuple[asyncio.StreamReader, Any]:
     """A stream pair to a Unix socket, or to a named pipe through ``pipes`` (the
-    ProactorEventLoop on Windows: the running loop unless a test gives a stand-in)."""
+    ProactorEventLoop on Windows: the running loop unless a test gives a stand-in).
+
+    The loop opens the pipe with ``CreateFileW(GENERIC_READ | GENERIC_WRITE, OPEN_EXISTING,
+    FILE_FLAG_OVERLAPPED)`` (CPython's ``_overlapped.ConnectPipe``): no more than a standard
+    user is granted by the pipe's DACL when in the control group (agent.control.winpipe). A
+    user outside it gets ERROR_ACCESS_DENIED, a PermissionError: :class:`ServiceRefused`.
+    """
     if not is_pipe(address):
         return await asyncio.open_unix_connection(address, limit=MAX_RESPONSE)
     loop = asyncio.get_running_loop()

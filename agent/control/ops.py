@@ -219,7 +219,9 @@ class Operations:
         elif configured and not operator.get():
             # A group member could otherwise hand the till to a hub of their own making.
             raise ProtocolError(
-                "forbidden", f"only root moves the agent service from {configured} to another hub"
+                "forbidden",
+                f"only root or an administrator moves the agent service from {configured} "
+                "to another hub",
             )
         assert code is not None
         try:

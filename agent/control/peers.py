@@ -9,12 +9,19 @@ else in:
 * Linux: ``SO_PEERCRED`` gives the peer's pid, uid and primary gid; ``SO_PEERGROUPS``
   (Linux 4.13) its supplementary groups, with ``/proc/<pid>/status`` as the fallback.
 * macOS: ``LOCAL_PEERCRED`` gives a ``struct xucred`` (uid and up to 16 groups).
-* Windows: the named pipe is created by asyncio with the default security descriptor
-  (full control for LocalSystem, Administrators and the creator owner, read only for
-  Everyone), so only the service's account and administrators can write a request; the
-  server does not check groups there (see docs/control-api.md).
+* Windows: the named pipe is created with an explicit DACL (:func:`agent.control.winpipe.sddl`:
+  LocalSystem, Administrators and the service's own account full control, the local group
+  ``Chit Agent Users`` read/write, nobody else), so Windows lets only them open it. Then the
+  server impersonates the client after its first request line and reads its token: the
+  user's SID and whether SYSTEM, Administrators (an elevated token only: UAC filters it out
+  of a standard one) or the group are enabled in it, checked by :class:`SidPolicy`.
 
-Reading the credentials is the one seam tests replace (``ControlServer(peer=...)``).
+Both platforms apply one rule: an operator (root, LocalSystem, an elevated administrator, or
+the service's own account) may do everything, a member of the control group everything but
+move the service to another hub, anyone else nothing (``forbidden``).
+
+Reading the credentials is the one seam tests replace (``ControlServer(peer=...)`` here,
+``agent.control.winpipe_api.PipeApi`` for the pipe).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agent.control.winpipe_api import ADMINISTRATORS_SID, SYSTEM_SID
 
 #: Linux: <asm-generic/socket.h>; Python's socket module does not export it.
 SO_PEERGROUPS = 59
@@ -135,3 +144,43 @@ class AccessPolicy:
         if peer.uid in (0, self.owner_uid):
             return True
         return self.group_gid is not None and self.group_gid in peer.gids
+
+
+@dataclass(frozen=True)
+class PipePeer:
+    """A named pipe's client, from its impersonation token: its user, and which of the SIDs
+    the server asked about are enabled in the token."""
+
+    pid: int
+    user_sid: str
+    member_of: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SidPolicy:
+    """:class:`AccessPolicy` for Windows: operators are LocalSystem, Administrators and the
+    service's own account; ``group_sid`` (the control group; None when it does not exist)
+    may use the API too."""
+
+    owner_sid: str
+    group_sid: str | None
+    operator_sids: frozenset[str] = frozenset({SYSTEM_SID, ADMINISTRATORS_SID})
+
+    def asked(self) -> tuple[str, ...]:
+        """The SIDs whose membership the server checks in a client's token."""
+        sids = [*sorted(self.operator_sids), self.owner_sid]
+        if self.group_sid is not None:
+            sids.append(self.group_sid)
+        return tuple(dict.fromkeys(sids))
+
+    def is_operator(self, peer: PipePeer) -> bool:
+        """An administrator, LocalSystem or the service's account: may also move the hub."""
+        if peer.user_sid == self.owner_sid or peer.user_sid in self.operator_sids:
+            return True
+        return bool(peer.member_of & (self.operator_sids | {self.owner_sid}))
+
+    def allows(self, peer: PipePeer) -> bool:
+        """Whether ``peer`` may use the control API."""
+        if self.is_operator(peer):
+            return True
+        return self.group_sid is not None and self.group_sid in peer.member_of

@@ -9,8 +9,10 @@ that takes too long is ``timeout``. Every wait is bounded: a connection idle for
 :data:`WRITE_TIMEOUT` seconds too, and at most :data:`MAX_CONNECTIONS` are served at once.
 
 Listening is the one platform-specific part: a Unix socket (mode 0660, the control group)
-on Linux and macOS, a named pipe through the ProactorEventLoop's ``start_serving_pipe`` on
-Windows. Both hand the same ``(reader, writer)`` pair to :meth:`ControlServer.handle`.
+on Linux and macOS, served by :meth:`ControlServer.handle`; on Windows a named pipe with an
+explicit DACL, served by :class:`agent.control.winpipe.PipeListener`'s threads, which hand
+each request line to :meth:`ControlServer.respond` on this loop (same operations, same
+policy: operators and the control group).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from agent.control import winpipe
 from agent.control.peers import AccessPolicy, PeerReader, group_id, read_peer
 from agent.control.protocol import (
     MAX_LINE,
@@ -35,6 +38,7 @@ from agent.control.protocol import (
     decode_request,
     error_response,
 )
+from agent.control.winpipe_api import PipeApi
 
 log = logging.getLogger("chit.agent.control")
 
@@ -67,7 +71,8 @@ class ControlServer:
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        """``policy`` None serves everyone the listener lets in (Windows pipes: see peers)."""
+        """``policy`` None serves everyone the Unix socket lets in, as operators (tests); a
+        named pipe brings its own (:meth:`serve_pipe`)."""
         self.operations = operations
         self.policy = policy
         self._peer = peer
@@ -76,6 +81,7 @@ class ControlServer:
         self._max = max_connections
         self._writers: set[asyncio.StreamWriter] = set()
         self._close: list[Callable[[], None]] = []
+        self._pipes: list[winpipe.PipeListener] = []
         self.path: Path | None = None
 
     # --- one connection -----------------------------------------------------------------------
@@ -101,7 +107,7 @@ class ControlServer:
             await self._send(writer, error_response(ProtocolError("busy", "too many connections")))
             return False
         if self.policy is None:
-            operator.set(True)  # a Windows pipe: only administrators and the service can write
+            operator.set(True)  # no policy: whoever the socket's mode lets in (tests)
             return True
         peer = self._peer(writer.get_extra_info("socket"))
         if peer is not None and self.policy.allows(peer):
@@ -176,26 +182,54 @@ class ControlServer:
         self._close.append(lambda: _unlink_if(path, inode))
         log.info("control API listening", extra={"path": str(path), "group": group})
 
-    async def serve_pipe(self, address: str, pipes: Any = None) -> None:
-        """Listen on a Windows named pipe: ``pipes.start_serving_pipe``, where ``pipes`` is the
-        running ProactorEventLoop unless a test gives a stand-in."""
-        start = getattr(pipes or asyncio.get_running_loop(), "start_serving_pipe", None)
-        if start is None:
-            raise RuntimeError("named pipes need asyncio's ProactorEventLoop (Windows)")
+    async def respond_as(self, line: bytes, is_operator: bool) -> Response:
+        """:meth:`respond` for a client the pipe listener identified (operator or not)."""
+        operator.set(is_operator)  # this task's own context: no other request sees it
+        return await self.respond(line)
 
-        def protocol() -> asyncio.StreamReaderProtocol:
-            reader = asyncio.StreamReader(limit=MAX_LINE)
-            return asyncio.StreamReaderProtocol(reader, self.handle)
-
-        servers = await start(protocol, address)
-        self._close.extend(server.close for server in servers)
-        log.info("control API listening", extra={"pipe": address})
+    async def serve_pipe(
+        self, address: str, group: str = winpipe.GROUP, api: PipeApi | None = None
+    ) -> None:
+        """Listen on a Windows named pipe whose DACL admits ``group`` (winpipe); ``api`` is
+        pywin32 unless a test gives the fake. AlreadyServing when the name is taken."""
+        api = api or winpipe.pipe_api()
+        if api is None:
+            raise RuntimeError("named pipes need Windows (pywin32)")
+        try:
+            policy = winpipe.resolve_policy(api, group)
+        except api.error as exc:  # pywintypes.error is no OSError
+            raise OSError(f"cannot resolve the control group {group!r}: {exc}") from None
+        limits = winpipe.PipeLimits(
+            max_connections=self._max,
+            idle_timeout=self._idle_timeout,
+            write_timeout=WRITE_TIMEOUT,
+            answer_timeout=self._op_timeout + 5.0,
+        )
+        loop = asyncio.get_running_loop()
+        listener = winpipe.PipeListener(api, address, policy, self.respond_as, loop, limits)
+        try:
+            listener.start()
+        except winpipe.PipeTaken as exc:
+            listener.join(0)
+            raise AlreadyServing(str(exc)) from None
+        except BaseException:
+            listener.join(0)
+            raise
+        self._pipes.append(listener)
+        log.info("control API listening", extra={"pipe": address, "group": group,
+                                                  "sddl": listener.sddl})  # fmt: skip
 
     async def close(self) -> None:
         """Stop listening and end every connection."""
         for close in self._close:
             close()
         self._close.clear()
+        pipes, self._pipes = self._pipes, []
+        for listener in pipes:
+            listener.close()
+        for listener in pipes:
+            if not await asyncio.to_thread(listener.join, WRITE_TIMEOUT):
+                log.warning("control pipe threads did not stop", extra={"pipe": listener.address})
         for writer in list(self._writers):
             writer.close()
         self._writers.clear()

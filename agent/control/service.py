@@ -15,7 +15,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from agent.control import address, is_pipe
+from agent.control import address, control_group, is_pipe
 from agent.control.ops import Operations
 from agent.control.peers import AccessPolicy, PeerReader, read_peer
 from agent.control.recent import RecentLogs
@@ -39,7 +39,7 @@ async def start_control(
     server = ControlServer(Operations(host, recent).table(), policy, peer=peer)
     try:
         if pipe:
-            await server.serve_pipe(where)
+            await server.serve_pipe(where, control_group(settings.control_group, where))
         else:
             await server.serve_unix(Path(where), settings.control_group)
     except AlreadyServing:

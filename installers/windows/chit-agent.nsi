@@ -7,8 +7,11 @@
 ; at login (HKLM Run). Silent roll-out:
 ;   chit-agent-setup.exe /S /HUB=https://hub.example /ENROLL=CODE
 ; writes %ProgramData%\Chit\enroll.toml, which the service enrols with at its first start.
-; Uninstall (Apps & features, or "Uninstall.exe /S") removes the service, the tray entry and
-; the program; the agent's settings in %ProgramData%\Chit stay unless /PURGE is given.
+; The local group "Chit Agent Users" may use the service's control API (the tray of a standard
+; user; agent.control.winpipe); a new group gets NT AUTHORITY\INTERACTIVE (every logged-on
+; user) unless /NOINTERACTIVE is given, and an existing one is left as IT made it.
+; Uninstall (Apps & features, or "Uninstall.exe /S") removes the service, the tray entry, the
+; group and the program; the agent's settings in %ProgramData%\Chit stay unless /PURGE is given.
 
 Unicode true
 ManifestDPIAware true
@@ -28,6 +31,9 @@ SetCompressor /SOLID lzma
 !define PRODUCT "Chit Agent"
 !define SERVICE "ChitAgent"
 !define ACCOUNT "NT SERVICE\ChitAgent"
+!define GROUP "Chit Agent Users"
+; NT AUTHORITY\INTERACTIVE by SID: its name is translated on non-English Windows.
+!define INTERACTIVE_SID "S-1-5-4"
 !define UNINSTALL_KEY "Software\Microsoft\Windows\CurrentVersion\Uninstall\ChitAgent"
 !define RUN_KEY "Software\Microsoft\Windows\CurrentVersion\Run"
 
@@ -56,6 +62,7 @@ VIAddVersionKey "LegalCopyright" "Chit"
 
 Var Hub
 Var EnrollCode
+Var NoInteractive
 
 Function .onInit
   ${IfNot} ${RunningX64}
@@ -67,6 +74,30 @@ Function .onInit
   ${GetParameters} $R0
   ${GetOptions} $R0 "/HUB=" $Hub
   ${GetOptions} $R0 "/ENROLL=" $EnrollCode
+  StrCpy $NoInteractive "0"
+  ClearErrors
+  ${GetOptions} $R0 "/NOINTERACTIVE" $R1
+  ${IfNot} ${Errors}
+    StrCpy $NoInteractive "1"
+  ${EndIf}
+FunctionEnd
+
+; The control API's group. Only a group this install creates gets INTERACTIVE: an upgrade
+; keeps the members IT chose. 64-bit PowerShell adds it by SID (the 32-bit one has no
+; LocalAccounts module); net.exe with the English name is the fallback.
+Function CreateControlGroup
+  nsExec::ExecToLog 'net localgroup "${GROUP}" /add /comment:"May use the Chit agent service"'
+  Pop $0
+  ${If} $0 != 0
+  ${OrIf} $NoInteractive == "1"
+    Return
+  ${EndIf}
+  nsExec::ExecToLog `"$WINDIR\Sysnative\WindowsPowerShell\v1.0\powershell.exe" -NoProfile -NonInteractive -Command "Add-LocalGroupMember -Group '${GROUP}' -Member ${INTERACTIVE_SID}"`
+  Pop $0
+  ${If} $0 != 0
+    nsExec::ExecToLog 'net localgroup "${GROUP}" "NT AUTHORITY\INTERACTIVE" /add'
+    Pop $0
+  ${EndIf}
 FunctionEnd
 
 ; %ProgramData%\Chit\enroll.toml from /HUB= and /ENROLL= (kept when it exists: a reinstall
@@ -101,6 +132,7 @@ Section "Chit Agent" SecMain
   CreateDirectory "$APPDATA\Chit\logs"
   Call WritePreseed
 
+  Call CreateControlGroup
   nsExec::ExecToLog '"$INSTDIR\chit-agent-service.exe" install'
   Pop $0
   ${If} $0 != 0
@@ -136,6 +168,8 @@ FunctionEnd
 Section "Uninstall"
   nsExec::ExecToLog '"$INSTDIR\chit-agent-service.exe" remove'
   nsExec::ExecToLog 'taskkill /F /IM chit-agent-tray.exe'
+  nsExec::ExecToLog 'net localgroup "${GROUP}" /delete'
+  Pop $0
   DeleteRegValue HKLM "${RUN_KEY}" "${PRODUCT}"
   Delete "$SMPROGRAMS\${PRODUCT}.lnk"
   RMDir /r "$INSTDIR"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent import winservice
+from agent.control import WINDOWS_GROUP
 
 NSI = Path(__file__).resolve().parents[2] / "installers" / "windows" / "chit-agent.nsi"
 EXECUTABLES = ("chit-agent.exe", "chit-agent-tray.exe", "chit-agent-service.exe")
@@ -59,3 +60,19 @@ def test_silent_install_arguments_reach_the_preseed_the_service_reads() -> None:
         assert f'"$INSTDIR\\chit-agent-service.exe" {command}' in script
     assert re.search(r'WriteRegStr HKLM "\$\{RUN_KEY\}" .*chit-agent-tray\.exe', script)
     assert winservice.ACCOUNT.replace("\\", "\\") in script
+
+
+def test_the_control_group_is_made_on_install_and_removed_on_uninstall() -> None:
+    """The group the service's pipe admits (agent.control.winpipe); INTERACTIVE by SID, and
+    only into a group this install created (an upgrade keeps IT's choice)."""
+    script = NSI.read_text()
+    assert f'!define GROUP "{WINDOWS_GROUP}"' in script
+    install = script.index("Function CreateControlGroup")
+    created = script.index('net localgroup "${GROUP}" /add /comment:', install)
+    assert script.index("${If} $0 != 0", created) < script.index("Add-LocalGroupMember", created)
+    assert "-Member ${INTERACTIVE_SID}" in script and '"S-1-5-4"' in script
+    assert script.index("Call CreateControlGroup") < script.index(
+        '"$INSTDIR\\chit-agent-service.exe" install'
+    )
+    uninstall = script.index('Section "Uninstall"')
+    assert script.index('net localgroup "${GROUP}" /delete') > uninstall

@@ -1,15 +1,14 @@
 """ControlServer's bounds (connections, idle clients, slow and failing operations), and the
-Windows named pipe: behind a fake of the ProactorEventLoop's pipe calls here, for real on a
-Windows runner (.github/workflows/control-api.yml)."""
+Windows named pipe for real on a Windows runner (.github/workflows/control-api.yml; behind
+the fake Win32 pipe API in test_winpipe.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from agent.control.client import ControlClient, ControlError, ServiceNotRunning
 from agent.control.protocol import ProtocolError
-from agent.control.server import ControlServer, Handler
+from agent.control.server import AlreadyServing, ControlServer, Handler
 
 
 async def echo(params: dict[str, Any]) -> Any:
@@ -40,48 +39,7 @@ OPS: dict[str, Handler] = {"hello": echo, "echo": echo, "slow": slow, "broken": 
                            "refusing": refusing}  # fmt: skip
 
 
-class FakePipeServer:
-    """What start_serving_pipe returns: a handle whose close() stops listening."""
-
-    def __init__(self, pipes: FakePipes, address: str) -> None:
-        self._pipes, self._address = pipes, address
-
-    def close(self) -> None:
-        self._pipes.servers.pop(self._address, None)
-
-
-class FakePipes:
-    """The ProactorEventLoop's named-pipe calls over socket pairs (the one faked seam)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.servers: dict[str, Callable[[], asyncio.BaseProtocol]] = {}
-
-    async def start_serving_pipe(
-        self, factory: Callable[[], asyncio.BaseProtocol], address: str
-    ) -> list[FakePipeServer]:
-        if address in self.servers:
-            raise PermissionError(5, "Access is denied")  # the pipe name is taken
-        self.servers[address] = factory
-        return [FakePipeServer(self, address)]
-
-    async def create_pipe_connection(
-        self, factory: Callable[[], asyncio.BaseProtocol], address: str
-    ) -> tuple[asyncio.BaseTransport, asyncio.BaseProtocol]:
-        serve = self.servers.get(address)
-        if serve is None:
-            raise FileNotFoundError(2, "The system cannot find the file specified")
-        ours, theirs = socket.socketpair()
-        await self.loop.connect_accepted_socket(serve, theirs)
-        return await self.loop.create_connection(factory, sock=ours)
-
-
 PIPE = r"\\.\pipe\chit-agent-test"
-
-
-@pytest.fixture
-async def pipes() -> FakePipes:
-    return FakePipes(asyncio.get_running_loop())
 
 
 @pytest.fixture
@@ -96,24 +54,10 @@ async def unix_server() -> AsyncIterator[tuple[ControlServer, str]]:
 
 
 @pytest.mark.windows
-async def test_the_pipe_listener_serves_requests_behind_the_fake(pipes: FakePipes) -> None:
-    server = ControlServer(OPS, None)
-    await server.serve_pipe(PIPE, pipes=pipes)
-    async with ControlClient(PIPE, pipes=pipes) as client:
-        assert await client.call("echo", {"a": 1}) == {"echo": {"a": 1}}
-        with pytest.raises(ControlError) as unknown:
-            await client.call("nope")
-        assert unknown.value.code == "unknown_op" and "echo" in unknown.value.details["ops"]
-    await server.close()
-    with pytest.raises(ServiceNotRunning):
-        await ControlClient(PIPE, pipes=pipes).connect()
-
-
-@pytest.mark.windows
 async def test_a_pipe_needs_the_proactor_loop() -> None:
     if sys.platform == "win32":
         pytest.skip("Windows has it")
-    with pytest.raises(RuntimeError, match="ProactorEventLoop"):
+    with pytest.raises(RuntimeError, match="pywin32"):
         await ControlServer(OPS, None).serve_pipe(PIPE)
     with pytest.raises(ServiceNotRunning, match="ProactorEventLoop"):
         await ControlClient(PIPE).connect()
@@ -122,15 +66,18 @@ async def test_a_pipe_needs_the_proactor_loop() -> None:
 @pytest.mark.windows
 @pytest.mark.skipif(sys.platform != "win32", reason="a real named pipe needs Windows")
 async def test_a_real_named_pipe_on_windows() -> None:
+    """pywin32's pipe with its DACL; the runner's user is an elevated administrator."""
     address = rf"\\.\pipe\chit-agent-test-{os.getpid()}"
     server = ControlServer(OPS, None)
-    await server.serve_pipe(address)
+    await server.serve_pipe(address, os.environ.get("CHIT_TEST_PIPE_GROUP", "Chit Agent Users"))
     try:
         async with ControlClient(address) as client:
             assert await client.call("echo", {"b": 2}) == {"echo": {"b": 2}}
             with pytest.raises(ControlError) as refused:
                 await client.call("refusing")
             assert refused.value.code == "unknown_printer"
+        with pytest.raises(AlreadyServing):  # FILE_FLAG_FIRST_PIPE_INSTANCE
+            await ControlServer(OPS, None).serve_pipe(address)
     finally:
         await server.close()
 
