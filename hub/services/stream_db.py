@@ -22,7 +22,7 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.services.batching import OrderedBatcher
+from hub.services.batching import KeyedBatcher, OrderedBatcher
 from hub.services.stream_types import Appended, Draft, Entry, Sink, StreamUnavailable, answer_with
 from hub.store import Database
 from hub.store import streams as store
@@ -59,6 +59,7 @@ class DatabaseStream:
         self._writer: OrderedBatcher[Draft, Appended] = OrderedBatcher(
             self._write, GROUP, _interrupted
         )
+        self._heads: KeyedBatcher[str, Head | None] = KeyedBatcher(self._read_heads, None)
         self._sink: Sink | None = None
 
     @property
@@ -161,14 +162,26 @@ class DatabaseStream:
         return outcomes
 
     async def head(self, company_id: str) -> Head:
-        """The company's stream head (created with a new epoch on first sight)."""
+        """The company's stream head (created with a new epoch on first sight).
+
+        Heads asked for in the same loop turn (a room of clients reconnecting at once, each
+        handed over) are read in one session.
+        """
+        found = await self._heads.get(company_id)
+        if found is None:  # pragma: no cover - every asked company is answered
+            raise StreamUnavailable("the stream head could not be read")
+        return found
+
+    async def _read_heads(self, companies: list[str]) -> dict[str, Head | None]:
         try:
             async with self._db.session() as s:
-                epoch, seq = await store.head(s, company_id, new_epoch())
-                first = await store.first_seq(s, company_id)
+                heads: dict[str, Head | None] = {}
+                for company in companies:
+                    epoch, seq = await store.head(s, company, new_epoch())
+                    heads[company] = Head(company, epoch, seq, await store.first_seq(s, company))
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise StreamUnavailable(str(exc)) from exc
-        return Head(company_id, epoch, seq, first)
+        return heads
 
     async def read(self, company_id: str, after: int, limit: int) -> list[Entry]:
         """Entries after seq ``after``, oldest first."""

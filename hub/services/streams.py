@@ -190,7 +190,10 @@ class StreamService:
 
     async def _emit_live(self, entry: Entry) -> None:
         skip: list[str] = []
+        company_wide = entry.branch_id is None
         for sid, member in (self._members.get((entry.namespace, entry.company_id)) or {}).items():
+            if company_wide and member.buffer is None and member.floor is None:
+                continue  # a live client sees every company-wide entry (the common case)
             if not member.sees(entry):
                 skip.append(sid)
             elif member.buffer is not None:

@@ -160,3 +160,12 @@ async def test_a_cancelled_publisher_does_not_stop_its_group(db: Database) -> No
     assert [e.seq for e in sink.entries] == list(range(1, len(sink.entries) + 1))
     assert len(await stream.read("acme", 0, 10)) == len(sink.entries)
     await stream.stop()
+
+
+async def test_heads_asked_together_are_read_once(db: Database) -> None:
+    stream, _ = await started(db)
+    await stream.append_many([draft("a", n) for n in range(3)])
+    heads = await asyncio.gather(*(stream.head("acme" if i % 2 else "bistro") for i in range(50)))
+    assert {(h.stream, h.seq, h.first) for h in heads} == {("acme", 3, 1), ("bistro", 0, None)}
+    assert stream._heads.fetches == 1  # one session for a room of clients handed over at once
+    await stream.stop()
