@@ -154,9 +154,8 @@ class OrderedBatcher(Generic[T, R]):
         """Let queued groups be written for up to ``timeout`` s; fail what is left after."""
         writer = self._writer
         if writer is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(writer), timeout)
-            except (TimeoutError, Exception):
+            await asyncio.wait({writer}, timeout=timeout)
+            if not writer.done():
                 writer.cancel()
                 await asyncio.gather(writer, return_exceptions=True)
         queued, self._queue = self._queue, []
