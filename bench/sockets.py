@@ -222,8 +222,17 @@ def client_frame(text: str) -> bytes:
     return struct.pack("!BBH", 0x81, 0x80 | 126, len(data)) + _ZERO_MASK + data
 
 
+#: How a stream:status event starts (after ``42/orders,[``), and where it is looked for.
+_STATUS = b'"stream:status"'
+_STATUS_WITHIN = 16 + len(_STATUS)
+
+
 class LeanClient(asyncio.Protocol):
-    """An engine.io v4 websocket client that joins /orders and counts EVENT packets."""
+    """An engine.io v4 websocket client that joins /orders and counts EVENT packets.
+
+    Every event counts except the hub's ``stream:status`` (sent to each web client once its
+    handover is done), so a run measures the broadcasts alone, after every handover.
+    """
 
     def __init__(self, port: int, token: str, tally: Tally) -> None:
         self.port, self.token, self.tally = port, token, tally
@@ -273,7 +282,9 @@ class LeanClient(asyncio.Protocol):
             if size < offset + length:
                 break
             if buf[offset : offset + 2] == b"42":
-                events += 1
+                # The hub's own stream:status (one per client, after its handover) is not
+                # a broadcast: counting it let the measured run start during handovers.
+                events += buf.find(_STATUS, offset, offset + _STATUS_WITHIN) < 0
             elif buf[pos] & 0x0F == 1:
                 self._control(bytes(buf[offset : offset + length]))
             pos = offset + length

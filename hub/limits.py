@@ -53,6 +53,7 @@ from engineio.async_socket import AsyncSocket
 
 from hub.api.errors import Handler, client_address, json_error
 from hub.fanout import FanoutOptions, FrameSink, FrameWebSocket, LeanSocket
+from hub.lean_queue import LeanQueue
 from hub.settings import Settings
 from shared.wire import error_dict
 
@@ -314,12 +315,15 @@ def _packet_size(pkt: Any) -> int:
 POLL_PACKETS = 16
 
 
-class MeteredQueue(asyncio.Queue[Any]):
+class MeteredQueue(LeanQueue):
     """An engineio session's output queue that knows its size in bytes and refuses overflow.
 
     While the session's websocket is served by hub.fanout, the queue is attached to its
-    :class:`~hub.fanout.FrameSink` and hands every packet straight to it, in order.
+    :class:`~hub.fanout.FrameSink` and hands every packet straight to it, in order. A
+    :class:`~hub.lean_queue.LeanQueue`, not an ``asyncio.Queue``: idle, it holds no buffers.
     """
+
+    __slots__ = ("_taken", "bytes", "overflowed", "server", "sink")
 
     def __init__(self, server: MeteredEngineServer) -> None:
         super().__init__()

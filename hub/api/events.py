@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from hub.api.auth import require
 from hub.api.errors import ApiError, json_error, raise_error, read_json, validated
 from hub.context import ctx_of
 from hub.limits import GuardedSocketServer
-from hub.services.publisher import Publication
+from hub.services.publisher import Outgoing, Publication
 from hub.services.stream_types import StreamUnavailable
 from hub.services.tenancy import UnknownBranch
 from shared.events import EventSpec, PayloadError, lookup, parse
@@ -151,10 +152,18 @@ def _unavailable(exc: StreamUnavailable) -> web.Response:
     return response
 
 
-async def _publish(request: web.Request, claims: Claims, body: Any) -> tuple[int, dict[str, Any]]:
-    """Validate one envelope against the catalog, make it durable and broadcast it.
+@dataclass(frozen=True)
+class Prepared:
+    """An envelope that passed every check, ready to publish."""
 
-    Raises ApiError for a refused event and StreamUnavailable when it cannot be made durable.
+    envelope: PublishRequest
+    item: Outgoing
+
+
+async def _prepare(request: web.Request, claims: Claims, body: Any) -> Prepared:
+    """Validate one envelope against the catalog, the token's scope and the limits.
+
+    Raises ApiError for a refused event.
     """
     ctx = ctx_of(request)
     envelope = _envelope(body)
@@ -172,17 +181,46 @@ async def _publish(request: web.Request, claims: Claims, body: Any) -> tuple[int
         )
     try:
         model = parse(spec, _with_correlation_id(spec, envelope.payload))
-        answer = _answer(spec, envelope, model)
-        published = await ctx.publisher.publish(
-            spec, model, envelope.company_id, envelope.branch_id, envelope.event_id, answer
-        )
     except PayloadError as exc:
-        status = 413 if exc.code == "message_too_large" else 422
-        raise_error(status, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
+        _refuse_payload(exc)
+    answer = _answer(spec, envelope, model)
+    item = Outgoing(spec, model, envelope.company_id, envelope.branch_id, envelope.event_id, answer)
+    return Prepared(envelope, item)
+
+
+def _refuse_payload(exc: PayloadError) -> NoReturn:
+    status = 413 if exc.code == "message_too_large" else 422
+    raise_error(status, exc.code, exc.message, f"payload.{exc.field}" if exc.field else None)
+
+
+async def _finish(
+    request: web.Request, prepared: Prepared, published: Publication
+) -> tuple[int, dict[str, Any]]:
+    """The kitchen's part of a published event, and the event's answer."""
     tickets = None
     if not _duplicate(published):
-        tickets = await ctx.tickets.published(spec, model, envelope)  # kitchen tickets
-    return _answered(answer, published, tickets)
+        item = prepared.item
+        tickets = await ctx_of(request).tickets.published(  # kitchen tickets
+            item.spec, item.payload, prepared.envelope
+        )
+    assert prepared.item.answer is not None
+    return _answered(prepared.item.answer, published, tickets)
+
+
+async def _publish(request: web.Request, claims: Claims, body: Any) -> tuple[int, dict[str, Any]]:
+    """Validate one envelope against the catalog, make it durable and broadcast it.
+
+    Raises ApiError for a refused event and StreamUnavailable when it cannot be made durable.
+    """
+    prepared = await _prepare(request, claims, body)
+    item = prepared.item
+    try:
+        published = await ctx_of(request).publisher.publish(
+            item.spec, item.payload, item.company_id, item.branch_id, item.event_id, item.answer
+        )
+    except PayloadError as exc:
+        _refuse_payload(exc)
+    return await _finish(request, prepared, published)
 
 
 @routes.post("/api/v1/events")
@@ -214,25 +252,53 @@ async def publish_batch(request: web.Request) -> web.Response:
     """Publish each event of a burst as the single route would, in order, one answer each.
 
     An event that is refused (catalog, payload, tenancy, branch, size) or cannot be made
-    durable is answered with its own error; the others are published all the same.
+    durable is answered with its own error; the others are published all the same. The
+    streamed events of a batch are made durable together, in one database transaction.
     """
     claims = require(request, frozenset({Role.SERVICE}))
     events = _batch_of(await read_json(request, ctx_of(request).settings.max_body_bytes))
-    results: list[dict[str, Any]] = []
     sio = ctx_of(request).sio
     with sio.coalesced() if isinstance(sio, GuardedSocketServer) else contextlib.nullcontext():
-        for body in events:
-            results.append(await _publish_answer(request, claims, body))
+        results = await _publish_all(request, claims, events)
     return web.json_response({"results": results})
 
 
-async def _publish_answer(request: web.Request, claims: Claims, body: Any) -> dict[str, Any]:
-    """One event of a batch: its status and body, refusals included."""
+async def _publish_all(request: web.Request, claims: Claims, events: list[Any]) -> list[Any]:
+    """Check every event, publish those that passed (together, in order), answer each."""
+    results: list[dict[str, Any] | Prepared] = []
+    for body in events:
+        try:
+            results.append(await _prepare(request, claims, body))
+        except ApiError as exc:
+            results.append(_refused(exc))
+    prepared = [r for r in results if isinstance(r, Prepared)]
+    published = iter(await ctx_of(request).publisher.publish_many([p.item for p in prepared]))
+    answers: list[dict[str, Any]] = []
+    for result in results:
+        if isinstance(result, Prepared):
+            answers.append(await _batch_answer(request, result, next(published)))
+        else:
+            answers.append(result)
+    return answers
+
+
+def _refused(exc: ApiError) -> dict[str, Any]:
+    return {"status": exc.status, "body": error_dict(exc.code, exc.message, exc.field)}
+
+
+async def _batch_answer(
+    request: web.Request,
+    prepared: Prepared,
+    published: Publication | StreamUnavailable | PayloadError,
+) -> dict[str, Any]:
+    """One published event of a batch: its status and body, refusals included."""
+    if isinstance(published, StreamUnavailable):
+        answer = error_dict("stream_unavailable", _unavailable_message(published))
+        return {"status": 503, "body": answer}
     try:
-        status, answer = await _publish(request, claims, body)
+        if isinstance(published, PayloadError):
+            _refuse_payload(published)
+        status, body = await _finish(request, prepared, published)
     except ApiError as exc:
-        status, answer = exc.status, error_dict(exc.code, exc.message, exc.field)
-    except StreamUnavailable as exc:
-        status = 503
-        answer = error_dict("stream_unavailable", _unavailable_message(exc))
-    return {"status": status, "body": answer}
+        return _refused(exc)
+    return {"status": status, "body": body}

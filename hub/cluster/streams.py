@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -168,6 +168,21 @@ class RedisStream:
         offset = StreamOffset(stream=company, epoch=str(result[2]), seq=int(result[1]))
         entry = Entry(company, draft.branch_id, draft.namespace, draft.event, draft.payload, offset)
         return Appended(entry)
+
+    async def append_many(self, drafts: Sequence[Draft]) -> list[Appended | StreamUnavailable]:
+        """Append in order, one script call each; once Redis fails, the rest fail alike
+        (rather than each waiting out its own timeout)."""
+        outcomes: list[Appended | StreamUnavailable] = []
+        failed: StreamUnavailable | None = None
+        for draft in drafts:
+            if failed is None:
+                try:
+                    outcomes.append(await self.append(draft))
+                    continue
+                except StreamUnavailable as exc:
+                    failed = exc
+            outcomes.append(failed)
+        return outcomes
 
     async def head(self, company_id: str) -> Head:
         """Epoch, last seq and oldest kept seq (a lost history gets a new epoch here)."""

@@ -7,12 +7,13 @@ company's stream, and the stream delivers it, with its offset, to every instance
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hub.services.stream_types import Appended, Draft
+from hub.services.stream_types import Appended, Draft, StreamUnavailable
 from hub.services.streams import StreamService
-from shared.events import EventSpec
+from shared.events import EventSpec, PayloadError
 from shared.rooms import target_rooms
 from shared.streams import is_streamed
 from shared.wire import WireModel
@@ -34,6 +35,18 @@ class Emitter(Protocol):
     ) -> None: ...
 
     async def disconnect(self, sid: str, namespace: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event of a burst to publish (what :meth:`Publisher.publish` takes)."""
+
+    spec: EventSpec
+    payload: WireModel
+    company_id: str
+    branch_id: str | None = None
+    event_id: str | None = None
+    answer: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,30 +93,76 @@ class Publisher:
         answer: dict[str, Any] | None = None,
     ) -> Publication:
         """:meth:`to_tenant` with what the publish API answers: the offset, or a duplicate."""
-        rooms = target_rooms(company_id, branch_id)
+        item = Outgoing(spec, payload, company_id, branch_id, event_id, answer)
         if self._streams is not None and is_streamed(spec.namespace, spec.name):
-            draft = Draft(
-                company_id,
-                branch_id,
-                spec.namespace,
-                spec.name,
-                payload.to_wire(),
-                event_id=event_id,
-                answer={**(answer or {}), "rooms": rooms},
-            )
-            appended = await self._streams.publish(draft)
-            self._logged(spec, payload, rooms, appended)
-            return Publication(rooms, appended)
-        await self._emitter.emit(
-            spec.name, payload.to_wire(), room=rooms, namespace=str(spec.namespace)
+            appended = await self._streams.publish(self._draft(item))
+            return self._streamed(item, appended)
+        return await self._emitted(item)
+
+    async def publish_many(
+        self, items: Sequence[Outgoing]
+    ) -> list[Publication | StreamUnavailable | PayloadError]:
+        """:meth:`publish` each of a burst, in order, each with its own outcome.
+
+        Consecutive streamed events are appended together (one transaction on the database
+        backend); an event that is not streamed goes out after those before it.
+        """
+        outcomes: list[Publication | StreamUnavailable | PayloadError] = []
+        run: list[Outgoing] = []
+        for item in items:
+            if self._streams is not None and is_streamed(item.spec.namespace, item.spec.name):
+                run.append(item)
+                continue
+            outcomes += await self._streamed_run(run)
+            run = []
+            outcomes.append(await self._emitted(item))
+        outcomes += await self._streamed_run(run)
+        return outcomes
+
+    async def _streamed_run(
+        self, run: list[Outgoing]
+    ) -> list[Publication | StreamUnavailable | PayloadError]:
+        if not run or self._streams is None:
+            return []
+        appended = await self._streams.publish_many([self._draft(item) for item in run])
+        return [
+            a if isinstance(a, Exception) else self._streamed(item, a)
+            for item, a in zip(run, appended, strict=True)
+        ]
+
+    @staticmethod
+    def _draft(item: Outgoing) -> Draft:
+        rooms = target_rooms(item.company_id, item.branch_id)
+        return Draft(
+            item.company_id,
+            item.branch_id,
+            item.spec.namespace,
+            item.spec.name,
+            item.payload.to_wire(),
+            event_id=item.event_id,
+            answer={**(item.answer or {}), "rooms": rooms},
         )
-        self._logged(spec, payload, rooms, None)
+
+    def _streamed(self, item: Outgoing, appended: Appended) -> Publication:
+        rooms = target_rooms(item.company_id, item.branch_id)
+        self._logged(item.spec, item.payload, rooms, appended)
+        return Publication(rooms, appended)
+
+    async def _emitted(self, item: Outgoing) -> Publication:
+        rooms = target_rooms(item.company_id, item.branch_id)
+        spec = item.spec
+        await self._emitter.emit(
+            spec.name, item.payload.to_wire(), room=rooms, namespace=str(spec.namespace)
+        )
+        self._logged(spec, item.payload, rooms, None)
         return Publication(rooms)
 
     @staticmethod
     def _logged(
         spec: EventSpec, payload: WireModel, rooms: list[str], appended: Appended | None
     ) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
         entry = appended.entry if appended is not None else None
         log.info(
             "event emitted" if appended is None else "event streamed",

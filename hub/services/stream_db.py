@@ -1,25 +1,28 @@
 """The stream backend of a single hub: company streams in its database.
 
-One writer at a time per company (an asyncio lock), committing in groups: each append joins
-the company's queue and waits for the lock; whoever holds it takes everything queued (up to
-``GROUP``), bumps the seq, inserts the events and remembers eventIds in one transaction, then
-hands the entries to the live sink in seq order while still holding the lock, and answers
-every waiter. One commit per group, not per event, is what keeps durability cheap under load.
-A hub without Redis runs as one process, so the lock is the whole story; the database's
-unique keys make a second writer fail loudly rather than interleave.
+Group commit: appends made during one loop turn (concurrent single publishes, a whole batch
+request), and those made while the previous group is being written, go in ONE transaction
+(per company one seq bump by n and one multi-row insert, one lookup and one insert of
+eventIds), up to ``GROUP``; one group at a time (an :class:`OrderedBatcher`), so seqs are
+handed out in submission order. Once the transaction committed, the group's entries go to
+the live sink in seq order, and only then is each publisher answered: nothing is broadcast
+or acknowledged before it is durable, and a failed transaction answers every publisher of
+its group with StreamUnavailable and leaves nothing of it behind (no seq used, no event,
+no eventId). A hub without Redis runs as one process, so the one writer is the whole story;
+the database's unique keys make a second writer fail loudly rather than interleave.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.services.batching import KeyedBatcher, OrderedBatcher
 from hub.services.stream_types import Appended, Draft, Entry, Sink, StreamUnavailable, answer_with
 from hub.store import Database
 from hub.store import streams as store
@@ -32,14 +35,18 @@ log = logging.getLogger("chit.hub.streams")
 #: Count-trim a company's stream every this many appends (a DELETE per append is waste).
 TRIM_EVERY = 64
 #: Most appends committed in one transaction.
-GROUP = 256
-
-Waiter = tuple[Draft, "asyncio.Future[Appended]"]
+GROUP = 500
+#: Seconds :meth:`DatabaseStream.stop` lets queued appends be written.
+STOP_WAIT = 5.0
 
 
 def new_epoch() -> str:
     """A fresh epoch token (12 URL-safe characters)."""
     return secrets.token_urlsafe(9)
+
+
+def _interrupted() -> Exception:
+    return StreamUnavailable("the append was interrupted")
 
 
 class DatabaseStream:
@@ -49,16 +56,24 @@ class DatabaseStream:
         self._db = db
         self.max_events = max_events
         self.max_age = max_age
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._queued: defaultdict[str, list[Waiter]] = defaultdict(list)
+        self._writer: OrderedBatcher[Draft, Appended] = OrderedBatcher(
+            self._write, GROUP, _interrupted
+        )
+        self._heads: KeyedBatcher[str, Head | None] = KeyedBatcher(self._read_heads, None)
         self._sink: Sink | None = None
+
+    @property
+    def commits(self) -> int:
+        """Transactions the appends took so far (groups written, failed ones included)."""
+        return self._writer.writes
 
     async def start(self, sink: Sink) -> None:
         """Deliver each append to ``sink`` from now on."""
         self._sink = sink
 
     async def stop(self) -> None:
-        """Stop delivering."""
+        """Write what is queued (bounded), then stop delivering."""
+        await self._writer.close(STOP_WAIT)
         self._sink = None
 
     def validate(self, draft: Draft) -> None:
@@ -66,55 +81,107 @@ class DatabaseStream:
 
     async def append(self, draft: Draft) -> Appended:
         """Append (committed with whatever else is queued), delivered live in seq order."""
-        company = draft.company_id
-        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        self._queued[company].append((draft, future))
-        async with self._locks[company]:
-            if not future.done():  # nobody took it along: lead a group
-                group = self._queued[company][:GROUP]
-                del self._queued[company][:GROUP]
-                await self._commit(group)
-        return future.result()
+        return await self._writer.put(draft)
 
-    async def _commit(self, group: list[Waiter]) -> None:
+    async def append_many(self, drafts: Sequence[Draft]) -> list[Appended | StreamUnavailable]:
+        """Append ``drafts`` in order, in one group; each one's outcome, in order."""
+        futures = self._writer.submit(drafts)
+        results: list[Appended | StreamUnavailable] = []
+        for future in futures:
+            try:
+                results.append(await future)
+            except StreamUnavailable as exc:
+                results.append(exc)
+        return results
+
+    async def _write(self, drafts: list[Draft]) -> list[Appended]:
+        """One group: one transaction, then the live sink in seq order."""
         try:
             async with self._db.session() as s:
-                results = [await self._append_in(s, draft) for draft, _ in group]
-            for (_, future), appended in zip(group, results, strict=True):
-                if appended.entry is not None and self._sink is not None:
-                    await self._sink(appended.entry)
-                future.set_result(appended)
+                results = await self._append_all(s, drafts)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            log.error("stream append failed", extra={"error": str(exc), "group": len(group)})
-            _fail(group, StreamUnavailable(str(exc)))
-        except BaseException:
-            _fail(group, StreamUnavailable("the append was interrupted"))  # a cancelled leader
-            raise
+            log.error("stream append failed", extra={"error": str(exc), "group": len(drafts)})
+            raise StreamUnavailable(str(exc)) from exc
+        sink = self._sink
+        if sink is not None:
+            for appended in results:
+                if appended.entry is not None:
+                    await sink(appended.entry)
+        return results
 
-    async def _append_in(self, s: AsyncSession, draft: Draft) -> Appended:
-        company = draft.company_id
-        if draft.event_id is not None:
-            first = await store.answer_for(s, company, draft.event_id)
-            if first is not None:
-                return Appended(None, first)
-        row = (str(draft.namespace), draft.event, draft.branch_id, draft.payload)
-        epoch, seq = await store.append(s, company, new_epoch(), row)
-        offset = StreamOffset(stream=company, epoch=epoch, seq=seq)
-        if draft.event_id is not None:
-            await store.remember_answer(s, company, draft.event_id, seq, answer_with(draft, offset))
-        if seq % TRIM_EVERY == 0:
-            await store.trim_to(s, company, seq - self.max_events)
-        return Appended(_entry(draft, offset))
+    async def _append_all(self, s: AsyncSession, drafts: list[Draft]) -> list[Appended]:
+        """Append the group's drafts, company by company, keeping their order within each."""
+        by_company: dict[str, list[int]] = {}
+        for index, draft in enumerate(drafts):
+            by_company.setdefault(draft.company_id, []).append(index)
+        results: list[Appended | None] = [None] * len(drafts)
+        for company, indexes in by_company.items():
+            appended = await self._append_company(s, company, [drafts[i] for i in indexes])
+            for index, outcome in zip(indexes, appended, strict=True):
+                results[index] = outcome
+        return [outcome for outcome in results if outcome is not None]
+
+    async def _append_company(
+        self, s: AsyncSession, company: str, drafts: list[Draft]
+    ) -> list[Appended]:
+        """One company's drafts: duplicates answered as first published, the rest appended."""
+        known = await store.answers_for(s, company, {d.event_id for d in drafts if d.event_id})
+        first_of: dict[str, int] = {}  # eventId -> index of the draft of this group publishing it
+        fresh: list[int] = []
+        for index, draft in enumerate(drafts):
+            event_id = draft.event_id
+            if event_id is None or (event_id not in known and event_id not in first_of):
+                fresh.append(index)
+                if event_id is not None:
+                    first_of[event_id] = index
+        offsets: dict[int, StreamOffset] = {}
+        if fresh:
+            rows = [(str(d.namespace), d.event, d.branch_id, d.payload) for d in drafts]
+            epoch, last = await store.append_many(s, company, new_epoch(), [rows[i] for i in fresh])
+            first = last - len(fresh) + 1
+            for seq, index in enumerate(fresh, first):
+                offsets[index] = StreamOffset(stream=company, epoch=epoch, seq=seq)
+            answers = [
+                (event_id, offsets[i].seq, answer_with(drafts[i], offsets[i]))
+                for i in fresh
+                if (event_id := drafts[i].event_id) is not None
+            ]
+            await store.remember_answers(s, company, answers)
+            if last // TRIM_EVERY != (first - 1) // TRIM_EVERY:  # a multiple of it was crossed
+                await store.trim_to(s, company, last - self.max_events)
+        outcomes: list[Appended] = []
+        for index, draft in enumerate(drafts):
+            if index in offsets:
+                outcomes.append(Appended(_entry(draft, offsets[index])))
+            elif draft.event_id in known:
+                outcomes.append(Appended(None, known[draft.event_id]))
+            else:  # a second publish of an eventId first published earlier in this group
+                first_index = first_of[str(draft.event_id)]
+                answer = answer_with(drafts[first_index], offsets[first_index])
+                outcomes.append(Appended(None, answer))
+        return outcomes
 
     async def head(self, company_id: str) -> Head:
-        """The company's stream head (created with a new epoch on first sight)."""
+        """The company's stream head (created with a new epoch on first sight).
+
+        Heads asked for in the same loop turn (a room of clients reconnecting at once, each
+        handed over) are read in one session.
+        """
+        found = await self._heads.get(company_id)
+        if found is None:  # pragma: no cover - every asked company is answered
+            raise StreamUnavailable("the stream head could not be read")
+        return found
+
+    async def _read_heads(self, companies: list[str]) -> dict[str, Head | None]:
         try:
             async with self._db.session() as s:
-                epoch, seq = await store.head(s, company_id, new_epoch())
-                first = await store.first_seq(s, company_id)
+                heads: dict[str, Head | None] = {}
+                for company in companies:
+                    epoch, seq = await store.head(s, company, new_epoch())
+                    heads[company] = Head(company, epoch, seq, await store.first_seq(s, company))
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise StreamUnavailable(str(exc)) from exc
-        return Head(company_id, epoch, seq, first)
+        return heads
 
     async def read(self, company_id: str, after: int, limit: int) -> list[Entry]:
         """Entries after seq ``after``, oldest first."""
@@ -143,14 +210,6 @@ class DatabaseStream:
             removed = await store.trim_older(s, cutoff)
         if removed:
             log.info("stream events past their age trimmed", extra={"count": removed})
-
-
-def _fail(group: list[Waiter], error: StreamUnavailable) -> None:
-    """Answer every waiter of the group not answered yet with ``error``."""
-    for _, future in group:
-        if not future.done():
-            future.set_exception(error)
-            future.exception()  # retrieved: a waiter that went away logs nothing
 
 
 def _entry(draft: Draft, offset: StreamOffset) -> Entry:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -104,6 +104,10 @@ class StreamBackend(Protocol):
 
     async def append(self, draft: Draft) -> Appended:
         """Append a draft (or find it appended already); raise StreamUnavailable."""
+        ...
+
+    async def append_many(self, drafts: Sequence[Draft]) -> list[Appended | StreamUnavailable]:
+        """Append validated drafts in order: each one's outcome (StreamUnavailable: not kept)."""
         ...
 
     async def head(self, company_id: str) -> Head:

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ import socketio
 from hub.services.connections import ClientSession, ConnectionRegistry
 from hub.services.outbox import OutboxedStream
 from hub.services.stream_types import Appended, Draft, Entry, StreamBackend, StreamUnavailable
+from shared.events import PayloadError
 from shared.namespaces import Namespace
 from shared.rooms import target_rooms
 from shared.streams import (
@@ -118,6 +119,36 @@ class StreamService:
         self.backend.validate(draft)
         return await self.backend.append(draft)
 
+    async def publish_many(
+        self, drafts: Sequence[Draft]
+    ) -> list[Appended | StreamUnavailable | PayloadError]:
+        """:meth:`publish` each draft, in order, each with its own outcome.
+
+        The database backend appends them in one transaction; through the outbox (a cluster)
+        they are appended one after the other, as single publishes are.
+        """
+        if self.outboxed is not None:
+            return [await self._one_outboxed(draft) for draft in drafts]
+        outcomes: list[Appended | StreamUnavailable | PayloadError | None] = []
+        valid: list[Draft] = []
+        for draft in drafts:
+            try:
+                self.backend.validate(draft)
+            except PayloadError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(None)
+            valid.append(draft)
+        appended = iter(await self.backend.append_many(valid) if valid else [])
+        return [outcome if outcome is not None else next(appended) for outcome in outcomes]
+
+    async def _one_outboxed(self, draft: Draft) -> Appended | StreamUnavailable | PayloadError:
+        assert self.outboxed is not None
+        try:
+            return await self.outboxed.append(draft)
+        except (StreamUnavailable, PayloadError) as exc:
+            return exc
+
     # --- live delivery --------------------------------------------------------------------
 
     async def deliver(self, entry: Entry) -> None:
@@ -159,7 +190,10 @@ class StreamService:
 
     async def _emit_live(self, entry: Entry) -> None:
         skip: list[str] = []
+        company_wide = entry.branch_id is None
         for sid, member in (self._members.get((entry.namespace, entry.company_id)) or {}).items():
+            if company_wide and member.buffer is None and member.floor is None:
+                continue  # a live client sees every company-wide entry (the common case)
             if not member.sees(entry):
                 skip.append(sid)
             elif member.buffer is not None:

@@ -41,3 +41,17 @@ async def insert_ignore(
     )
     result = await session.execute(statement.returning(primary))
     return result.first() is not None
+
+
+async def insert_ignore_many(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    rows: Sequence[Mapping[str, Any]],
+    conflict: Sequence[str],
+) -> None:
+    """Insert ``rows`` in one executemany, skipping each that clashes on ``conflict`` columns."""
+    if not rows:
+        return
+    insert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
+    statement = insert(model).on_conflict_do_nothing(index_elements=list(conflict))
+    await session.execute(statement, [dict(row) for row in rows])

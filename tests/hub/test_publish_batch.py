@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
+from hub.services import stream_db
 from shared.publish import MAX_BATCH_EVENTS
 from shared.tokens import Role
 from tests.support import HubHarness, Recorder, settle
@@ -117,3 +119,47 @@ async def test_a_batch_needs_a_service_token(
     assert got == status
     await settle()
     assert clients["acme"].received == {}
+
+
+async def test_a_batch_is_made_durable_in_one_transaction(hub: HubHarness) -> None:
+    assert hub.ctx.streams is not None
+    backend = hub.ctx.streams.backend
+    before = getattr(backend, "commits", None)
+    assert before is not None
+    events = [_event(f"o{i}") for i in range(MAX_BATCH_EVENTS)]
+    status, body = await hub.post(BATCH, {"events": events}, token=hub.token(Role.SERVICE, None))
+    assert status == 200 and [r["status"] for r in body["results"]] == [202] * MAX_BATCH_EVENTS
+    assert getattr(backend, "commits", 0) == before + 1
+
+
+async def test_a_failed_append_answers_each_event_of_the_batch(
+    hub: HubHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = await _clients(hub)
+    failures = 1
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OperationalError("INSERT", {}, Exception("database is locked (injected)"))
+        return await real(*args, **kwargs)
+
+    real = stream_db.store.append_many
+    monkeypatch.setattr(stream_db.store, "append_many", failing)
+    token = hub.token(Role.SERVICE, "acme")
+    events = [_event("a1"), _event("b1", company="bistro"), _event("a2")]
+    status, body = await hub.post(BATCH, {"events": events}, token=token)
+    assert status == 200
+    answers = [(r["status"], r["body"].get("code")) for r in body["results"]]
+    assert answers == [
+        (503, "stream_unavailable"),
+        (403, "forbidden_tenant"),
+        (503, "stream_unavailable"),
+    ]
+    await settle()
+    assert clients["acme"].received == {}  # nothing durable, nothing broadcast
+    status, body = await hub.post(BATCH, {"events": [_event("a1"), _event("a2")]}, token=token)
+    assert [r["body"]["offset"]["seq"] for r in body["results"]] == [1, 2]  # no seq was lost
+    await clients["acme"].wait_for("/orders", "newOrder", count=2)
+    assert _orders(clients["acme"]) == ["a1", "a2"]

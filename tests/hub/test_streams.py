@@ -306,3 +306,50 @@ async def test_concurrent_publishes_get_distinct_offsets_delivered_in_order(
     assert seqs(client) == list(range(1, 61))  # committed in groups, delivered in seq order
     by_order = {body["correlationId"]: body["offset"] for _, body in answers}
     assert all(by_order[e["correlationId"]] == e["_offset"] for e in client.events(ORDERS))
+
+
+async def test_group_commit_under_concurrent_publishers_replays_exactly_once(
+    any_hub: HubHarness,
+) -> None:
+    """Singles and batches published together share transactions; a client that leaves and
+    comes back with its last offset gets every event once, in seq order (both databases)."""
+    hub = any_hub
+    assert hub.ctx.streams is not None
+    token = hub.token(Role.STAFF, "acme")
+    watcher = await hub.connect(token, [ORDERS])
+    leaver = await hub.connect(token, [ORDERS])
+    await watcher.wait_status(ORDERS)
+    await leaver.wait_status(ORDERS)
+    service = hub.token(Role.SERVICE, None)
+
+    async def batch(first: int) -> None:
+        events = [
+            {"namespace": ORDERS, "event": "newOrder", "companyId": "acme", "payload": order(i)}
+            for i in range(first, first + 50)
+        ]
+        status, body = await hub.post("/api/v1/events/batch", {"events": events}, token=service)
+        assert status == 200 and all(r["status"] == 202 for r in body["results"]), body
+
+    async def singles(numbers: range) -> None:
+        await publish_orders(hub, numbers)
+
+    commits = getattr(hub.ctx.streams.backend, "commits", 0)
+    first_half = [singles(range(i, 1000 + 200, 20)) for i in range(1000, 1020)]
+    await asyncio.gather(*first_half, batch(1), batch(51))
+    await leaver.wait_for(ORDERS, "newOrder", 300)
+    since = leaver.events(ORDERS)[-1]["_offset"]
+    await leaver.close()
+    second = [singles(range(i, 2000 + 200, 10)) for i in range(2000, 2010)]
+    await asyncio.gather(*second, batch(101), batch(151))
+    back = await hub.connect(token, [ORDERS], since=since)
+    await watcher.wait_for(ORDERS, "newOrder", 600, timeout=30)
+    await back.wait_for(ORDERS, "newOrder", 300, timeout=30)
+    await settle()
+    assert getattr(hub.ctx.streams.backend, "commits", 0) - commits < 600 // 4
+    assert seqs(watcher) == list(range(1, 601))
+    assert seqs(leaver)[:300] == list(range(1, 301))
+    assert seqs(back) == list(range(301, 601))  # exactly the missed ones, once, in order
+    assert back.statuses[ORDERS][0]["recovered"] is True
+    everything = sorted(order_ids(watcher))
+    assert sorted(order_ids(leaver) + order_ids(back)) == everything
+    assert len(set(everything)) == 600
