@@ -232,6 +232,12 @@ class QuerySplitter:
         buf, self._tail = self._tail + data, b""
         out, queries, i = bytearray(), [], 0
         while i < len(buf):
+            dle = buf.find(DLE, i)  # print data up to the next DLE goes through as it is
+            if dle < 0:
+                out += buf[i:]
+                break
+            out += buf[i:dle]
+            i = dle
             if buf[i] == DLE and _partial_realtime(buf[i:]):
                 self._tail = buf[i:]  # maybe the start of a query: wait for the rest
                 break
