@@ -16,6 +16,7 @@ are print jobs.
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol, TypeVar
 
 from agent.transports.base import StatusReporter, Transport
 from agent.transports.status import discard_input
@@ -34,14 +35,18 @@ from shared.printers import StatusChannel
 DEFAULT_IDENTITY_TIMEOUT = 1.0
 
 
-async def ask_identity(transport: Transport, kind: IdKind, timeout: float) -> IdentityParser:
-    """Send one ``GS I n`` and read its reply within ``timeout`` seconds.
+class _ReplyParser(Protocol):
+    done: bool
 
-    The parser says whether the printer answered (``done``) and what (``value``: None for an
-    empty ``_ NUL``, "cannot tell").
-    """
-    await transport.write(identity_query(kind), timeout)
-    parser = IdentityParser(kind)
+    def feed(self, data: bytes) -> bytes: ...
+
+
+P = TypeVar("P", bound=_ReplyParser)
+
+
+async def _ask(transport: Transport, request: bytes, parser: P, timeout: float) -> P:
+    """Send ``request`` and feed the reply to ``parser`` until it is done or ``timeout`` ends."""
+    await transport.write(request, timeout)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not parser.done and (remaining := deadline - loop.time()) > 0:
@@ -50,6 +55,15 @@ async def ask_identity(transport: Transport, kind: IdKind, timeout: float) -> Id
             break
         parser.feed(data)
     return parser
+
+
+async def ask_identity(transport: Transport, kind: IdKind, timeout: float) -> IdentityParser:
+    """Send one ``GS I n`` and read its reply within ``timeout`` seconds.
+
+    The parser says whether the printer answered (``done``) and what (``value``: None for an
+    empty ``_ NUL``, "cannot tell").
+    """
+    return await _ask(transport, identity_query(kind), IdentityParser(kind), timeout)
 
 
 async def query_identity(
@@ -77,16 +91,7 @@ async def query_identity(
 async def ask_star_version(transport: Transport, timeout: float) -> StarVersionParser:
     """Send ``ESC # * LF NUL`` and read its reply within ``timeout`` seconds (ASB packets that
     arrive meanwhile are skipped by the parser)."""
-    await transport.write(VERSION_REQUEST, timeout)
-    parser = StarVersionParser()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not parser.done and (remaining := deadline - loop.time()) > 0:
-        data = await transport.read(96, remaining)
-        if not data:
-            break
-        parser.feed(data)
-    return parser
+    return await _ask(transport, VERSION_REQUEST, StarVersionParser(), timeout)
 
 
 async def query_star_identity(

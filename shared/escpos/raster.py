@@ -82,8 +82,9 @@ def gs_v0(raster: Raster, band_rows: int = BAND_ROWS) -> bytes:
     return bytes(out)
 
 
-def _column(raster: Raster, x: int, top: int) -> bytes:
-    """Three bytes: the 24 dots of column ``x`` from row ``top`` down (past the end: white)."""
+def column24(raster: Raster, x: int, top: int) -> bytes:
+    """Three bytes: the 24 dots of column ``x`` from row ``top`` down (past the end: white);
+    the data of 24-dot column images (Epson's ``ESC *``, Star Line Mode's ``ESC X``)."""
     column = bytearray(3)
     for dy in range(ESC_STAR_BAND):
         y = top + dy
@@ -98,7 +99,7 @@ def esc_star(raster: Raster) -> bytes:
     for top in range(0, raster.height, ESC_STAR_BAND):
         out += bytes((ESC, ord("*"), ESC_STAR_24)) + _le16(raster.width)
         for x in range(raster.width):
-            out += _column(raster, x, top)
+            out += column24(raster, x, top)
         out.append(LF)
     out += bytes((ESC, ord("2")))
     return bytes(out)

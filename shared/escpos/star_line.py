@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.escpos.raster import Raster
+from shared.escpos.raster import Raster, column24
 
 ESC, GS, LF = 0x1B, 0x1D, 0x0A
 StarAlign = Literal["left", "center", "right"]
@@ -119,16 +119,6 @@ def cut(partial: bool = False) -> bytes:
     return bytes((ESC, ord("d"), 3 if partial else 2))
 
 
-def _column(raster: Raster, x: int, top: int) -> bytes:
-    """Three bytes: the 24 dots of column ``x`` from row ``top`` down (past the end: white)."""
-    column = bytearray(3)
-    for dy in range(BAND_ROWS):
-        y = top + dy
-        if y < raster.height and raster.dot(x, y):
-            column[dy // 8] |= 0x80 >> (dy % 8)
-    return bytes(column)
-
-
 def bit_image(raster: Raster) -> bytes:
     """``ESC X n1 n2 d1...dk`` bands ("Bit image graphics", fine density bit image, 24 dots high,
     k = 3 (n1 + 256 n2)), each ended by ``LF``, with the line feed amount set to match."""
@@ -136,7 +126,7 @@ def bit_image(raster: Raster) -> bytes:
     for top in range(0, raster.height, BAND_ROWS):
         out += bytes((ESC, ord("X"), raster.width & 0xFF, raster.width >> 8))
         for x in range(raster.width):
-            out += _column(raster, x, top)
+            out += column24(raster, x, top)
         out.append(LF)
     return bytes(out + line_spacing_default())
 

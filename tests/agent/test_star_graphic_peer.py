@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -31,8 +27,8 @@ from agent.simulators.star_graphic_paper import read_graphic_paper
 from shared.documents import ReceiptDocument
 from shared.escpos import star_raster
 from shared.escpos.raster import Raster
+from tests.npm_peers import peer_bytes, peer_missing
 
-PEER = Path(__file__).resolve().parents[1] / "peers" / "star_graphic"
 DOTS = 576
 DOCUMENT = ReceiptDocument.model_validate(
     {
@@ -42,23 +38,9 @@ DOCUMENT = ReceiptDocument.model_validate(
 )
 
 
-def _peer_missing() -> str | None:
-    """Why the peer cannot run here (None: it can), installing it when needed."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        return "node and npm are not installed"
-    if not (PEER / "node_modules" / "receiptline").exists():
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, capture_output=True,
-            timeout=300, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            return f"npm ci failed: {done.stderr.decode(errors='replace')[-300:]}"
-    return None
-
-
 @pytest.fixture(scope="module")
 def peer() -> None:
-    if (reason := _peer_missing()) is not None:
+    if (reason := peer_missing("star_graphic", "receiptline")) is not None:
         pytest.skip(reason)
 
 
@@ -75,13 +57,8 @@ def png_of(raster: Raster, width: int) -> str:
 def peer_encode(doc: str) -> bytes:
     """receiptline's Star Graphic bytes for a ReceiptLine document (80 mm: 48 columns)."""
     printer = {"cpl": DOTS // 12, "gradient": False, "cutting": True}
-    request = json.dumps({"doc": doc, "printer": printer}).encode()
-    done = subprocess.run(
-        ["node", "encode.mjs"], cwd=PEER, input=request, capture_output=True, timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return bytes.fromhex(done.stdout.decode())
+    request = {"doc": doc, "printer": printer}
+    return peer_bytes("star_graphic", request)
 
 
 def forms(data: bytes, *names: str) -> list[bytes]:

@@ -12,10 +12,6 @@ expansion, the QR code and its alignment must be the same bytes, and the receipt
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +20,8 @@ from agent.render import render_document
 from agent.simulators.star_paper import PrintedLine, StarPaper, read_paper
 from shared.documents import ReceiptDocument
 from shared.escpos.star_tokens import tokenize
+from tests.npm_peers import peer_bytes, peer_missing
 
-PEER = Path(__file__).resolve().parents[1] / "peers" / "star_line"
 COLUMNS = 48
 DOCUMENT = ReceiptDocument.model_validate(
     {
@@ -59,35 +55,16 @@ PEER_CALLS: list[list[Any]] = [
 ]
 
 
-def _peer_missing() -> str | None:
-    """Why the peer cannot run here (None: it can), installing it when needed."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        return "node and npm are not installed"
-    if not (PEER / "node_modules" / "@point-of-sale" / "receipt-printer-encoder").exists():
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, capture_output=True,
-            timeout=300, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            return f"npm ci failed: {done.stderr.decode(errors='replace')[-300:]}"
-    return None
-
-
 @pytest.fixture(scope="module")
 def peer() -> None:
-    if (reason := _peer_missing()) is not None:
+    if (reason := peer_missing("star_line", "@point-of-sale/receipt-printer-encoder")) is not None:
         pytest.skip(reason)
 
 
 def peer_encode(calls: list[list[Any]]) -> bytes:
     """The peer's bytes for these encoder calls."""
-    request = json.dumps({"options": {"columns": COLUMNS}, "calls": calls}).encode()
-    done = subprocess.run(
-        ["node", "encode.mjs"], cwd=PEER, input=request, capture_output=True, timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return bytes.fromhex(done.stdout.decode())
+    request = {"options": {"columns": COLUMNS}, "calls": calls}
+    return peer_bytes("star_line", request)
 
 
 def commands(data: bytes, *names: str) -> set[bytes]:
