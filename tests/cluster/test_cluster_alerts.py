@@ -37,6 +37,17 @@ async def _gauges(url: str) -> dict[str, float]:
     return out
 
 
+async def _gauge_reads(url: str, name: str, value: float, within: float = 5.0) -> None:
+    """Wait until this instance's ``name`` gauge reads ``value``; fail after ``within`` s."""
+    seen: float | None = None
+    try:
+        async with asyncio.timeout(within):
+            while (seen := (await _gauges(url))[name]) != value:
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"{name} still read {seen} after {within} s, not {value}") from None
+
+
 async def _reconnect_alerts(hubs: Cluster, hub: HubProc) -> list[str]:
     """Subjects of the raised reconnect-rate alerts, as acme's manager sees them on ``hub``."""
     token = hubs.token(Role.MANAGER, "acme")
@@ -98,11 +109,12 @@ async def test_deaf_gauge_changes_without_anyone_asking(redis_url: str, tmp_path
     )
     try:
         bus = hub.ctx.cluster.bus  # type: ignore[union-attr]
+        # The pinger is asleep for the default interval it started with: the gauge reads 0
+        # once the first ping at the new pace is heard (the start alone can take longer than
+        # deaf_after on a loaded machine, which read 1 here in one CI run).
         bus.ping_interval, bus.deaf_after = 0.1, 0.6
-        await asyncio.sleep(0.5)
-        assert (await _gauges(hub.url))["deaf"] == 0
+        await _gauge_reads(hub.url, "deaf", 0)
         await bus.pubsub.unsubscribe(bus.channel)  # still connected, no longer subscribed
-        await asyncio.sleep(1.0)
-        assert (await _gauges(hub.url))["deaf"] == 1  # /metrics only: no /healthz, no /readyz
+        await _gauge_reads(hub.url, "deaf", 1)  # /metrics only: no /healthz, no /readyz
     finally:
         await hub.stop()
