@@ -262,6 +262,7 @@ async def _clients_going_away(app: web.Application) -> None:
         closed = eio.going_away()
         if closed:
             log.info("websocket clients told the hub is going away", extra={"clients": closed})
+        await eio.websockets_ended(WEBSOCKETS_END_TIMEOUT)
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
@@ -293,6 +294,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
 #: How often the hub checks whether its TUF snapshot and timestamp need re-signing (seconds).
 RELEASES_REFRESH_SECONDS = 3600.0
+#: How long a stopping hub waits for the sessions of the websockets it closed to end.
+WEBSOCKETS_END_TIMEOUT = 5.0
 
 
 def _refresh_releases(ctx: HubContext) -> Callable[[], Awaitable[object]]:

@@ -29,6 +29,9 @@ connection costs ~90 KB. When enabled, messages under ``compression_threshold`` 
 sent uncompressed (as Node's ``perMessageDeflate.threshold``), and a connection gets its
 compressor only with its first message over it.
 
+Once the handshake is done, a websocket is served by hub.ws_link on the transport itself (no
+task, request or reader per idle connection); with compression on, aiohttp serves it.
+
 Private engineio attributes used (pyproject.toml pins the versions, tests/hub/test_fanout.py
 runs the JavaScript and Python clients over every transport): the socket's ``connected``,
 ``upgrading``, ``upgraded``, ``queue``, ``receive`` and ``close``, and the ``sockets`` table;
@@ -48,10 +51,11 @@ from typing import Any
 
 import socketio
 from aiohttp import WSMsgType, web
-from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
+
+from hub.ws_link import Switched, WebSocketLink, hand_to_session, take_over, upgrade_refusal
 
 log = logging.getLogger("chit.hub.fanout")
 
@@ -147,7 +151,7 @@ class FrameSink:
         self.options, self.sid, self.transport = options, sid, transport
         self.frames: list[bytes] = []
         self.closed = False
-        self._wbits: int = int(ws.compress or 0) if options.compression else 0
+        self._wbits: int = int(ws.compress or 0) if options.compression and ws else 0
         extensions = ws.headers.get("Sec-WebSocket-Extensions", "") if self._wbits else ""
         self._notakeover = "server_no_context_takeover" in extensions
         self._deflater: Any = None
@@ -219,14 +223,77 @@ class FrameWebSocket:
     TCP connection can be aborted.
     """
 
+    __slots__ = ("link", "server", "session", "sink")
+
     def __init__(self, handler: Any, server: Any) -> None:
         self.session = handler.__self__
         self.server = server
+        self.link: WebSocketLink | None = None
+        self.sink: FrameSink | None = None
 
-    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
-        """Accept the websocket and serve the session until it closes."""
+    async def __call__(self, environ: dict[str, Any]) -> web.StreamResponse:
+        """Accept the websocket and serve the session until it closes (or hand it on)."""
         request: web.Request = environ["aiohttp.request"]
         options: FanoutOptions = self.server.fanout
+        if options.compression or upgrade_refusal(request) is not None:
+            return await self._through_aiohttp(request, options)
+        link = await take_over(request, environ, self.server.max_http_buffer_size)
+        if link is not None:
+            await self._link(link, options)
+        return Switched(link)
+
+    async def _link(self, link: WebSocketLink, options: FanoutOptions) -> None:
+        """Serve the session on a hub.ws_link connection; returns once it is handed over."""
+        session, sid = self.session, self.session.sid
+        sink = FrameSink(options, sid, link.transport, None)
+        self.server.websockets[sid] = link
+        timeout = self.server.ping_interval + self.server.ping_timeout
+        if session.connected and not await self._probe(link, sink, timeout):
+            self.server.forget_websocket(sid, link)
+            link.close()
+            return
+        session.connected = session.upgraded = True
+        session.queue.attach(sink)
+        session.link = link
+        self.link, self.sink = link, sink
+        link.serve(self)
+
+    async def on_message(self, data: str | bytes) -> bool:
+        """A message from the linked websocket (hub.ws_link's LinkHandler)."""
+        return await hand_to_session(self.session, data)
+
+    async def on_end(self) -> None:
+        """The linked websocket has gone: close the session, as engineio's handler does."""
+        session, sid, link, sink = self.session, self.session.sid, self.link, self.sink
+        assert link is not None and sink is not None
+        session.queue.detach()
+        sink.flush()
+        sink.close()
+        link.close()
+        try:
+            await session.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        finally:
+            self.server.forget_websocket(sid, link)
+            if session.closed and self.server.sockets.get(sid) is session:
+                del self.server.sockets[sid]  # as engineio does when its handler returns
+
+    async def _probe(self, link: WebSocketLink, sink: FrameSink, timeout: float) -> bool:
+        """The probe exchange of a polling session moving to this websocket."""
+        session = self.session
+        session.upgrading = True  # engineio answers further polls with a NOOP meanwhile
+        try:
+            if await link.next_message(timeout) != "2probe":
+                return False
+            sink.transport.write(frame(b"3probe", _FIN_TEXT))
+            await session.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the poll
+            return await link.next_message(timeout) == "5"
+        finally:
+            session.upgrading = False
+
+    async def _through_aiohttp(
+        self, request: web.Request, options: FanoutOptions
+    ) -> web.WebSocketResponse:
+        """aiohttp serves the websocket (compression on, or an upgrade it should refuse)."""
         ws = web.WebSocketResponse(
             max_msg_size=self.server.max_http_buffer_size, compress=options.compression
         )
@@ -236,7 +303,7 @@ class FrameWebSocket:
         try:
             await self._serve(ws, request, options)
         finally:
-            self.server.websockets.pop(sid, None)
+            self.server.forget_websocket(sid, request)
         return ws
 
     async def _serve(
@@ -292,14 +359,8 @@ class FrameWebSocket:
                 return
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or len(msg.data) > limit:
                 return
-            try:
-                await session.receive(eio_packet.Packet(encoded_packet=msg.data))
-            except eio_exceptions.SocketIsClosedError:
+            if not await hand_to_session(session, msg.data):
                 return
-            except (eio_exceptions.UnknownPacketError, ValueError, KeyError, IndexError):
-                continue  # engineio ignores packets it cannot use
-            except Exception:
-                log.exception("engine.io receive failed", extra={"eioSid": session.sid})
 
 
 class LeanSocket(AsyncSocket):  # type: ignore[misc]
@@ -312,6 +373,21 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
     """
 
     last_ping: float | None
+    #: The hub.ws_link connection serving this session, once it has one.
+    link: WebSocketLink | None = None
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        """Close the session and, as engineio's own websocket handler does, its websocket.
+
+        The session's last frames (engine.io's CLOSE packet, unless aborted) go out first.
+        """
+        await super().close(wait=wait, abort=abort, reason=reason)
+        link = self.link
+        if link is not None and not link.ended:
+            sink = getattr(self.queue, "sink", None)
+            if sink is not None:
+                sink.flush()
+            link.close()
 
     def schedule_ping(self) -> None:
         """Send the next PING in ``ping_interval`` (once the last one was answered)."""

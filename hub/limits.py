@@ -55,6 +55,7 @@ from hub.api.errors import Handler, client_address, json_error
 from hub.fanout import FanoutOptions, FrameSink, FrameWebSocket, LeanSocket
 from hub.lean_queue import LeanQueue
 from hub.settings import Settings
+from hub.ws_link import REMOTE_KEY, Switched, WebSocketLink, keep_only_what_sessions_need
 from shared.wire import error_dict
 
 log = logging.getLogger("chit.hub.limits")
@@ -220,6 +221,17 @@ class GuardedHandler(RequestHandler):
         if not self._refused:
             super().connection_lost(exc)
 
+    def hand_over(self, link: WebSocketLink) -> None:
+        """The connection leaves aiohttp for ``link`` (hub.ws_link), with its address's slot.
+
+        aiohttp is told the connection is gone, so this handler's ``connection_lost`` no
+        longer releases the slot: the link does when it closes.
+        """
+        self._disarm()
+        if self._admitted:
+            self._admitted = False
+            link.hold(self._gate.peers, self._address)
+
     def handle_error(
         self,
         request: Any,
@@ -288,13 +300,19 @@ def forwarded_limit(gate: Gate) -> Middleware:
         address = client_address(request, gate.limits.trusted_proxies)
         if not gate.forwarded.acquire(address):
             gate.refused(address, "too_many_connections", via=request.remote)
-            response = json_error(429, "too_many_connections", TOO_MANY)
-            response.headers["Retry-After"] = "5"
-            return response
+            refusal = json_error(429, "too_many_connections", TOO_MANY)
+            refusal.headers["Retry-After"] = "5"
+            return refusal
+        response: web.StreamResponse | None = None
         try:
-            return await handler(request)
+            response = await handler(request)
+            return response
         finally:
-            gate.forwarded.release(address)
+            link = response.link if isinstance(response, Switched) else None
+            if link is not None:
+                link.hold(gate.forwarded, address)  # the websocket keeps the slot until closed
+            else:
+                gate.forwarded.release(address)
 
     return limit
 
@@ -403,7 +421,10 @@ class MeteredEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         drivers: dict[str, Any] = dict(vars(self)["_async"])
         self._async = {**drivers, "websocket": FrameWebSocket}
         self.fanout = FanoutOptions()
-        self.websockets: dict[str, web.Request] = {}
+        #: Open websockets by session: hub.ws_link's links, or aiohttp's requests (with
+        #: compression on); both have the ``transport`` a drop or a stop cuts.
+        self.websockets: dict[str, WebSocketLink | web.Request] = {}
+        self._websocket_gone = asyncio.Event()
         self.on_overflow: Callable[[str, int], None] = lambda sid, size: None
 
     @property
@@ -459,6 +480,24 @@ class MeteredEngineServer(engineio.AsyncServer):  # type: ignore[misc]
                 closed += 1
         return closed
 
+    async def websockets_ended(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until every websocket's session has been closed.
+
+        A hub.ws_link websocket is served outside aiohttp's request handlers, so aiohttp's
+        shutdown does not wait for its session's disconnect handlers: the hub does, here.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.websockets:
+                    self._websocket_gone.clear()
+                    await self._websocket_gone.wait()
+
+    def forget_websocket(self, sid: str, holder: WebSocketLink | web.Request) -> None:
+        """``holder``'s websocket has ended (its session has been closed)."""
+        if self.websockets.get(sid) is holder:
+            del self.websockets[sid]
+            self._websocket_gone.set()
+
 
 #: A websocket close frame from the server (unmasked, FIN): status 1001, "going away".
 _CLOSE_GOING_AWAY = bytes((0x88, 2)) + (1001).to_bytes(2, "big")
@@ -490,11 +529,22 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         session = self.eio.sockets.get(eio_sid)
         if session is not None and type(session) is AsyncSocket:
             session.__class__ = LeanSocket  # before engineio schedules its first ping
+        request = environ.get("aiohttp.request")
+        if request is not None:
+            environ[REMOTE_KEY] = client_address(request, self.limits.trusted_proxies)
         result = await super()._handle_eio_connect(eio_sid, environ)
         loop = asyncio.get_running_loop()
         timeout = self.limits.handshake_timeout
         self._handshakes[eio_sid] = loop.call_later(timeout, self._handshake_due, eio_sid)
         return result
+
+    async def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
+        """A namespace connect; by then the session's first request is over (a websocket's
+        environ was shrunk by hub.ws_link already, a polling session's is here)."""
+        await super()._handle_connect(eio_sid, namespace, data)
+        environ = self.environ.get(eio_sid)
+        if environ is not None and "aiohttp.request" in environ:
+            keep_only_what_sessions_need(environ)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         """Forget the deadline of a session that ended."""
@@ -530,10 +580,7 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self._spawn(self.eio.drop(eio_sid, "send_buffer_full"))
 
     def _remote(self, eio_sid: str) -> str:
-        request = self.environ.get(eio_sid, {}).get("aiohttp.request")
-        if request is None:
-            return "unknown"
-        return client_address(request, self.limits.trusted_proxies)
+        return str(self.environ.get(eio_sid, {}).get(REMOTE_KEY, "unknown"))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)

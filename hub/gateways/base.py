@@ -27,6 +27,7 @@ from hub.services.connections import ClientSession
 from hub.services.expiry import SessionExpiry
 from hub.services.refusals import RefusalLog
 from hub.services.tenancy import UnknownBranch
+from hub.ws_link import REMOTE_KEY
 from shared.events import AuthExpired, AuthExpiring, AuthRefresh, PayloadError, lookup, parse
 from shared.namespaces import Namespace
 from shared.rooms import rooms_for_claims
@@ -79,7 +80,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
             self._refuse_connect(
                 sid, environ, "unavailable", "the hub could not check this connection; retry"
             )
-        session = ClientSession(sid, self.namespace_id, claims, environ.get("REMOTE_ADDR"))
+        session = ClientSession(sid, self.namespace_id, claims, _remote(environ))
         # Streams: registered before entering the rooms, so no live event can reach the client
         # ahead of its replay (auth.since); it gets stream:status once connected.
         if self.ctx.streams is not None:
@@ -222,7 +223,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
                 "namespace": str(self.namespace_id),
                 "code": code,
                 "reason": message,
-                "remote": environ.get("REMOTE_ADDR"),
+                "remote": _remote(environ),
             },
         )
 
@@ -234,3 +235,12 @@ def _identity(claims: Claims) -> tuple[object, ...]:
 
 def _iso(exp: float | None) -> str | None:
     return None if exp is None else datetime.fromtimestamp(exp, UTC).isoformat()
+
+
+def _remote(environ: Mapping[str, Any]) -> str | None:
+    """The client's address (hub.limits resolves it, through trusted proxies too).
+
+    engineio's aiohttp driver sets ``REMOTE_ADDR`` to 127.0.0.1 whatever the peer.
+    """
+    remote = environ.get(REMOTE_KEY) or environ.get("REMOTE_ADDR")
+    return str(remote) if remote is not None else None
