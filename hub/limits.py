@@ -513,7 +513,11 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self.eio.fanout.compression = limits.compression
         self.eio.fanout.compression_threshold = limits.compression_threshold
         self.eio.on_overflow = self.eio.fanout.on_overflow = self._overflowed
-        self._handshakes: dict[str, asyncio.TimerHandle] = {}
+        #: Sessions that have not connected a namespace yet, and their deadlines (loop
+        #: time), oldest first; one timer sweeps them (a timer per session stayed in the
+        #: loop's heap, cancelled, until its deadline: ~160 bytes per connection).
+        self._handshakes: dict[str, float] = {}
+        self._handshake_sweep: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.throttle = Throttle()
 
@@ -535,22 +539,24 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         result = await super()._handle_eio_connect(eio_sid, environ)
         loop = asyncio.get_running_loop()
         timeout = self.limits.handshake_timeout
-        self._handshakes[eio_sid] = loop.call_later(timeout, self._handshake_due, eio_sid)
+        self._handshakes[eio_sid] = loop.time() + timeout
+        if self._handshake_sweep is None:
+            self._handshake_sweep = loop.call_later(timeout, self._sweep_handshakes)
         return result
 
     async def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
         """A namespace connect; by then the session's first request is over (a websocket's
         environ was shrunk by hub.ws_link already, a polling session's is here)."""
         await super()._handle_connect(eio_sid, namespace, data)
+        if self.manager.sid_from_eio_sid(eio_sid, namespace or "/"):
+            self._handshakes.pop(eio_sid, None)  # the deadline is met
         environ = self.environ.get(eio_sid)
         if environ is not None and "aiohttp.request" in environ:
             keep_only_what_sessions_need(environ)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         """Forget the deadline of a session that ended."""
-        timer = self._handshakes.pop(eio_sid, None)
-        if timer is not None:
-            timer.cancel()
+        self._handshakes.pop(eio_sid, None)
         await super()._handle_eio_disconnect(eio_sid, reason)
 
     def namespaces_of(self, eio_sid: str) -> list[str]:
@@ -558,8 +564,20 @@ class GuardedSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         names = {"/", *self.namespace_handlers}
         return [ns for ns in names if self.manager.sid_from_eio_sid(eio_sid, ns)]
 
+    def _sweep_handshakes(self) -> None:
+        """Close the sessions past their deadline; come back for the next one."""
+        self._handshake_sweep = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._handshakes:
+            eio_sid, deadline = next(iter(self._handshakes.items()))
+            if deadline > now:
+                self._handshake_sweep = loop.call_at(deadline, self._sweep_handshakes)
+                return
+            del self._handshakes[eio_sid]
+            self._handshake_due(eio_sid)
+
     def _handshake_due(self, eio_sid: str) -> None:
-        self._handshakes.pop(eio_sid, None)
         if eio_sid not in self.eio.sockets or self.namespaces_of(eio_sid):
             return
         address = self._remote(eio_sid)

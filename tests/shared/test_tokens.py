@@ -41,6 +41,18 @@ def test_round_trip() -> None:
     )
 
 
+def test_claims_of_one_shape_share_their_field_set_and_a_copy_gets_its_own() -> None:
+    first = verify(mint(SECRET, sub="u1", role=Role.MANAGER, company_id="acme"), _keys())
+    second = verify(mint(SECRET, sub="u2", role=Role.MANAGER, company_id="acme"), _keys())
+    assert first.model_fields_set is second.model_fields_set  # one set, not one per connection
+    assert first.company_id is second.company_id  # the tenant's id is interned
+    before = set(first.model_fields_set)
+    copy = first.model_copy(update={"branch_id": "b9"})
+    assert copy.branch_id == "b9" and "branch_id" in copy.model_fields_set
+    assert first.model_fields_set == before == second.model_fields_set
+    assert set(first.to_wire()) == set(second.to_wire()) and first.to_wire()["sub"] == "u1"
+
+
 @pytest.mark.parametrize(
     ("token", "code"),
     [
