@@ -128,6 +128,8 @@ class Agent:
         self.scanner = Scanner(settings, usb_backend, mdns_interfaces)
         self.coordinators: dict[str, PrinterCoordinator] = {}
         self.tests: ResultLedger[PrinterTestResult] = ResultLedger()
+        #: Test results being written to the spool while they are sent (by correlation id).
+        self._keeping: dict[str, asyncio.Future[PrinterTestResult]] = {}
         self.actions = ActionRunner(self.coordinators.get, lambda: self.agent_id)
         self.link: HubLink | None = None
         if settings.hub_url:
@@ -483,19 +485,38 @@ class Agent:
             await self._send_test_result(result)
 
     async def _hub_test(self, request: PrinterTestRequest) -> PrinterTestResult:
-        """A test the hub asked for: from the spool when it ran before, else run and kept."""
+        """A test the hub asked for: from the spool when it ran before, else run and kept.
+
+        The result is kept while it is on its way to the hub, not before it goes (issue 14:
+        the spool's durable write was a fifth of a test's round trip). Nothing is weaker for
+        it: a crash before the write commits loses the record exactly as a crash between
+        printing and writing always could, and a result is marked reported only once kept.
+        """
         spool = self._spool
         kept = await spool.test_result(request.correlation_id) if spool else None
         if kept is not None:
             return kept
         result = await self._run_test(request)
-        return await spool.save_test_result(result) if spool else result
+        if spool is not None:
+            self._keeping[result.correlation_id] = asyncio.ensure_future(
+                spool.save_test_result(result)
+            )
+        return result
 
     async def _send_test_result(self, result: PrinterTestResult) -> None:
         """Report a test's result; it stays kept (and is re-sent) until the hub settles it."""
-        if self.link is None or not self.link.connected:
-            return
-        ack = await self.link.emit("printer:test:result", result)
+        keeping = self._keeping.pop(result.correlation_id, None)
+        ack = None
+        if self.link is not None and self.link.connected:
+            ack = await self.link.emit("printer:test:result", result)
+        if keeping is not None:
+            try:
+                await keeping
+            except Exception:  # the hub has the result (or will ask again): log, go on
+                log.exception(
+                    "test result not kept", extra={"correlation_id": result.correlation_id}
+                )
+                return
         if delivered(ack) and self._spool is not None:
             await self._spool.mark_test_reported(result.correlation_id)
 
