@@ -2,9 +2,12 @@
 
 Run: .venv/bin/python -m bench.agent_bench [--prints 200] [--idle 10]
 
-It starts a hub in this process, simulated printers, and a real `chit-agent run --headless`
-process, then prints:
-- test-print round trip (REST request -> printed on the simulator -> result back) p50/p99;
+It starts a hub in this process (pinned to CPU 0), two simulated printers, and a real
+`chit-agent run --headless` process (on CPU 1), then prints:
+- test-print round trip (REST request -> printed on the simulator -> result back) p50/p99,
+  to a printer simulated in its own process (`chit-agent simulate`, on CPU 1: a real printer
+  is not in the hub's process) and, for comparison in the same run, to one simulated in the
+  hub's own process and event loop (as this bench measured before issue 14's last round);
 - discovery time per method (manual, 9100 sweep of 127.0.0.0/24, mDNS on loopback, USB with
   the fake backend);
 - the agent process's resident memory and CPU use while idle.
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -43,6 +49,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _pinned(cpu: int) -> list[str]:
+    """``taskset -c cpu`` where the machine has it and that CPU."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > cpu:
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+async def start_printer_process() -> tuple[asyncio.subprocess.Process, str, str]:
+    """One simulated printer in a process of its own: (process, host:port, printer id)."""
+    proc = await asyncio.create_subprocess_exec(
+        *_pinned(1), sys.executable, "-m", "agent.cli", "simulate", "--count", "1", "--no-mdns",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    async with asyncio.timeout(30):
+        line = (await proc.stdout.readline()).decode()
+    found = re.search(r": (127\.0\.0\.1:\d+) \((.+)\)$", line.strip())
+    if found is None:
+        raise RuntimeError(f"chit-agent simulate said {line!r}")
+    return proc, found.group(1), found.group(2)
+
+
 async def start_agent(
     hub_url: str, printers: list[str], workdir: Path
 ) -> asyncio.subprocess.Process:
@@ -63,6 +91,7 @@ async def start_agent(
         "CHIT_AGENT_CONTROL_SOCKET": str(workdir / "control.sock"),
     }
     return await asyncio.create_subprocess_exec(
+        *_pinned(1),
         sys.executable,
         "-m",
         "agent.cli",
@@ -89,9 +118,10 @@ async def wait_for_printers(http: aiohttp.ClientSession, url: str, token: str, c
 async def round_trips(
     http: aiohttp.ClientSession, url: str, token: str, printer_id: str, n: int
 ) -> list[float]:
-    """Sequential test prints; milliseconds per round trip."""
+    """Sequential test prints (each a new correlation id); milliseconds per round trip."""
     samples = []
-    for i in range(n):
+    for _ in range(n):
+        i = next(_CORRELATION)
         started = time.perf_counter()
         async with http.post(
             f"{url}/api/v1/printers/{printer_id}/test?correlationId=bench-{i:06d}",
@@ -102,6 +132,9 @@ async def round_trips(
         if not body["result"]["success"]:
             raise RuntimeError(f"test print failed: {body}")
     return samples
+
+
+_CORRELATION = itertools.count()
 
 
 def proc_usage(pid: int) -> tuple[int, float]:
@@ -145,8 +178,18 @@ async def discovery_times(fleet: SimulatorFleet) -> dict[str, tuple[float, int]]
     return out
 
 
+def _figures(label: str, samples: list[float]) -> str:
+    return (
+        f"test-print round trip over {len(samples)} prints (REST -> agent -> printer -> "
+        f"result), {label}: p50 {percentile(samples, 50):.1f} ms, p99 "
+        f"{percentile(samples, 99):.1f} ms, mean {statistics.mean(samples):.1f} ms"
+    )
+
+
 async def main(prints: int, idle: float) -> None:
     """Run every measurement and print the figures."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {0})  # the hub; the agent and the printer run on CPU 1
     with tempfile.TemporaryDirectory() as tmp:
         hub = await start_hub(
             Settings(
@@ -159,24 +202,31 @@ async def main(prints: int, idle: float) -> None:
         )
         async with hub.ctx.db.session() as s:  # a branch exists only once provisioned
             await ensure_branch(s, "b1", "bench")
-        fleet = SimulatorFleet(2, announce=True)
+        fleet = SimulatorFleet(1, announce=True)
         await fleet.start()
+        printer_proc, outside, outside_id = await start_printer_process()
+        inside = fleet.printers[0]
         agent = await start_agent(
-            hub.url, [f"127.0.0.1:{p.port}" for p in fleet.printers], Path(tmp) / "agent"
+            hub.url, [outside, f"127.0.0.1:{inside.port}"], Path(tmp) / "agent"
         )
         token = mint(SECRET, sub="bench-manager", role=Role.MANAGER, company_id="bench")
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-                await wait_for_printers(http, hub.url, token, len(fleet.printers))
-                await round_trips(http, hub.url, token, fleet.printers[0].printer_id, 5)
-                samples = await round_trips(
-                    http, hub.url, token, fleet.printers[0].printer_id, prints
-                )
-            print(
-                f"test-print round trip over {prints} prints (REST -> agent -> printer -> "
-                f"result): p50 {percentile(samples, 50):.1f} ms, p99 "
-                f"{percentile(samples, 99):.1f} ms, mean {statistics.mean(samples):.1f} ms"
-            )
+                await wait_for_printers(http, hub.url, token, 2)
+                targets = {
+                    "printer in its own process": outside_id,
+                    "printer in the hub's process": inside.printer_id,
+                }
+                samples: dict[str, list[float]] = {label: [] for label in targets}
+                for printer_id in targets.values():  # warm-up
+                    await round_trips(http, hub.url, token, printer_id, 5)
+                for _ in range(2):  # interleaved halves
+                    for label, printer_id in targets.items():
+                        samples[label] += await round_trips(
+                            http, hub.url, token, printer_id, prints // 2
+                        )
+            for label, values in samples.items():
+                print(_figures(label, values))
             await asyncio.sleep(2)
             _, cpu0 = proc_usage(agent.pid)
             await asyncio.sleep(idle)
@@ -190,6 +240,8 @@ async def main(prints: int, idle: float) -> None:
         finally:
             agent.terminate()
             await agent.wait()
+            printer_proc.terminate()
+            await printer_proc.wait()
             await fleet.stop()
             await hub.stop()
 
