@@ -15,9 +15,12 @@ import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+
+import socketio
 
 from hub.ws_frames import unmask
-from hub.ws_link import accept_key
+from hub.ws_link import WebSocketLink, accept_key
 from shared.tokens import Role
 from tests.hub.rawsock import RawWebSocket, address, connect, is_closed, send
 from tests.support import HubHarness
@@ -135,3 +138,26 @@ async def test_idle_websockets_hold_no_task(tmp_path: Path) -> None:
         assert grown < 5, f"{grown} more tasks for 20 idle websockets"
         for ws in [warm, *clients]:
             ws.close()
+
+
+async def test_a_polling_session_upgrades_onto_a_link(tmp_path: Path) -> None:
+    async with running_hub(tmp_path) as hub:
+        client = socketio.AsyncClient(reconnection=False)
+        got: asyncio.Queue[Any] = asyncio.Queue()
+        client.on("newOrder", got.put_nowait, namespace="/orders")
+        token = hub.token(Role.MANAGER, "acme")
+        await client.connect(hub.url, namespaces=["/orders"], auth={"token": token})
+        try:
+            async with asyncio.timeout(5):
+                while client.transport() != "websocket" or not hub.ctx.sio.eio.websockets:
+                    await asyncio.sleep(0.02)
+            [link] = hub.ctx.sio.eio.websockets.values()
+            assert isinstance(link, WebSocketLink)
+            order = {"orderId": "o-1", "status": "new"}
+            await hub.ctx.sio.emit("newOrder", order, room="company:acme", namespace="/orders")
+            assert await asyncio.wait_for(got.get(), 5) == order
+        finally:
+            await client.disconnect()
+        async with asyncio.timeout(5):
+            while hub.ctx.sio.eio.websockets or hub.ctx.connections:
+                await asyncio.sleep(0.02)
