@@ -50,8 +50,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def _pinned(cpu: int) -> list[str]:
-    """``taskset -c cpu`` where the machine has it and that CPU."""
-    if shutil.which("taskset") and (os.cpu_count() or 1) > cpu:
+    """``taskset -c cpu`` where the machine has it and that CPU (not with ``--no-pin``)."""
+    if PIN and shutil.which("taskset") and (os.cpu_count() or 1) > cpu:
         return ["taskset", "-c", str(cpu)]
     return []
 
@@ -135,6 +135,8 @@ async def round_trips(
 
 
 _CORRELATION = itertools.count()
+#: Pin the hub to CPU 0 and the agent and printer to CPU 1 (``--no-pin`` leaves it to the OS).
+PIN = True
 
 
 def proc_usage(pid: int) -> tuple[int, float]:
@@ -188,7 +190,7 @@ def _figures(label: str, samples: list[float]) -> str:
 
 async def main(prints: int, idle: float) -> None:
     """Run every measurement and print the figures."""
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+    if PIN and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})  # the hub; the agent and the printer run on CPU 1
     with tempfile.TemporaryDirectory() as tmp:
         hub = await start_hub(
@@ -250,5 +252,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prints", type=int, default=200)
     parser.add_argument("--idle", type=float, default=10.0)
+    parser.add_argument("--no-pin", action="store_true", help="let the OS place the processes")
     options = parser.parse_args()
+    PIN = not options.no_pin
     asyncio.run(main(options.prints, options.idle))

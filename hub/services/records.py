@@ -182,7 +182,7 @@ class PrinterRecords:
         self, company_id: str, request: PrinterTestRequest, agent_id: str | None
     ) -> PrinterTestResult | None:
         """A test was asked for; the result it already has when it ran before (else None)."""
-        async with self.db.session() as s:
+        async with self.db.write_session() as s:
             row = await test_store.record_test_request(
                 s,
                 company_id,
@@ -195,7 +195,7 @@ class PrinterRecords:
 
     async def test_finished(self, company_id: str, result: PrinterTestResult) -> PrinterTestResult:
         """A test has its result; returns the one that stands (an earlier one wins)."""
-        async with self.db.session() as s:
+        async with self.db.write_session() as s:
             row = await test_store.save_test_result(s, company_id, result)
         return _result(row)
 
@@ -203,7 +203,7 @@ class PrinterRecords:
         self, company_id: str, agent_id: str, result: PrinterTestResult
     ) -> test_store.LateOutcome | None:
         """An agent's result that came after the hub stopped waiting (see save_late_result)."""
-        async with self.db.session() as s:
+        async with self.db.write_session() as s:
             return await test_store.save_late_result(s, company_id, agent_id, result)
 
     async def recent_tests(

@@ -97,7 +97,7 @@ class DatabaseStream:
     async def _write(self, drafts: list[Draft]) -> list[Appended]:
         """One group: one transaction, then the live sink in seq order."""
         try:
-            async with self._db.session() as s:
+            async with self._db.write_session() as s:
                 results = await self._append_all(s, drafts)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.error("stream append failed", extra={"error": str(exc), "group": len(drafts)})
