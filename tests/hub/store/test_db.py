@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.store import Database, async_url, url_for
@@ -182,3 +182,53 @@ async def test_a_pooled_connection_killed_while_idle_is_replaced_unseen(
         async with database.engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await database.close()
+
+
+async def test_sqlite_writers_of_one_process_take_turns(tmp_path: Path) -> None:
+    db = await Database.connect(None, tmp_path / "turns")
+    try:
+        held, order = asyncio.Event(), []
+
+        def sent(*args: object) -> None:
+            if "BEGIN IMMEDIATE" in str(args[2]):
+                order.append("BEGIN IMMEDIATE")
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", sent)
+
+        async def first() -> None:
+            async with db.write_session() as s:
+                await ensure_company(s, "turn-a")
+                held.set()
+                await asyncio.sleep(0.3)  # another writer arrives meanwhile
+                order.append("first done")
+
+        async def second() -> None:
+            await held.wait()
+            async with db.write_session() as s:
+                order.append("second in")
+                await ensure_company(s, "turn-b")
+
+        await asyncio.wait_for(asyncio.gather(first(), second()), 10)
+        # The second writer waited for its turn in the event loop: its BEGIN IMMEDIATE went
+        # out only once the first was done (not into SQLite's sleeping busy handler).
+        assert order == ["BEGIN IMMEDIATE", "first done", "BEGIN IMMEDIATE", "second in"]
+        async with db.session() as s:
+            assert await get_company(s, "turn-a") is not None
+            assert await get_company(s, "turn-b") is not None
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            async with db.write_session():
+                holding.set()
+                await release.wait()
+
+        task = asyncio.create_task(holder())
+        await holding.wait()
+        db.session_timeout = 0.2
+        with pytest.raises(TimeoutError):  # waiting for a turn is bounded like any session
+            async with db.write_session():
+                pass
+        release.set()
+        await task
+    finally:
+        await db.close()
