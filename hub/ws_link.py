@@ -54,6 +54,8 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _PONG_HEAD = 0x8A
 #: Messages waiting for the session before the link stops reading the socket, and resumes.
 INBOX_HIGH, INBOX_LOW = 64, 16
+#: Seconds a closing websocket may take to write its last frames before it is cut.
+CLOSE_TIMEOUT = 5.0
 
 
 def accept_key(key: str) -> str:
@@ -235,11 +237,23 @@ class WebSocketLink(asyncio.Protocol):
         return item
 
     def close(self, code: int = NORMAL, reason: str = "") -> None:
-        """Send a close frame after what is buffered, then close the transport."""
+        """Send a close frame after what is buffered, then close the transport.
+
+        A transport closes once its buffer is written; a client that does not read would
+        keep it (and the buffer) open for as long as it keeps its TCP window shut, so the
+        connection is cut after CLOSE_TIMEOUT seconds if it has not ended by then.
+        """
         transport = self.transport
         if not transport.is_closing():
             transport.write(close_frame(code, reason))
             transport.close()
+            if not self._ended:
+                asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._cut)
+
+    def _cut(self) -> None:
+        if not self._ended:
+            log.info("websocket cut: the client did not take its last frames in time")
+            self.transport.abort()
 
     @property
     def ended(self) -> bool:

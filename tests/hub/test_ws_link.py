@@ -17,8 +17,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import socketio
 
+from hub import ws_link
 from hub.ws_frames import unmask
 from hub.ws_link import WebSocketLink, accept_key
 from shared.tokens import Role
@@ -161,3 +163,26 @@ async def test_a_polling_session_upgrades_onto_a_link(tmp_path: Path) -> None:
         async with asyncio.timeout(5):
             while hub.ctx.sio.eio.websockets or hub.ctx.connections:
                 await asyncio.sleep(0.02)
+
+
+async def test_a_closing_websocket_whose_client_does_not_read_is_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ws_link, "CLOSE_TIMEOUT", 0.5)
+    harness = await HubHarness.start(tmp_path / "hub-data", max_send_buffer_bytes=64 << 20)
+    try:
+        ws = await RawWebSocket.open(harness.url, rcvbuf=4096)
+        answer = await ws.connect_namespace("/orders", harness.token(Role.MANAGER, "acme"))
+        assert answer.startswith("40/orders,")
+        order = {"orderId": "o1", "status": "new", "notes": "x" * 32_000}
+        for _ in range(512):  # 16 MB the client never reads: more than the kernel buffers
+            await harness.ctx.sio.emit("newOrder", order, room="company:acme", namespace="/orders")
+        await asyncio.sleep(0.2)
+        [eio_sid] = list(harness.ctx.sio.eio.sockets)
+        await harness.ctx.sio.eio.disconnect(eio_sid)
+        async with asyncio.timeout(5):  # cut after CLOSE_TIMEOUT, not held open by the client
+            while harness.ctx.sio.eio.websockets:
+                await asyncio.sleep(0.05)
+        ws.close()
+    finally:
+        await harness.stop()
