@@ -93,6 +93,7 @@ class RawWebSocket:
         rcvbuf: int | None = None,
         headers: dict[str, str] | None = None,
         source: str | None = None,
+        timeout: float = 5.0,
     ) -> RawWebSocket:
         """Upgrade a fresh connection to an Engine.IO websocket and read the OPEN packet."""
         sock = await connect(url, source=source, rcvbuf=rcvbuf)
@@ -106,7 +107,7 @@ class RawWebSocket:
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
         )
         await send(sock, request.encode())
-        status, _ = await ws.read_head()
+        status, _ = await ws.read_head(timeout)
         if status == 101:
             opened = await ws.read_text()
             assert opened.startswith("0"), opened
@@ -115,10 +116,10 @@ class RawWebSocket:
 
     status = 0
 
-    async def read_head(self) -> tuple[int, bytes]:
+    async def read_head(self, timeout: float = 5.0) -> tuple[int, bytes]:
         """The status of the HTTP answer and its raw head."""
         while b"\r\n\r\n" not in self.buffer:
-            chunk = await recv(self.sock)
+            chunk = await recv(self.sock, timeout)
             assert chunk, "connection closed during the handshake"
             self.buffer += chunk
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")

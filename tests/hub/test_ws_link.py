@@ -54,7 +54,10 @@ async def read_frame(ws: RawWebSocket, timeout: float = 5.0) -> tuple[int, bytes
 
 
 async def connected(hub: HubHarness) -> RawWebSocket:
-    ws = await RawWebSocket.open(hub.url)
+    # One full-suite run saw the 20th of 21 sequential connects answered only after 5 s (the
+    # request reached the hub's parser late); not understood yet: a generous bound here, as
+    # this module is about what a link does once connected.
+    ws = await RawWebSocket.open(hub.url, timeout=30)
     answer = await ws.connect_namespace("/orders", hub.token(Role.MANAGER, "acme"))
     assert answer.startswith("40/orders,"), answer
     return ws
